@@ -1,0 +1,45 @@
+"""The newsrec core: articles, store, index, related articles and slots.
+
+Knows nothing of HTTP or the command line; `service` and `eval` build on it.
+"""
+
+from recommender.articles import Article, article_from_mapping
+from recommender.errors import (
+    ArticleNotFoundError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    InvalidArticleError,
+    InvalidInputError,
+    NewsrecError,
+)
+from recommender.index import ArticleIndex, IndexInfo, UpsertReport
+from recommender.loaders import ArticleBatch, load_articles, read_article_rows
+from recommender.related import Recommender, RelatedArticle, RelatedFilters, Slots
+from recommender.settings import Settings
+from recommender.system import build_embedder, open_index
+
+__all__ = [
+    "Article",
+    "ArticleBatch",
+    "ArticleIndex",
+    "ArticleNotFoundError",
+    "IndexBusyError",
+    "IndexCorruptError",
+    "IndexInfo",
+    "IndexMismatchError",
+    "InvalidArticleError",
+    "InvalidInputError",
+    "NewsrecError",
+    "Recommender",
+    "RelatedArticle",
+    "RelatedFilters",
+    "Settings",
+    "Slots",
+    "UpsertReport",
+    "article_from_mapping",
+    "build_embedder",
+    "load_articles",
+    "open_index",
+    "read_article_rows",
+]

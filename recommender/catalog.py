@@ -1,0 +1,103 @@
+"""In-memory per-article arrays the ranking filters on: publication times and fingerprints.
+
+Kept in step with the store by `ArticleIndex`; positions follow ascending row ids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommender.dates import PublishedTime
+from recommender.fingerprint import SIGNATURE_SIZE, estimated_similarity
+from recommender.store import CatalogRows
+from recommender.vector_index import bitmap_of
+
+
+class Catalog:
+    def __init__(self, rows: CatalogRows) -> None:
+        self.row_ids = rows.row_ids
+        self.starts = rows.starts
+        self.ends = rows.ends
+        self.fingerprints = rows.fingerprints
+
+    @classmethod
+    def empty(cls) -> Catalog:
+        nothing = np.zeros(0, dtype=np.float64)
+        return cls(
+            CatalogRows(
+                np.zeros(0, dtype=np.int64),
+                nothing,
+                nothing.copy(),
+                np.zeros((0, SIGNATURE_SIZE), dtype=np.uint32),
+            )
+        )
+
+    def __len__(self) -> int:
+        return len(self.row_ids)
+
+    def position(self, row_id: int) -> int:
+        position = int(np.searchsorted(self.row_ids, row_id))
+        if position >= len(self.row_ids) or self.row_ids[position] != row_id:
+            raise KeyError(row_id)
+        return position
+
+    def published(self, row_id: int) -> PublishedTime | None:
+        position = self.position(row_id)
+        start = self.starts[position]
+        return None if np.isnan(start) else PublishedTime(float(start), float(self.ends[position]))
+
+    def fingerprint(self, row_id: int) -> np.ndarray:
+        return self.fingerprints[self.position(row_id)]
+
+    def duplicates(
+        self, fingerprint: np.ndarray, row_ids: np.ndarray, threshold: float
+    ) -> np.ndarray:
+        """Which of `row_ids` are near-duplicates of `fingerprint`: (m,) bool."""
+        positions = np.searchsorted(self.row_ids, row_ids)
+        return estimated_similarity(fingerprint, self.fingerprints[positions]) >= threshold
+
+    def upsert(self, row_id: int, published: PublishedTime | None, fingerprint: np.ndarray) -> None:
+        start, end = (published.start, published.end) if published else (np.nan, np.nan)
+        position = int(np.searchsorted(self.row_ids, row_id))
+        if position < len(self.row_ids) and self.row_ids[position] == row_id:
+            self.starts[position], self.ends[position] = start, end
+            self.fingerprints[position] = fingerprint
+            return
+        self.row_ids = np.insert(self.row_ids, position, row_id)
+        self.starts = np.insert(self.starts, position, start)
+        self.ends = np.insert(self.ends, position, end)
+        self.fingerprints = np.insert(self.fingerprints, position, fingerprint, axis=0)
+
+    def remove(self, row_ids: np.ndarray) -> None:
+        keep = ~np.isin(self.row_ids, row_ids)
+        self.row_ids = self.row_ids[keep]
+        self.starts = self.starts[keep]
+        self.ends = self.ends[keep]
+        self.fingerprints = self.fingerprints[keep]
+
+    # -- masks over positions, for filtered search -------------------------------------------
+
+    def dated_between(self, since: float | None, until: float | None) -> np.ndarray:
+        """Articles whose publication starts within [since, until]; undated ones never match."""
+        mask = ~np.isnan(self.starts)
+        if since is not None:
+            mask &= self.starts >= since
+        if until is not None:
+            mask &= self.starts <= until
+        return mask
+
+    def before(self, moment: PublishedTime) -> np.ndarray:
+        """Strictly earlier than `moment` (see `PublishedTime.before`)."""
+        is_day = self.ends > self.starts
+        with np.errstate(invalid="ignore"):
+            return np.where(is_day, self.ends <= moment.start, self.starts < moment.start)
+
+    def after(self, moment: PublishedTime) -> np.ndarray:
+        """Strictly later than `moment`."""
+        with np.errstate(invalid="ignore"):
+            if moment.is_day:
+                return self.starts >= moment.end
+            return self.starts > moment.start
+
+    def bitmap(self, mask: np.ndarray) -> np.ndarray:
+        return bitmap_of(self.row_ids[mask])

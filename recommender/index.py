@@ -1,0 +1,419 @@
+"""The article index: store + vector index + catalog, kept in step, in one directory.
+
+Durability model: the SQLite store is the source of truth and every write is one
+transaction. The FAISS file is a snapshot of the store at a given `generation`, published
+atomically with the manifest after the store commits. On open, a snapshot whose generation
+differs from the store's (a crash between the two) is discarded and rebuilt from the stored
+vectors, so the vector index and the store never disagree.
+
+Files, all prefixed so the directory can hold the user's own files too:
+    newsrec-store.sqlite       articles, vectors by content hash, identity
+    newsrec-vectors-<g>.faiss  vector snapshot at store generation g
+    newsrec-manifest.json      schema version, embedder, generation, counts
+    newsrec.lock               held by the one writing process
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from embeddings import Embedder, ProgressCallback
+from recommender.articles import Article, content_hash
+from recommender.catalog import Catalog
+from recommender.errors import (
+    ArticleNotFoundError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    InvalidInputError,
+)
+from recommender.fingerprint import SIGNATURE_SIZE, text_signature
+from recommender.publish import publish_file, write_json_atomically
+from recommender.store import SCHEMA_VERSION, ArticleStore, PreparedArticle
+from recommender.vector_index import VectorIndex
+
+STORE_FILE = "newsrec-store.sqlite"
+MANIFEST_FILE = "newsrec-manifest.json"
+LOCK_FILE = "newsrec.lock"
+_SNAPSHOT_PREFIX = "newsrec-vectors-"
+
+
+@dataclass(frozen=True)
+class UpsertReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    encoded: int = 0  # distinct texts that went through the embedder
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    directory: Path
+    articles: int
+    embedder: str
+    dimension: int
+    index_type: str
+    generation: int
+    schema_version: int
+
+
+class ArticleIndex:
+    """Open with `ArticleIndex.open`. A writable index holds the directory's write lock."""
+
+    def __init__(
+        self,
+        directory: Path,
+        store: ArticleStore,
+        embedder: Embedder,
+        *,
+        index_type: str,
+        hnsw_ef_search: int,
+        duplicate_threshold: float,
+        write_batch_size: int,
+        lock: IO[str] | None,
+    ) -> None:
+        self.directory = directory
+        self.embedder = embedder
+        self.index_type = index_type
+        self.duplicate_threshold = duplicate_threshold
+        self._store = store
+        self._hnsw_ef_search = hnsw_ef_search
+        self._write_batch_size = write_batch_size
+        self._lock = lock
+        self._vectors: VectorIndex | None = None
+        self._catalog: Catalog | None = None
+        self._snapshot_generation = -1
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path,
+        embedder: Embedder,
+        *,
+        writable: bool = False,
+        index_type: str = "exact",
+        hnsw_ef_search: int = 128,
+        duplicate_threshold: float = 0.7,
+        write_batch_size: int = 1024,
+    ) -> ArticleIndex:
+        """Open (and, when writable, create) the index in `directory`."""
+        directory = Path(directory)
+        if directory.exists() and not directory.is_dir():
+            raise InvalidInputError(f"{directory}: exists and is not a directory")
+        store_path = directory / STORE_FILE
+        if not writable and not store_path.exists():
+            raise InvalidInputError(
+                f"no newsrec index in {directory}: build one with `newsrec index FILE`"
+            )
+        lock = None
+        if writable:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise InvalidInputError(f"{directory}: cannot create ({error.strerror})") from None
+            lock = _acquire_write_lock(directory)
+        try:
+            store = ArticleStore(store_path)
+            _check_identity(store, embedder, directory, create=writable)
+        except BaseException:
+            if lock is not None:
+                lock.close()
+            raise
+        return cls(
+            directory,
+            store,
+            embedder,
+            index_type=index_type,
+            hnsw_ef_search=hnsw_ef_search,
+            duplicate_threshold=duplicate_threshold,
+            write_batch_size=write_batch_size,
+            lock=lock,
+        )
+
+    def close(self) -> None:
+        self._store.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> ArticleIndex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._store.count()
+
+    def __contains__(self, article_id: object) -> bool:
+        return isinstance(article_id, str) and self._store.row_id_of(article_id) is not None
+
+    def article(self, article_id: str) -> Article:
+        found = self._store.article(article_id)
+        if found is None:
+            raise ArticleNotFoundError(article_id)
+        return found
+
+    def row_id(self, article_id: str) -> int:
+        row_id = self._store.row_id_of(article_id)
+        if row_id is None:
+            raise ArticleNotFoundError(article_id)
+        return row_id
+
+    def ids(self) -> Iterator[str]:
+        return self._store.iter_ids()
+
+    @property
+    def store(self) -> ArticleStore:
+        return self._store
+
+    @property
+    def vectors(self) -> VectorIndex:
+        if self._vectors is None:
+            self._vectors = self._load_vectors()
+        return self._vectors
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = Catalog(self._store.catalog_rows(SIGNATURE_SIZE))
+        return self._catalog
+
+    def info(self) -> IndexInfo:
+        meta = self._store.meta()
+        return IndexInfo(
+            directory=self.directory,
+            articles=len(self),
+            embedder=meta["embedder"],
+            dimension=int(meta["dimension"]),
+            index_type=self._manifest().get("index_type", self.index_type),
+            generation=int(meta["generation"]),
+            schema_version=int(meta["schema_version"]),
+        )
+
+    # -- writing -------------------------------------------------------------------------
+
+    def upsert(
+        self, articles: Sequence[Article], *, progress: ProgressCallback | None = None
+    ) -> UpsertReport:
+        """Add new articles, replace changed ones, skip unchanged ones.
+
+        Only texts with no stored vector are encoded. Work is committed in batches, so a
+        crash loses at most the batch in flight; call `save` at the end to publish the
+        vector snapshot.
+        """
+        self._require_writable()
+        states = self._store.states([article.id for article in articles])
+        changed: list[PreparedArticle] = []
+        added = unchanged = 0
+        for article in articles:
+            record_hash = _record_hash(article)
+            state = states.get(article.id)
+            if state is not None and state.record_hash == record_hash:
+                unchanged += 1
+                continue
+            added += state is None
+            changed.append(PreparedArticle(article, record_hash, text_signature(article.text)))
+        if not changed:
+            return UpsertReport(unchanged=unchanged)
+        # Similar lengths in a batch waste less padding in the encoder.
+        changed.sort(key=lambda item: len(item.article.text))
+        stored_hashes = self._store.hashes_with_vectors(i.article.content_hash for i in changed)
+        encoded = 0
+        for start in range(0, len(changed), self._write_batch_size):
+            batch = changed[start : start + self._write_batch_size]
+            encoded += self._write_batch(batch, stored_hashes, progress)
+        return UpsertReport(
+            added=added, updated=len(changed) - added, unchanged=unchanged, encoded=encoded
+        )
+
+    def delete(self, article_ids: Sequence[str]) -> list[str]:
+        """Delete the given ids; returns those that were not in the index."""
+        self._require_writable()
+        states = self._store.states(article_ids)
+        missing = [article_id for article_id in article_ids if article_id not in states]
+        present = [article_id for article_id in dict.fromkeys(article_ids) if article_id in states]
+        if present:
+            _, deleted = self._store.write([], {}, present)
+            removed = np.asarray(deleted, dtype=np.int64)
+            self.vectors.remove(removed)
+            self.catalog.remove(removed)
+        return missing
+
+    def save(self) -> None:
+        """Publish a vector snapshot matching the store, then the manifest pointing to it."""
+        self._require_writable()
+        generation = self._store.generation
+        if self._snapshot_generation == generation and self._manifest_generation() == generation:
+            return
+        vectors = self.vectors
+        final = self.directory / f"{_SNAPSHOT_PREFIX}{generation}.faiss"
+        temporary = self.directory / f".{final.name}.tmp"
+        vectors.save(temporary)
+        publish_file(temporary, final)
+        write_json_atomically(
+            self.directory / MANIFEST_FILE,
+            {
+                "format": "newsrec-index",
+                "schema_version": SCHEMA_VERSION,
+                "embedder": self.embedder.name,
+                "dimension": self.embedder.dimension,
+                "index_type": vectors.kind,
+                "generation": generation,
+                "vectors_file": final.name,
+                "articles": len(vectors),
+                "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+        )
+        self._snapshot_generation = generation
+        for old in self.directory.glob(f"{_SNAPSHOT_PREFIX}*.faiss"):
+            if old != final:
+                old.unlink(missing_ok=True)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _write_batch(
+        self,
+        batch: list[PreparedArticle],
+        stored_hashes: set[str],
+        progress: ProgressCallback | None,
+    ) -> int:
+        texts_to_encode: dict[str, str] = {}
+        for item in batch:
+            key = item.article.content_hash
+            if key not in stored_hashes:
+                texts_to_encode.setdefault(key, item.article.text)
+        new_vectors: dict[str, np.ndarray] = {}
+        if texts_to_encode:
+            encoded = self.embedder.encode(list(texts_to_encode.values()), progress=progress)
+            new_vectors = dict(zip(texts_to_encode, encoded, strict=True))
+        vectors = self.vectors  # load before the write so it reflects the store up to now
+        catalog = self.catalog
+        previous = self._store.states([item.article.id for item in batch])
+        row_ids, _ = self._store.write(batch, new_vectors)
+        stored_hashes.update(new_vectors)
+
+        # Only a changed text changes the vector; a metadata-only update keeps it in place.
+        moved = [
+            item
+            for item in batch
+            if item.article.id not in previous
+            or previous[item.article.id].content_hash != item.article.content_hash
+        ]
+        vectors.remove(
+            np.asarray(
+                [previous[item.article.id].row_id for item in moved if item.article.id in previous],
+                dtype=np.int64,
+            )
+        )
+        if moved:
+            wanted = {item.article.content_hash for item in moved} - new_vectors.keys()
+            known = {**self._store.vectors_by_hash(wanted, self.embedder.dimension), **new_vectors}
+            vectors.add(
+                np.asarray([row_ids[item.article.id] for item in moved], dtype=np.int64),
+                np.stack([known[item.article.content_hash] for item in moved]),
+            )
+        for item in batch:
+            catalog.upsert(row_ids[item.article.id], item.article.published_time, item.fingerprint)
+        return len(new_vectors)
+
+    def _load_vectors(self) -> VectorIndex:
+        manifest = self._manifest()
+        generation = self._store.generation
+        snapshot = self.directory / str(manifest.get("vectors_file", ""))
+        if (
+            manifest.get("generation") == generation
+            and manifest.get("index_type") == self.index_type
+            and snapshot.is_file()
+        ):
+            try:
+                loaded = VectorIndex.load(
+                    snapshot, self.index_type, hnsw_ef_search=self._hnsw_ef_search
+                )
+            except RuntimeError as error:
+                raise IndexCorruptError(f"{snapshot}: unreadable ({error})") from None
+            if len(loaded) == self._store.count() and loaded.dimension == self.embedder.dimension:
+                self._snapshot_generation = generation
+                return loaded
+        return self._rebuild_vectors()
+
+    def _rebuild_vectors(self) -> VectorIndex:
+        rebuilt = VectorIndex(
+            self.embedder.dimension, self.index_type, hnsw_ef_search=self._hnsw_ef_search
+        )
+        for row_ids, vectors in self._store.vector_rows(self.embedder.dimension):
+            rebuilt.add(row_ids, vectors)
+        if len(rebuilt) != self._store.count():
+            raise IndexCorruptError(
+                f"{self.directory}: {self._store.count() - len(rebuilt)} articles have no vector"
+            )
+        return rebuilt
+
+    def _manifest(self) -> dict[str, Any]:
+        path = self.directory / MANIFEST_FILE
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            raise IndexCorruptError(f"{path}: unreadable manifest ({error})") from None
+        return value if isinstance(value, dict) else {}
+
+    def _manifest_generation(self) -> int | None:
+        value = self._manifest().get("generation")
+        return value if isinstance(value, int) else None
+
+    def _require_writable(self) -> None:
+        if self._lock is None:
+            raise InvalidInputError("this index was opened read-only")
+
+
+def _record_hash(article: Article) -> str:
+    """Changes when any stored field changes, text or metadata."""
+    return content_hash(json.dumps(article.to_record(), sort_keys=True, ensure_ascii=False))
+
+
+def _check_identity(store: ArticleStore, embedder: Embedder, directory: Path, create: bool) -> None:
+    meta = store.meta()
+    if not meta:
+        if not create:
+            raise InvalidInputError(f"no newsrec index in {directory}")
+        store.initialise(embedder.name, embedder.dimension)
+        return
+    if meta.get("schema_version") != str(SCHEMA_VERSION):
+        raise IndexMismatchError(
+            f"{directory}: index schema version {meta.get('schema_version')} is not the "
+            f"supported version {SCHEMA_VERSION}; rebuild it with `newsrec index`"
+        )
+    if meta.get("embedder") != embedder.name or meta.get("dimension") != str(embedder.dimension):
+        raise IndexMismatchError(
+            f"{directory} was built with embedder {meta.get('embedder')!r} "
+            f"({meta.get('dimension')} dimensions), not {embedder.name!r} "
+            f"({embedder.dimension}); use the same embedder or another --index-dir"
+        )
+
+
+def _acquire_write_lock(directory: Path) -> IO[str]:
+    handle = (directory / LOCK_FILE).open("a", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise IndexBusyError(f"{directory} is being written by another process") from None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle

@@ -1,0 +1,150 @@
+"""Reading article files: JSONL (optionally gzipped) and CSV, one article per line or row.
+
+Rows stream as `Article` or `InvalidArticleError` so a caller decides whether a bad row stops
+the batch or is counted and skipped. Line numbers are 1-based physical lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, cast
+
+from recommender.articles import Article, article_from_mapping
+from recommender.errors import InvalidArticleError, InvalidInputError
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+CSV_SUFFIXES = (".csv", ".csv.gz")
+CSV_LIST_SEPARATOR = ";"
+
+ArticleRow = Article | InvalidArticleError
+NumberedRow = tuple[int, ArticleRow]
+
+
+def read_article_rows(path: Path) -> Iterator[NumberedRow]:
+    """Every row of one file as (line number, validated row), in file order."""
+    name = path.name.lower()
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such file")
+    if name.endswith(JSONL_SUFFIXES):
+        yield from _jsonl_rows(path)
+    elif name.endswith(CSV_SUFFIXES):
+        yield from _csv_rows(path)
+    else:
+        raise InvalidInputError(
+            f"{path}: unknown file type; use {', '.join(JSONL_SUFFIXES + CSV_SUFFIXES)}"
+        )
+
+
+@dataclass
+class ArticleBatch:
+    """Valid articles of one or more files, plus the rows that were rejected."""
+
+    articles: list[Article] = field(default_factory=list)
+    invalid: list[InvalidArticleError] = field(default_factory=list)
+
+
+def load_articles(paths: Iterable[Path], *, skip_invalid: bool = False) -> ArticleBatch:
+    """Read and validate whole files before anything is written.
+
+    A repeated id is an invalid row. Unless `skip_invalid`, the first invalid row raises
+    (its message counts the others) so the batch is rejected as a whole.
+    """
+    batch = ArticleBatch()
+    first_seen: dict[str, str] = {}
+    for path in paths:
+        for number, row in read_article_rows(path):
+            if isinstance(row, Article) and row.id in first_seen:
+                row = InvalidArticleError(
+                    str(path), number, f"duplicate id {row.id!r} (first at {first_seen[row.id]})"
+                )
+            if isinstance(row, InvalidArticleError):
+                batch.invalid.append(row)
+                continue
+            first_seen[row.id] = f"{path}, line {number}"
+            batch.articles.append(row)
+    if batch.invalid and not skip_invalid:
+        first = batch.invalid[0]
+        others = len(batch.invalid) - 1
+        more = f" ({others} more invalid row{'s' if others > 1 else ''})" if others else ""
+        reason = f"{first.reason}{more}; nothing was written"
+        raise InvalidArticleError(first.source, first.line, reason)
+    return batch
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    if path.name.lower().endswith(".gz"):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def _jsonl_rows(path: Path) -> Iterator[NumberedRow]:
+    with _open_binary(path) as stream:
+        try:
+            for number, raw in enumerate(stream, start=1):
+                row = _parse_json_line(path, number, raw)
+                if row is not None:
+                    yield number, row
+        except (OSError, EOFError) as error:  # truncated or corrupt gzip
+            raise InvalidInputError(f"{path}: cannot read the file ({error})") from None
+
+
+def _parse_json_line(path: Path, number: int, raw: bytes) -> ArticleRow | None:
+    try:
+        text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError:
+        return InvalidArticleError(str(path), number, "not valid UTF-8")
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        return InvalidArticleError(str(path), number, f"not valid JSON ({error.msg})")
+    if not isinstance(value, dict):
+        return InvalidArticleError(str(path), number, "expected a JSON object")
+    return _validated(path, number, value)
+
+
+def _csv_rows(path: Path) -> Iterator[NumberedRow]:
+    with _open_binary(path) as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+        reader = csv.DictReader(text)
+        try:
+            for row in reader:
+                number = reader.line_num
+                if None in row:
+                    yield (
+                        number,
+                        InvalidArticleError(str(path), number, "more cells than header columns"),
+                    )
+                    continue
+                yield number, _validated(path, number, _csv_values(row))
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"{path}: not valid UTF-8") from None
+        except csv.Error as error:
+            raise InvalidInputError(f"{path}, line {reader.line_num}: {error}") from None
+
+
+def _csv_values(row: dict[str, str | None]) -> dict[str, Any]:
+    """A CSV cell is text: empty means absent, and `topics` is a ';'-separated list."""
+    values: dict[str, Any] = {}
+    for key, cell in row.items():
+        if cell is None or cell == "":
+            continue
+        if key == "topics":
+            values[key] = [part.strip() for part in cell.split(CSV_LIST_SEPARATOR) if part.strip()]
+        else:
+            values[key] = cell
+    return values
+
+
+def _validated(path: Path, number: int, value: dict[str, Any]) -> ArticleRow:
+    try:
+        return article_from_mapping(value)
+    except ValueError as error:
+        return InvalidArticleError(str(path), number, str(error))

@@ -1,0 +1,335 @@
+"""Related articles and the previous/next slots.
+
+Ranking is cosine similarity of stored vectors. A related list never holds the query
+article, a near-duplicate of it, or two near-duplicates of each other (the first, better
+ranked, copy stands for both). Filters become a FAISS id selector, so a filtered list is as
+exact as an unfiltered one, and a list is short of k only when the index has no more
+eligible articles.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from recommender.dates import SECONDS_PER_DAY, PublishedTime, parse_bound, parse_published
+from recommender.errors import ArticleNotFoundError, InvalidInputError
+from recommender.fingerprint import estimated_similarity, text_signature
+from recommender.index import ArticleIndex
+
+MAX_K = 1000
+_FIRST_DEPTH_MARGIN = 16
+
+
+@dataclass(frozen=True)
+class RelatedFilters:
+    """Optional restrictions on candidates. Dates are ISO 8601; a bare `until` date is inclusive.
+
+    `max_age_days` keeps candidates published within that many days of the query article,
+    before or after it; it is ignored for a query without a date. Date filters drop
+    undated candidates.
+    """
+
+    exclude_ids: frozenset[str] = frozenset()
+    since: str | None = None
+    until: str | None = None
+    max_age_days: float | None = None
+    min_score: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    parse_published(value)
+                except ValueError as error:
+                    raise InvalidInputError(f"{name}: {error}") from None
+        if self.max_age_days is not None and not self.max_age_days >= 0:
+            raise InvalidInputError(f"max_age_days must be >= 0, got {self.max_age_days}")
+
+    @property
+    def restricts_dates(self) -> bool:
+        return self.since is not None or self.until is not None or self.max_age_days is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedArticle:
+    id: str
+    title: str
+    score: float
+    published: str | None
+    source: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "score": round(self.score, 6),
+            "published": self.published,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Slots:
+    previous: RelatedArticle | None
+    next: RelatedArticle | None
+
+
+@dataclass
+class _Query:
+    vector: np.ndarray  # (dimension,)
+    fingerprint: np.ndarray  # (SIGNATURE_SIZE,)
+    published: PublishedTime | None
+    row_id: int | None = None
+    first_block: tuple[np.ndarray, np.ndarray] | None = None  # (scores, row_ids) prefetched
+    chosen: list[np.ndarray] = field(default_factory=list)  # fingerprints already picked
+
+
+class Recommender:
+    """Answers related and slots questions over an open `ArticleIndex`."""
+
+    def __init__(self, index: ArticleIndex) -> None:
+        self.index = index
+
+    # -- public --------------------------------------------------------------------------
+
+    def related(
+        self, article_id: str, k: int = 10, filters: RelatedFilters | None = None
+    ) -> list[RelatedArticle]:
+        return self.related_many([article_id], k, filters)[article_id]
+
+    def related_many(
+        self, article_ids: Sequence[str], k: int = 10, filters: RelatedFilters | None = None
+    ) -> dict[str, list[RelatedArticle]]:
+        """Related lists for several indexed articles; one batched search underneath.
+
+        Raises ArticleNotFoundError for the first unknown id; check ids first to answer
+        the others (`ArticleIndex.__contains__`).
+        """
+        _check_k(k)
+        filters = filters or RelatedFilters()
+        queries = self._stored_queries(article_ids, depth=k + _FIRST_DEPTH_MARGIN)
+        picked = {
+            article_id: self._pick(query, k, filters) for article_id, query in queries.items()
+        }
+        return self._materialise(picked)
+
+    def related_to_text(
+        self,
+        title: str,
+        body: str = "",
+        k: int = 10,
+        filters: RelatedFilters | None = None,
+        *,
+        published: str | None = None,
+    ) -> list[RelatedArticle]:
+        """Related articles for a text that is not indexed. Runs the embedder once."""
+        _check_k(k)
+        if not title.strip() and not body.strip():
+            raise InvalidInputError("title and body are both empty")
+        text = f"{title}\n{body}" if body else title
+        try:
+            moment = parse_published(published) if published is not None else None
+        except ValueError as error:
+            raise InvalidInputError(f"published: {error}") from None
+        query = _Query(self.index.embedder.encode([text])[0], text_signature(text), moment)
+        picked = self._pick(query, k, filters or RelatedFilters())
+        return self._materialise({"": picked})[""]
+
+    def slots(self, article_id: str) -> Slots:
+        return self.slots_many([article_id])[article_id]
+
+    def slots_many(self, article_ids: Sequence[str]) -> dict[str, Slots]:
+        """Previous = most related earlier article, next = most related later one.
+
+        A side with no candidate (or both, for an undated article) takes the best remaining
+        related article; the two slots are never the same story copy.
+        """
+        queries = self._stored_queries(article_ids, depth=_FIRST_DEPTH_MARGIN * 4)
+        picked: dict[str, list[tuple[int, float] | None]] = {}
+        for article_id, query in queries.items():
+            picked[article_id] = self._pick_slots(query)
+        summaries = self._summaries(
+            [hit[0] for pair in picked.values() for hit in pair if hit is not None]
+        )
+        return {
+            article_id: Slots(*(_related(summaries, hit) if hit else None for hit in pair))
+            for article_id, pair in picked.items()
+        }
+
+    # -- queries -------------------------------------------------------------------------
+
+    def _stored_queries(self, article_ids: Sequence[str], depth: int) -> dict[str, _Query]:
+        """Queries from stored vectors (no model), with a first block searched in one batch."""
+        index = self.index
+        unique = list(dict.fromkeys(article_ids))
+        row_ids = np.asarray([index.row_id(article_id) for article_id in unique], dtype=np.int64)
+        if not len(row_ids):
+            return {}
+        vectors = index.vectors.vectors_of(row_ids)
+        scores, hits = index.vectors.search(vectors, depth)
+        catalog = index.catalog
+        return {
+            article_id: _Query(
+                vectors[position],
+                catalog.fingerprint(int(row_id)),
+                catalog.published(int(row_id)),
+                int(row_id),
+                (scores[position], hits[position]),
+            )
+            for position, (article_id, row_id) in enumerate(zip(unique, row_ids, strict=True))
+        }
+
+    # -- ranking -------------------------------------------------------------------------
+
+    def _pick(self, query: _Query, k: int, filters: RelatedFilters) -> list[tuple[int, float]]:
+        allowed = self._allowed(query, filters)
+        excluded = self._row_ids_of(filters.exclude_ids)
+        picked: list[tuple[int, float]] = []
+        for row_id, score in self._acceptable(query, allowed):
+            if filters.min_score is not None and score < filters.min_score:
+                break
+            if row_id in excluded:
+                continue
+            picked.append(self._choose(query, (row_id, score)))
+            if len(picked) == k:
+                break
+        return picked
+
+    def _pick_slots(self, query: _Query) -> list[tuple[int, float] | None]:
+        catalog = self.index.catalog
+        previous = following = None
+        if query.published is not None:
+            before, after = catalog.before(query.published), catalog.after(query.published)
+            # Most often both sides turn up among the nearest neighbours already fetched.
+            for row_id, score in self._acceptable(query, None, first_block_only=True):
+                position = catalog.position(row_id)
+                if previous is None and before[position]:
+                    previous = self._choose(query, (row_id, score))
+                elif following is None and after[position]:
+                    following = self._choose(query, (row_id, score))
+                if previous is not None and following is not None:
+                    break
+            if previous is None and before.any():
+                previous = self._first(query, catalog.bitmap(before))
+            if following is None and after.any():
+                following = self._first(query, catalog.bitmap(after))
+        # Fill an empty side with the best remaining related article.
+        if previous is None:
+            previous = self._first(query, None)
+        if following is None:
+            following = self._first(query, None)
+        return [previous, following]
+
+    def _choose(self, query: _Query, hit: tuple[int, float]) -> tuple[int, float]:
+        query.chosen.append(self.index.catalog.fingerprint(hit[0]))
+        return hit
+
+    def _first(self, query: _Query, allowed: np.ndarray | None) -> tuple[int, float] | None:
+        hit = next(self._acceptable(query, allowed), None)
+        return self._choose(query, hit) if hit is not None else None
+
+    def _acceptable(
+        self, query: _Query, allowed: np.ndarray | None, *, first_block_only: bool = False
+    ) -> Iterator[tuple[int, float]]:
+        """Candidates best first, without the query, its near-duplicates, or copies of picks."""
+        threshold = self.index.duplicate_threshold
+        catalog = self.index.catalog
+        blocks = self._blocks(query, allowed)
+        if first_block_only:
+            blocks = itertools.islice(blocks, 1)
+        for scores, row_ids in blocks:
+            keep = row_ids != (query.row_id if query.row_id is not None else -1)
+            scores, row_ids = scores[keep], row_ids[keep]
+            if not len(row_ids):
+                continue
+            fingerprints = catalog.fingerprints[np.searchsorted(catalog.row_ids, row_ids)]
+            copies = estimated_similarity(query.fingerprint, fingerprints) >= threshold
+            for position in np.flatnonzero(~copies):
+                candidate = fingerprints[position]
+                if (
+                    query.chosen
+                    and (estimated_similarity(candidate, np.stack(query.chosen)) >= threshold).any()
+                ):
+                    continue
+                yield int(row_ids[position]), float(scores[position])
+
+    def _blocks(
+        self, query: _Query, allowed: np.ndarray | None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Successively deeper result blocks (new rows only), until the index is exhausted."""
+        vectors = self.index.vectors
+        total = len(vectors)
+        seen = 0
+        if allowed is None and query.first_block is not None:
+            scores, row_ids = query.first_block
+            valid = row_ids >= 0
+            yield scores[valid], row_ids[valid]
+            seen = int(valid.sum())
+            if seen < len(row_ids):
+                return
+            depth = seen * 4
+        else:
+            depth = 2 * _FIRST_DEPTH_MARGIN
+        while seen < total:
+            depth = min(depth, total)
+            scores, row_ids = vectors.search(query.vector[None, :], depth, allowed)
+            valid = row_ids[0] >= 0
+            found = int(valid.sum())
+            yield scores[0][valid][seen:], row_ids[0][valid][seen:]
+            if found < depth:
+                return
+            seen = found
+            depth *= 4
+
+    def _allowed(self, query: _Query, filters: RelatedFilters) -> np.ndarray | None:
+        """A FAISS bitmap of the rows passing the date filters, or None when unrestricted."""
+        if not filters.restricts_dates:
+            return None
+        since = parse_bound(filters.since, upper=False) if filters.since else None
+        until = parse_bound(filters.until, upper=True) if filters.until else None
+        if filters.max_age_days is not None and query.published is not None:
+            reach = filters.max_age_days * SECONDS_PER_DAY
+            low, high = query.published.start - reach, query.published.end + reach
+            since = low if since is None else max(since, low)
+            until = high if until is None else min(until, high)
+        catalog = self.index.catalog
+        return catalog.bitmap(catalog.dated_between(since, until))
+
+    def _row_ids_of(self, article_ids: frozenset[str]) -> set[int]:
+        found = self.index.store.states(list(article_ids)) if article_ids else {}
+        return {state.row_id for state in found.values()}
+
+    # -- results -------------------------------------------------------------------------
+
+    def _summaries(self, row_ids: list[int]) -> dict[int, tuple[str, str, str | None, str | None]]:
+        return self.index.store.summaries_by_row_id(list(set(row_ids)))
+
+    def _materialise(
+        self, picked: dict[str, list[tuple[int, float]]]
+    ) -> dict[str, list[RelatedArticle]]:
+        summaries = self._summaries([row_id for hits in picked.values() for row_id, _ in hits])
+        return {
+            article_id: [_related(summaries, hit) for hit in hits]
+            for article_id, hits in picked.items()
+        }
+
+
+def _related(
+    summaries: dict[int, tuple[str, str, str | None, str | None]], hit: tuple[int, float]
+) -> RelatedArticle:
+    article_id, title, published, source = summaries[hit[0]]
+    return RelatedArticle(article_id, title, hit[1], published, source)
+
+
+def _check_k(k: int) -> None:
+    if not 1 <= k <= MAX_K:
+        raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
+
+
+__all__ = ["ArticleNotFoundError", "Recommender", "RelatedArticle", "RelatedFilters", "Slots"]

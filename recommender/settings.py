@@ -1,0 +1,40 @@
+"""The one settings object. Read from NEWSREC_* environment variables, overridable in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSREC_", frozen=True, populate_by_name=True)
+
+    index_dir: Path = Field(
+        default=Path("newsrec-data"),
+        validation_alias=AliasChoices("NEWSREC_HOME", "index_dir"),
+        description="Directory holding the index (store, vectors, manifest).",
+    )
+    embedder: Literal["minilm", "hashing"] = Field(
+        default="minilm", description="`hashing` is the deterministic test embedder."
+    )
+    max_chunks: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="256-token windows the dense model reads per article (1 = truncate).",
+    )
+    encode_batch_size: int = Field(default=16, ge=1, le=1024)
+    index_type: Literal["exact", "hnsw"] = "exact"
+    hnsw_ef_search: int = Field(default=128, ge=8, le=4096)
+    duplicate_threshold: float = Field(
+        default=0.7,
+        gt=0.0,
+        le=1.0,
+        description="Estimated shingle Jaccard at or above which two texts are near-duplicates.",
+    )
+    write_batch_size: int = Field(
+        default=1024, ge=1, description="Articles committed per transaction while indexing."
+    )

@@ -1,0 +1,337 @@
+"""SQLite store: articles, their vectors keyed by content hash, and the index's identity.
+
+The store is the source of truth. Each write is one transaction and bumps `generation`, so
+the FAISS snapshot saved beside it can tell whether it is still in step (see `index.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommender.articles import Article
+from recommender.errors import IndexCorruptError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    published TEXT,
+    published_start REAL,
+    published_end REAL,
+    source TEXT,
+    url TEXT,
+    section TEXT,
+    topics TEXT,
+    story TEXT,
+    extra TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    record_hash TEXT NOT NULL,
+    fingerprint BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_content_hash ON articles (content_hash);
+CREATE TABLE IF NOT EXISTS vectors (content_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
+"""
+
+_ARTICLE_COLUMNS = "id, title, body, published, source, url, section, topics, story, extra"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """What the store already knows about an article id, to classify an upsert."""
+
+    row_id: int
+    content_hash: str
+    record_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedArticle:
+    """An article with everything derived from it that the store keeps."""
+
+    article: Article
+    record_hash: str
+    fingerprint: np.ndarray  # (SIGNATURE_SIZE,) uint32
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRows:
+    """Per-article arrays the ranking needs in memory, ordered by row_id.
+
+    row_ids: (n,) int64; starts, ends: (n,) float64, NaN when undated;
+    fingerprints: (n, SIGNATURE_SIZE) uint32
+    """
+
+    row_ids: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    fingerprints: np.ndarray
+
+
+class ArticleStore:
+    """One SQLite file. Not thread-safe: one store object per thread or process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # WAL lets readers in other processes keep reading while a writer commits;
+            # synchronous=FULL makes a commit durable before it is acknowledged.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise IndexCorruptError(f"{path}: not a readable newsrec store ({error})") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- identity ------------------------------------------------------------------------
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    def initialise(self, embedder_name: str, dimension: int) -> None:
+        with self._transaction():
+            self._set_meta(
+                schema_version=str(SCHEMA_VERSION),
+                embedder=embedder_name,
+                dimension=str(dimension),
+                generation="0",
+            )
+
+    @property
+    def generation(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def states(self, ids: Sequence[str]) -> dict[str, StoredState]:
+        found: dict[str, StoredState] = {}
+        for chunk in _chunks(list(ids), 900):
+            marks = ",".join("?" * len(chunk))
+            query = (
+                f"SELECT id, row_id, content_hash, record_hash FROM articles WHERE id IN ({marks})"
+            )
+            for article_id, row_id, content, record in self._db.execute(query, chunk):
+                found[article_id] = StoredState(row_id, content, record)
+        return found
+
+    def hashes_with_vectors(self, hashes: Iterable[str]) -> set[str]:
+        present: set[str] = set()
+        for chunk in _chunks(list(set(hashes)), 900):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT content_hash FROM vectors WHERE content_hash IN ({marks})"
+            present.update(row[0] for row in self._db.execute(query, chunk))
+        return present
+
+    def vectors_by_hash(self, hashes: Iterable[str], dimension: int) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for chunk in _chunks(list(set(hashes)), 900):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT content_hash, vector FROM vectors WHERE content_hash IN ({marks})"
+            for key, blob in self._db.execute(query, chunk):
+                found[key] = np.frombuffer(blob, dtype=np.float32, count=dimension)
+        return found
+
+    def row_id_of(self, article_id: str) -> int | None:
+        row = self._db.execute("SELECT row_id FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return int(row[0]) if row else None
+
+    def article(self, article_id: str) -> Article | None:
+        row = self._db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return _article_from_row(row) if row else None
+
+    def articles_by_row_id(self, row_ids: Sequence[int]) -> dict[int, Article]:
+        found: dict[int, Article] = {}
+        for chunk in _chunks(list(row_ids), 900):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT row_id, {_ARTICLE_COLUMNS} FROM articles WHERE row_id IN ({marks})"
+            for row in self._db.execute(query, chunk):
+                found[int(row[0])] = _article_from_row(row[1:])
+        return found
+
+    def summaries_by_row_id(
+        self, row_ids: Sequence[int]
+    ) -> dict[int, tuple[str, str, str | None, str | None]]:
+        """(id, title, published, source) per row: what a related list shows, without bodies."""
+        found: dict[int, tuple[str, str, str | None, str | None]] = {}
+        for chunk in _chunks(list(row_ids), 900):
+            marks = ",".join("?" * len(chunk))
+            query = (
+                "SELECT row_id, id, title, published, source FROM articles "
+                f"WHERE row_id IN ({marks})"
+            )
+            for row_id, *summary in self._db.execute(query, chunk):
+                found[int(row_id)] = (summary[0], summary[1], summary[2], summary[3])
+        return found
+
+    def vector_rows(self, dimension: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(row_ids (m,), vectors (m, dimension)) in slices, for rebuilding the vector index."""
+        cursor = self._db.execute(
+            "SELECT a.row_id, v.vector FROM articles a JOIN vectors v USING (content_hash) "
+            "ORDER BY a.row_id"
+        )
+        while rows := cursor.fetchmany(10_000):
+            row_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            blob = b"".join(row[1] for row in rows)
+            yield row_ids, np.frombuffer(blob, dtype=np.float32).reshape(len(rows), dimension)
+
+    def catalog_rows(self, signature_size: int) -> CatalogRows:
+        rows = self._db.execute(
+            "SELECT row_id, published_start, published_end, fingerprint FROM articles "
+            "ORDER BY row_id"
+        ).fetchall()
+        nan = float("nan")
+        return CatalogRows(
+            row_ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+            starts=np.fromiter(
+                (nan if r[1] is None else r[1] for r in rows), np.float64, len(rows)
+            ),
+            ends=np.fromiter((nan if r[2] is None else r[2] for r in rows), np.float64, len(rows)),
+            fingerprints=np.frombuffer(b"".join(r[3] for r in rows), dtype=np.uint32)
+            .reshape(len(rows), signature_size)
+            .copy(),
+        )
+
+    def iter_ids(self) -> Iterator[str]:
+        for (article_id,) in self._db.execute("SELECT id FROM articles ORDER BY row_id"):
+            yield article_id
+
+    # -- writes --------------------------------------------------------------------------
+
+    def write(
+        self,
+        upserts: Sequence[PreparedArticle],
+        vectors: dict[str, np.ndarray],
+        deletes: Sequence[str] = (),
+    ) -> tuple[dict[str, int], list[int]]:
+        """Apply upserts and deletes in one transaction.
+
+        Returns the row_id of every upserted id, and the row_ids deleted.
+        """
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO vectors (content_hash, vector) VALUES (?, ?)",
+                [
+                    (key, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                    for key, v in vectors.items()
+                ],
+            )
+            released: set[str] = set()
+            row_ids = {item.article.id: self._upsert(item, released) for item in upserts}
+            deleted = []
+            for article_id in deletes:
+                row = self._db.execute(
+                    "DELETE FROM articles WHERE id = ? RETURNING row_id, content_hash",
+                    (article_id,),
+                ).fetchone()
+                if row:
+                    deleted.append(int(row[0]))
+                    released.add(row[1])
+            # A vector no article uses any more would only grow the file.
+            self._db.executemany(
+                "DELETE FROM vectors WHERE content_hash = ? "
+                "AND NOT EXISTS (SELECT 1 FROM articles WHERE content_hash = ?)",
+                [(key, key) for key in released],
+            )
+            self._set_meta(generation=str(self.generation + 1))
+        return row_ids, deleted
+
+    def _upsert(self, item: PreparedArticle, released: set[str]) -> int:
+        """Insert or replace one article; collect the content hash it stops using."""
+        article = item.article
+        previous = self._db.execute(
+            "SELECT content_hash FROM articles WHERE id = ?", (article.id,)
+        ).fetchone()
+        if previous and previous[0] != article.content_hash:
+            released.add(previous[0])
+        published = article.published_time
+        values: dict[str, Any] = {
+            "id": article.id,
+            "title": article.title,
+            "body": article.body,
+            "published": article.published,
+            "published_start": published.start if published else None,
+            "published_end": published.end if published else None,
+            "source": article.source,
+            "url": article.url,
+            "section": article.section,
+            "topics": json.dumps(list(article.topics)) if article.topics is not None else None,
+            "story": article.story,
+            "extra": json.dumps(article.extra, ensure_ascii=False),
+            "content_hash": article.content_hash,
+            "record_hash": item.record_hash,
+            "fingerprint": np.ascontiguousarray(item.fingerprint, dtype=np.uint32).tobytes(),
+        }
+        columns = ", ".join(values)
+        marks = ", ".join(f":{name}" for name in values)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in values if name != "id")
+        row = self._db.execute(
+            f"INSERT INTO articles ({columns}) VALUES ({marks}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates} RETURNING row_id",
+            values,
+        ).fetchone()
+        return int(row[0])
+
+    def _set_meta(self, **values: str) -> None:
+        self._db.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            list(values.items()),
+        )
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _article_from_row(row: Sequence[Any]) -> Article:
+    article_id, title, body, published, source, url, section, topics, story, extra = row
+    return Article(
+        id=article_id,
+        title=title,
+        body=body,
+        published=published,
+        source=source,
+        url=url,
+        section=section,
+        topics=tuple(json.loads(topics)) if topics is not None else None,
+        story=story,
+        extra=json.loads(extra),
+    )
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
