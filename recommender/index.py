@@ -56,6 +56,14 @@ class UpsertReport:
 
 
 @dataclass(frozen=True)
+class UpsertPlan:
+    changed: list[PreparedArticle]
+    added: int
+    unchanged: int
+    texts_to_encode: int
+
+
+@dataclass(frozen=True)
 class IndexInfo:
     directory: Path
     articles: int
@@ -206,39 +214,51 @@ class ArticleIndex:
 
     # -- writing -------------------------------------------------------------------------
 
-    def upsert(
-        self, articles: Sequence[Article], *, progress: ProgressCallback | None = None
-    ) -> UpsertReport:
-        """Add new articles, replace changed ones, skip unchanged ones.
-
-        Only texts with no stored vector are encoded. Work is committed in batches, so a
-        crash loses at most the batch in flight; call `save` at the end to publish the
-        vector snapshot.
-        """
+    def plan_upsert(self, articles: Sequence[Article]) -> UpsertPlan:
+        """Sort articles into new, changed and unchanged, and count the texts to encode."""
         self._require_writable()
         states = self._store.states([article.id for article in articles])
         changed: list[PreparedArticle] = []
-        added = unchanged = 0
+        added = 0
         for article in articles:
             record_hash = _record_hash(article)
             state = states.get(article.id)
             if state is not None and state.record_hash == record_hash:
-                unchanged += 1
                 continue
             added += state is None
             changed.append(PreparedArticle(article, record_hash, text_signature(article.text)))
-        if not changed:
-            return UpsertReport(unchanged=unchanged)
         # Similar lengths in a batch waste less padding in the encoder.
         changed.sort(key=lambda item: len(item.article.text))
-        stored_hashes = self._store.hashes_with_vectors(i.article.content_hash for i in changed)
+        hashes = {item.article.content_hash for item in changed}
+        to_encode = len(hashes - self._store.hashes_with_vectors(hashes))
+        return UpsertPlan(changed, added, len(articles) - len(changed), to_encode)
+
+    def apply(self, plan: UpsertPlan, *, progress: ProgressCallback | None = None) -> UpsertReport:
+        """Write a plan. Only texts with no stored vector are encoded.
+
+        Work is committed in batches, so a crash loses at most the batch in flight; call
+        `save` at the end to publish the vector snapshot.
+        """
+        self._require_writable()
+        stored_hashes = self._store.hashes_with_vectors(
+            i.article.content_hash for i in plan.changed
+        )
         encoded = 0
-        for start in range(0, len(changed), self._write_batch_size):
-            batch = changed[start : start + self._write_batch_size]
+        for start in range(0, len(plan.changed), self._write_batch_size):
+            batch = plan.changed[start : start + self._write_batch_size]
             encoded += self._write_batch(batch, stored_hashes, progress)
         return UpsertReport(
-            added=added, updated=len(changed) - added, unchanged=unchanged, encoded=encoded
+            added=plan.added,
+            updated=len(plan.changed) - plan.added,
+            unchanged=plan.unchanged,
+            encoded=encoded,
         )
+
+    def upsert(
+        self, articles: Sequence[Article], *, progress: ProgressCallback | None = None
+    ) -> UpsertReport:
+        """Add new articles, replace changed ones, skip unchanged ones (plan, then apply)."""
+        return self.apply(self.plan_upsert(articles), progress=progress)
 
     def delete(self, article_ids: Sequence[str]) -> list[str]:
         """Delete the given ids; returns those that were not in the index."""

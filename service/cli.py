@@ -1,0 +1,249 @@
+"""`newsrec`: one entry point with subcommands. Renders results; all logic is in the core.
+
+Exit codes: 0 success, 2 bad input or an unknown id (stderr holds one readable line per
+problem), 1 an unexpected failure (one line; set NEWSREC_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+# Typer vendors its own click; its usage errors derive from this class, not click's.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+from recommender import (
+    ArticleNotFoundError,
+    NewsrecError,
+    Recommender,
+    RelatedArticle,
+    RelatedFilters,
+    Settings,
+    load_articles,
+    open_index,
+)
+from service import cli_output as output
+
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    name="newsrec",
+    help="Related stories, previous/next slots and topics for a newsroom's articles.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+IndexDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--index-dir",
+        help="Index directory [default: $NEWSREC_HOME, else ./newsrec-data].",
+        show_default=False,
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
+IdsFile = Annotated[
+    Path | None, typer.Option("--ids-file", help="A file of ids, one per line ('-' = stdin).")
+]
+TopK = Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="How many related.")]
+
+
+class BadInput(Exception):
+    """Reported as one line and exit code 2; raised after partial output when needed."""
+
+
+def _settings(index_dir: Path | None) -> Settings:
+    return Settings(index_dir=index_dir) if index_dir is not None else Settings()
+
+
+@app.command()
+def index(
+    files: Annotated[list[Path], typer.Argument(help="JSONL (.jsonl, .jsonl.gz) or CSV files.")],
+    index_dir: IndexDir = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Skip and count bad rows instead of failing.")
+    ] = False,
+) -> None:
+    """Add or update articles; unchanged ones are skipped, and no text is encoded twice."""
+    started = time.perf_counter()
+    settings = _settings(index_dir)
+    # Validate everything before opening the index or loading the model.
+    batch = load_articles(files, skip_invalid=skip_invalid)
+    with open_index(settings, writable=True) as article_index:
+        plan = article_index.plan_upsert(batch.articles)
+        with output.progress_bar("encoding", plan.texts_to_encode) as advance:
+            report = article_index.apply(plan, progress=advance)
+        article_index.save()
+        total = len(article_index)
+    output.index_summary(
+        report, batch.invalid, total, settings.index_dir, time.perf_counter() - started
+    )
+
+
+@app.command()
+def related(
+    ids: Annotated[list[str] | None, typer.Argument(help="Article ids.")] = None,
+    ids_file: IdsFile = None,
+    k: TopK = 10,
+    since: Annotated[
+        str | None, typer.Option(help="Only articles published from (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only articles published until (ISO 8601).")
+    ] = None,
+    max_age_days: Annotated[
+        float | None, typer.Option(help="Only articles within N days of the article.")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Ids to leave out (repeatable).")
+    ] = None,
+    min_score: Annotated[float | None, typer.Option(help="Drop results scoring below.")] = None,
+    index_dir: IndexDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """The k most related articles of each id (never itself or a copy of itself)."""
+    wanted = _collect_ids(ids, ids_file)
+    filters = RelatedFilters(
+        exclude_ids=frozenset(exclude or ()),
+        since=since,
+        until=until,
+        max_age_days=max_age_days,
+        min_score=min_score,
+    )
+    with open_index(_settings(index_dir)) as article_index:
+        known, unknown = _split_known(article_index, wanted)
+        lists = Recommender(article_index).related_many(known, k, filters)
+    for article_id in wanted:
+        if article_id in lists:
+            output.related(article_id, lists[article_id], as_json)
+    _fail_on_unknown(unknown)
+
+
+@app.command()
+def slots(
+    ids: Annotated[list[str] | None, typer.Argument(help="Article ids.")] = None,
+    ids_file: IdsFile = None,
+    index_dir: IndexDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """The previous and next article slots: the most related earlier and later stories."""
+    wanted = _collect_ids(ids, ids_file)
+    with open_index(_settings(index_dir)) as article_index:
+        known, unknown = _split_known(article_index, wanted)
+        found = Recommender(article_index).slots_many(known)
+    for article_id in wanted:
+        if article_id in found:
+            output.slots(article_id, found[article_id], as_json)
+    _fail_on_unknown(unknown)
+
+
+@app.command()
+def similar(
+    title: Annotated[str, typer.Option("--title", help="Title of the new text.")],
+    body: Annotated[str, typer.Option("--body", help="Body of the new text.")] = "",
+    k: TopK = 10,
+    index_dir: IndexDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Related articles for a text that is not indexed (runs the model once)."""
+    with open_index(_settings(index_dir)) as article_index:
+        hits: list[RelatedArticle] = Recommender(article_index).related_to_text(title, body, k)
+    output.similar(hits, as_json)
+
+
+@app.command()
+def delete(
+    ids: Annotated[list[str], typer.Argument(help="Article ids to delete.")],
+    index_dir: IndexDir = None,
+) -> None:
+    """Delete articles from the index."""
+    with open_index(_settings(index_dir), writable=True) as article_index:
+        missing = article_index.delete(ids)
+        article_index.save()
+    deleted = len(set(ids)) - len(set(missing))
+    output.line(f"deleted {deleted} article{'s' if deleted != 1 else ''}")
+    _fail_on_unknown(missing)
+
+
+@app.command()
+def info(index_dir: IndexDir = None, as_json: AsJson = False) -> None:
+    """What the index holds and how it was built."""
+    with open_index(_settings(index_dir)) as article_index:
+        output.info(article_index.info(), as_json)
+
+
+def _collect_ids(ids: list[str] | None, ids_file: Path | None) -> list[str]:
+    collected = list(ids or [])
+    if ids_file is not None:
+        try:
+            text = sys.stdin.read() if str(ids_file) == "-" else ids_file.read_text("utf-8")
+        except OSError as error:
+            raise BadInput(f"{ids_file}: cannot read ({error.strerror})") from None
+        except UnicodeDecodeError:
+            raise BadInput(f"{ids_file}: not valid UTF-8") from None
+        collected.extend(line.strip() for line in text.splitlines() if line.strip())
+    if not collected:
+        raise BadInput("give at least one id, as arguments or with --ids-file")
+    return collected
+
+
+def _split_known(article_index: Any, wanted: list[str]) -> tuple[list[str], list[str]]:
+    known = [article_id for article_id in wanted if article_id in article_index]
+    unknown = [article_id for article_id in wanted if article_id not in article_index]
+    return known, unknown
+
+
+def _fail_on_unknown(unknown: list[str]) -> None:
+    if unknown:
+        for article_id in dict.fromkeys(unknown):
+            output.error(str(ArticleNotFoundError(article_id)))
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _quiet_libraries() -> None:
+    """Keep library chatter (warnings, download bars) off a user's terminal."""
+    warnings.simplefilter("ignore")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: turns every known failure into one line on stderr."""
+    _quiet_libraries()
+    command = typer.main.get_command(app)
+    try:
+        # Without standalone mode, an explicit exit comes back as the return value.
+        result = command.main(args=argv, prog_name="newsrec", standalone_mode=False)
+    except typer.Exit as done:
+        return done.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        output.error("interrupted")
+        return 130
+    except NoArgsIsHelpError as error:
+        sys.stderr.write(error.format_message() + "\n")
+        return EXIT_BAD_INPUT
+    except ClickException as error:
+        output.error(error.format_message())
+        return EXIT_BAD_INPUT
+    except (NewsrecError, BadInput) as error:
+        output.error(str(error))
+        return EXIT_BAD_INPUT
+    except Exception as error:  # the last line of defence: never a bare traceback
+        if os.environ.get("NEWSREC_DEBUG"):
+            raise
+        output.error(f"unexpected {type(error).__name__}: {error} (NEWSREC_DEBUG=1 shows more)")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
