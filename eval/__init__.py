@@ -1,0 +1,1 @@
+"""Offline evaluation and benchmarks for newsrec. Builds on `recommender`; never imported by it."""
