@@ -458,3 +458,26 @@ def test_stale_manifest_from_a_crash_mid_save_is_recovered(
     manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
     assert manifest["generation"] == reopened.info().generation
     assert manifest["articles"] == 12
+
+
+@pytest.mark.parametrize(("saved_as", "opened_as"), [("hnsw", "hnsw"), ("exact", "hnsw")])
+def test_hnsw_index_survives_delete_save_and_reopen(
+    open_test_index: OpenIndex, saved_as: str, opened_as: str
+) -> None:
+    index = open_test_index(index_type=saved_as)
+    index.upsert(_corpus())
+    index.delete(["election-1"])
+    index.save()
+    before = _related_everywhere(index)
+    index.close()
+
+    reopened = open_test_index(writable=False, index_type=opened_as)
+
+    assert reopened.vectors.kind == opened_as
+    assert len(reopened.vectors) == len(reopened) == 11
+    after = _related_everywhere(reopened)
+    assert after.keys() == before.keys()
+    for key, hits in before.items():
+        assert [hit for hit, _ in after[key]] == [hit for hit, _ in hits]
+        # exact and HNSW may sum the same inner product in another order
+        assert [score for _, score in after[key]] == pytest.approx([s for _, s in hits], abs=1e-6)
