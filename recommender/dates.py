@@ -6,6 +6,7 @@ datetime on that same day. Naive datetimes are taken as UTC.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -58,6 +59,12 @@ def parse_published(value: str) -> PublishedTime:
 
 
 def parse_bound(value: str, *, upper: bool) -> float:
-    """A filter bound in epoch seconds; a bare date as an upper bound covers its whole day."""
+    """An inclusive filter bound in epoch seconds; a bare date as upper bound covers its day.
+
+    The day's end is exclusive (it is the next midnight), so the inclusive bound is the
+    largest float below it.
+    """
     published = parse_published(value)
-    return published.end if upper and published.is_day else published.start
+    if upper and published.is_day:
+        return math.nextafter(published.end, -math.inf)
+    return published.start

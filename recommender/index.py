@@ -386,10 +386,10 @@ class ArticleIndex:
         path = self.directory / MANIFEST_FILE
         try:
             value = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        except (OSError, ValueError):
+            # The manifest only points at a snapshot of the store; without it the vector
+            # index is rebuilt from the store, which is always authoritative.
             return {}
-        except (OSError, ValueError) as error:
-            raise IndexCorruptError(f"{path}: unreadable manifest ({error})") from None
         return value if isinstance(value, dict) else {}
 
     def _manifest_generation(self) -> int | None:

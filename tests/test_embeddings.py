@@ -135,9 +135,7 @@ def test_l2_normalise_scales_rows_to_unit_length() -> None:
     normalised = l2_normalise(vectors)
 
     assert normalised.dtype == np.float32
-    np.testing.assert_allclose(
-        normalised, [[0.6, 0.8], [0.0, -1.0], [2**-0.5, 2**-0.5]], atol=1e-6
-    )
+    np.testing.assert_allclose(normalised, [[0.6, 0.8], [0.0, -1.0], [2**-0.5, 2**-0.5]], atol=1e-6)
 
 
 def test_l2_normalise_keeps_a_zero_row_zero_without_warnings() -> None:

@@ -84,9 +84,7 @@ def test_upsert_of_unchanged_articles_is_a_no_op(open_test_index: OpenIndex) -> 
     assert index.info().generation == generation
 
 
-def test_changed_text_is_re_embedded(
-    open_test_index: OpenIndex, embedder: HashingEmbedder
-) -> None:
+def test_changed_text_is_re_embedded(open_test_index: OpenIndex, embedder: HashingEmbedder) -> None:
     index = open_test_index()
     corpus = _corpus()
     index.upsert(corpus)

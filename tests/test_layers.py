@@ -18,7 +18,10 @@ def test_core_imports_without_service_cli_or_model() -> None:
     )
 
     completed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
         timeout=120,
         cwd=PROJECT_ROOT,
     )
