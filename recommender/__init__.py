@@ -15,7 +15,7 @@ from recommender.errors import (
 )
 from recommender.index import ArticleIndex, IndexInfo, UpsertReport
 from recommender.loaders import ArticleBatch, load_articles, read_article_rows
-from recommender.related import Recommender, RelatedArticle, RelatedFilters, Slots
+from recommender.related import Ranking, Recommender, RelatedArticle, RelatedFilters, Slots
 from recommender.settings import Settings
 from recommender.system import build_embedder, open_index
 
@@ -31,6 +31,7 @@ __all__ = [
     "InvalidArticleError",
     "InvalidInputError",
     "NewsrecError",
+    "Ranking",
     "Recommender",
     "RelatedArticle",
     "RelatedFilters",

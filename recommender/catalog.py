@@ -56,17 +56,22 @@ class Catalog:
         positions = np.searchsorted(self.row_ids, row_ids)
         return estimated_similarity(fingerprint, self.fingerprints[positions]) >= threshold
 
-    def upsert(self, row_id: int, published: PublishedTime | None, fingerprint: np.ndarray) -> None:
-        start, end = (published.start, published.end) if published else (np.nan, np.nan)
-        position = int(np.searchsorted(self.row_ids, row_id))
-        if position < len(self.row_ids) and self.row_ids[position] == row_id:
-            self.starts[position], self.ends[position] = start, end
-            self.fingerprints[position] = fingerprint
-            return
-        self.row_ids = np.insert(self.row_ids, position, row_id)
-        self.starts = np.insert(self.starts, position, start)
-        self.ends = np.insert(self.ends, position, end)
-        self.fingerprints = np.insert(self.fingerprints, position, fingerprint, axis=0)
+    def upsert_many(
+        self,
+        row_ids: np.ndarray,
+        published: list[PublishedTime | None],
+        fingerprints: np.ndarray,
+    ) -> None:
+        """Insert or replace rows. row_ids: (m,) unique; fingerprints: (m, SIGNATURE_SIZE)."""
+        starts = np.asarray([p.start if p else np.nan for p in published], dtype=np.float64)
+        ends = np.asarray([p.end if p else np.nan for p in published], dtype=np.float64)
+        keep = ~np.isin(self.row_ids, row_ids)
+        merged_ids = np.concatenate([self.row_ids[keep], row_ids])
+        order = np.argsort(merged_ids, kind="stable")
+        self.row_ids = merged_ids[order]
+        self.starts = np.concatenate([self.starts[keep], starts])[order]
+        self.ends = np.concatenate([self.ends[keep], ends])[order]
+        self.fingerprints = np.concatenate([self.fingerprints[keep], fingerprints])[order]
 
     def remove(self, row_ids: np.ndarray) -> None:
         keep = ~np.isin(self.row_ids, row_ids)

@@ -45,12 +45,15 @@ class PublishedTime:
 def parse_published(value: str) -> PublishedTime:
     """Parse an ISO 8601 date or datetime; raise ValueError with the reason otherwise."""
     text = value.strip()
-    if _ISO_DATE.match(text):
-        day = date.fromisoformat(text)
-        start = datetime.combine(day, time(), tzinfo=UTC).timestamp()
-        return PublishedTime(start, start + SECONDS_PER_DAY)
-    if _ISO_DATETIME.match(text):
-        moment = datetime.fromisoformat(text)
+    try:
+        if _ISO_DATE.match(text):
+            day = date.fromisoformat(text)
+            start = datetime.combine(day, time(), tzinfo=UTC).timestamp()
+            return PublishedTime(start, start + SECONDS_PER_DAY)
+        moment = datetime.fromisoformat(text) if _ISO_DATETIME.match(text) else None
+    except ValueError as error:  # the right shape but an impossible date, e.g. month 13
+        raise ValueError(f"{value!r} is not a valid date ({error})") from None
+    if moment is not None:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         instant = moment.timestamp()

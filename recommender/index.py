@@ -36,7 +36,8 @@ from recommender.errors import (
     IndexMismatchError,
     InvalidInputError,
 )
-from recommender.fingerprint import SIGNATURE_SIZE, text_signature
+from recommender.fingerprint import SIGNATURE_SIZE, text_signatures
+from recommender.lexical import LexicalIndex, encode_terms, frequency_rows, term_vectors
 from recommender.publish import publish_file, write_json_atomically
 from recommender.store import SCHEMA_VERSION, ArticleStore, PreparedArticle
 from recommender.vector_index import VectorIndex
@@ -99,6 +100,7 @@ class ArticleIndex:
         self._lock = lock
         self._vectors: VectorIndex | None = None
         self._catalog: Catalog | None = None
+        self._lexical: LexicalIndex | None = None
         self._snapshot_generation = -1
 
     # -- opening -------------------------------------------------------------------------
@@ -195,6 +197,12 @@ class ArticleIndex:
         return self._vectors
 
     @property
+    def lexical(self) -> LexicalIndex:
+        if self._lexical is None:
+            self._lexical = LexicalIndex.from_blobs(*self._store.term_rows())
+        return self._lexical
+
+    @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
             self._catalog = Catalog(self._store.catalog_rows(SIGNATURE_SIZE))
@@ -218,20 +226,20 @@ class ArticleIndex:
         """Sort articles into new, changed and unchanged, and count the texts to encode."""
         self._require_writable()
         states = self._store.states([article.id for article in articles])
-        changed: list[PreparedArticle] = []
+        changed: list[Article] = []
         added = 0
         for article in articles:
-            record_hash = _record_hash(article)
             state = states.get(article.id)
-            if state is not None and state.record_hash == record_hash:
+            if state is not None and state.record_hash == _record_hash(article):
                 continue
             added += state is None
-            changed.append(PreparedArticle(article, record_hash, text_signature(article.text)))
+            changed.append(article)
+        prepared = _prepare(changed)
         # Similar lengths in a batch waste less padding in the encoder.
-        changed.sort(key=lambda item: len(item.article.text))
-        hashes = {item.article.content_hash for item in changed}
+        prepared.sort(key=lambda item: len(item.article.text))
+        hashes = {item.article.content_hash for item in prepared}
         to_encode = len(hashes - self._store.hashes_with_vectors(hashes))
-        return UpsertPlan(changed, added, len(articles) - len(changed), to_encode)
+        return UpsertPlan(prepared, added, len(articles) - len(prepared), to_encode)
 
     def apply(self, plan: UpsertPlan, *, progress: ProgressCallback | None = None) -> UpsertReport:
         """Write a plan. Only texts with no stored vector are encoded.
@@ -271,6 +279,7 @@ class ArticleIndex:
             removed = np.asarray(deleted, dtype=np.int64)
             self.vectors.remove(removed)
             self.catalog.remove(removed)
+            self.lexical.remove(removed)
         return missing
 
     def save(self) -> None:
@@ -320,8 +329,8 @@ class ArticleIndex:
         if texts_to_encode:
             encoded = self.embedder.encode(list(texts_to_encode.values()), progress=progress)
             new_vectors = dict(zip(texts_to_encode, encoded, strict=True))
-        vectors = self.vectors  # load before the write so it reflects the store up to now
-        catalog = self.catalog
+        # Load the in-memory parts before the write, so they reflect the store up to now.
+        vectors, catalog, lexical = self.vectors, self.catalog, self.lexical
         previous = self._store.states([item.article.id for item in batch])
         row_ids, _ = self._store.write(batch, new_vectors)
         stored_hashes.update(new_vectors)
@@ -346,8 +355,15 @@ class ArticleIndex:
                 np.asarray([row_ids[item.article.id] for item in moved], dtype=np.int64),
                 np.stack([known[item.article.content_hash] for item in moved]),
             )
-        for item in batch:
-            catalog.upsert(row_ids[item.article.id], item.article.published_time, item.fingerprint)
+        catalog.upsert_many(
+            np.asarray([row_ids[item.article.id] for item in batch], dtype=np.int64),
+            [item.article.published_time for item in batch],
+            np.stack([item.fingerprint for item in batch]),
+        )
+        lexical.upsert(
+            np.asarray([row_ids[item.article.id] for item in batch], dtype=np.int64),
+            frequency_rows([item.terms for item in batch]),
+        )
         return len(new_vectors)
 
     def _load_vectors(self) -> VectorIndex:
@@ -399,6 +415,19 @@ class ArticleIndex:
     def _require_writable(self) -> None:
         if self._lock is None:
             raise InvalidInputError("this index was opened read-only")
+
+
+def _prepare(articles: list[Article]) -> list[PreparedArticle]:
+    """Derive what the store keeps besides the article: hashes, fingerprint, term vector."""
+    if not articles:
+        return []
+    texts = [article.text for article in articles]
+    signatures = text_signatures(texts)
+    terms = encode_terms(term_vectors(texts))
+    return [
+        PreparedArticle(article, _record_hash(article), signatures[position], terms[position])
+        for position, article in enumerate(articles)
+    ]
 
 
 def _record_hash(article: Article) -> str:

@@ -1,10 +1,14 @@
 """Related articles and the previous/next slots.
 
-Ranking is cosine similarity of stored vectors. A related list never holds the query
-article, a near-duplicate of it, or two near-duplicates of each other (the first, better
-ranked, copy stands for both). Filters become a FAISS id selector, so a filtered list is as
-exact as an unfiltered one, and a list is short of k only when the index has no more
-eligible articles.
+The score of a candidate blends two views of the pair (see `Ranking`): the cosine of the
+dense vectors (the first 256 tokens, read by the model) and the TF-IDF cosine of the whole
+texts; stories close in time get a bounded boost. Candidates come from both the FAISS
+index and the lexical index, and every candidate is scored exactly on both sides.
+
+A list never holds the query article, a near-duplicate of it, or two near-duplicates of each
+other (the better ranked copy stands for both). Date filters become a FAISS id selector,
+and the dense stream continues past the candidate pool when needed, so a list is short of k
+only when the index has no more eligible articles.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sparse
 
 from recommender.dates import SECONDS_PER_DAY, PublishedTime, parse_bound, parse_published
 from recommender.errors import ArticleNotFoundError, InvalidInputError
@@ -56,6 +61,33 @@ class RelatedFilters:
         return self.since is not None or self.until is not None or self.max_age_days is not None
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """How candidates are scored.
+
+    score = (w * dense cosine + (1 - w) * TF-IDF cosine) * (1 + b * exp(-days apart / t))
+            / (1 + b)
+    with w = `dense_weight`, b = `time_boost`, t = `time_decay_days`; undated pairs get no
+    boost. `dense_weight=1, time_boost=0` is plain dense retrieval. The division keeps
+    scores within [-1, 1].
+    """
+
+    dense_weight: float = 0.5
+    time_boost: float = 1.0
+    time_decay_days: float = 90.0
+    pool_depth: int = 100
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise InvalidInputError(f"dense_weight must be in [0, 1], got {self.dense_weight}")
+        if not self.time_boost >= 0.0:
+            raise InvalidInputError(f"time_boost must be >= 0, got {self.time_boost}")
+        if not self.time_decay_days > 0.0:
+            raise InvalidInputError(f"time_decay_days must be > 0, got {self.time_decay_days}")
+        if self.pool_depth < 1:
+            raise InvalidInputError(f"pool_depth must be >= 1, got {self.pool_depth}")
+
+
 @dataclass(frozen=True, slots=True)
 class RelatedArticle:
     id: str
@@ -85,6 +117,7 @@ class _Query:
     vector: np.ndarray  # (dimension,)
     fingerprint: np.ndarray  # (SIGNATURE_SIZE,)
     published: PublishedTime | None
+    terms: sparse.csr_matrix  # (1, HASHED_FEATURES) unit TF-IDF
     row_id: int | None = None
     first_block: tuple[np.ndarray, np.ndarray] | None = None  # (scores, row_ids) prefetched
     chosen: list[np.ndarray] = field(default_factory=list)  # fingerprints already picked
@@ -93,8 +126,9 @@ class _Query:
 class Recommender:
     """Answers related and slots questions over an open `ArticleIndex`."""
 
-    def __init__(self, index: ArticleIndex) -> None:
+    def __init__(self, index: ArticleIndex, ranking: Ranking | None = None) -> None:
         self.index = index
+        self.ranking = ranking or Ranking()
 
     # -- public --------------------------------------------------------------------------
 
@@ -113,7 +147,9 @@ class Recommender:
         """
         _check_k(k)
         filters = filters or RelatedFilters()
-        queries = self._stored_queries(article_ids, depth=k + _FIRST_DEPTH_MARGIN)
+        queries = self._stored_queries(
+            article_ids, depth=max(k + _FIRST_DEPTH_MARGIN, self.ranking.pool_depth)
+        )
         picked = {
             article_id: self._pick(query, k, filters) for article_id, query in queries.items()
         }
@@ -137,7 +173,12 @@ class Recommender:
             moment = parse_published(published) if published is not None else None
         except ValueError as error:
             raise InvalidInputError(f"published: {error}") from None
-        query = _Query(self.index.embedder.encode([text])[0], text_signature(text), moment)
+        query = _Query(
+            self.index.embedder.encode([text])[0],
+            text_signature(text),
+            moment,
+            self.index.lexical.query_for_text(text),
+        )
         picked = self._pick(query, k, filters or RelatedFilters())
         return self._materialise({"": picked})[""]
 
@@ -150,7 +191,7 @@ class Recommender:
         A side with no candidate (or both, for an undated article) takes the best remaining
         related article; the two slots are never the same story copy.
         """
-        queries = self._stored_queries(article_ids, depth=_FIRST_DEPTH_MARGIN * 4)
+        queries = self._stored_queries(article_ids, depth=self.ranking.pool_depth)
         picked: dict[str, list[tuple[int, float] | None]] = {}
         for article_id, query in queries.items():
             picked[article_id] = self._pick_slots(query)
@@ -173,12 +214,13 @@ class Recommender:
             return {}
         vectors = index.vectors.vectors_of(row_ids)
         scores, hits = index.vectors.search(vectors, depth)
-        catalog = index.catalog
+        catalog, lexical = index.catalog, index.lexical
         return {
             article_id: _Query(
                 vectors[position],
                 catalog.fingerprint(int(row_id)),
                 catalog.published(int(row_id)),
+                lexical.query_of(int(row_id)),
                 int(row_id),
                 (scores[position], hits[position]),
             )
@@ -190,41 +232,117 @@ class Recommender:
     def _pick(self, query: _Query, k: int, filters: RelatedFilters) -> list[tuple[int, float]]:
         allowed = self._allowed(query, filters)
         excluded = self._row_ids_of(filters.exclude_ids)
+        pool = self._pool(query, allowed, max(self.ranking.pool_depth, 4 * k))
         picked: list[tuple[int, float]] = []
-        for row_id, score in self._acceptable(query, allowed):
-            if filters.min_score is not None and score < filters.min_score:
-                break
-            if row_id in excluded:
+        for hit in itertools.chain(pool, self._beyond(query, allowed, pool)):
+            if filters.min_score is not None and hit[1] < filters.min_score:
                 continue
-            picked.append(self._choose(query, (row_id, score)))
+            if hit[0] in excluded or self._copies_a_pick(query, hit[0]):
+                continue
+            picked.append(self._choose(query, hit))
             if len(picked) == k:
                 break
         return picked
 
     def _pick_slots(self, query: _Query) -> list[tuple[int, float] | None]:
         catalog = self.index.catalog
+        pool = self._pool(query, None, self.ranking.pool_depth)
         previous = following = None
         if query.published is not None:
             before, after = catalog.before(query.published), catalog.after(query.published)
-            # Most often both sides turn up among the nearest neighbours already fetched.
-            for row_id, score in self._acceptable(query, None, first_block_only=True):
+            for row_id, score in pool:
                 position = catalog.position(row_id)
+                if self._copies_a_pick(query, row_id):
+                    continue
                 if previous is None and before[position]:
                     previous = self._choose(query, (row_id, score))
                 elif following is None and after[position]:
                     following = self._choose(query, (row_id, score))
-                if previous is not None and following is not None:
-                    break
+            # Beyond the pool, the side's best dense match stands in.
             if previous is None and before.any():
-                previous = self._first(query, catalog.bitmap(before))
+                previous = self._rescored(query, self._first(query, catalog.bitmap(before)))
             if following is None and after.any():
-                following = self._first(query, catalog.bitmap(after))
+                following = self._rescored(query, self._first(query, catalog.bitmap(after)))
         # Fill an empty side with the best remaining related article.
-        if previous is None:
-            previous = self._first(query, None)
-        if following is None:
-            following = self._first(query, None)
+        for side in ("previous", "following"):
+            if (previous if side == "previous" else following) is not None:
+                continue
+            filler = next(
+                (hit for hit in pool if not self._copies_a_pick(query, hit[0])), None
+            ) or self._rescored(query, self._first(query, None))
+            if filler is not None:
+                self._choose(query, filler)
+            if side == "previous":
+                previous = filler
+            else:
+                following = filler
         return [previous, following]
+
+    def _pool(
+        self, query: _Query, allowed: np.ndarray | None, depth: int
+    ) -> list[tuple[int, float]]:
+        """Dense and lexical candidates, scored exactly on both sides, best first.
+
+        Leaves out the query, its near-duplicates and rows outside `allowed`.
+        """
+        if allowed is None and query.first_block is not None:
+            dense_ids = query.first_block[1][query.first_block[1] >= 0]
+        else:
+            dense_ids = self.index.vectors.search(query.vector[None, :], depth, allowed)[1][0]
+            dense_ids = dense_ids[dense_ids >= 0]
+        candidates = dense_ids
+        if self.ranking.dense_weight < 1.0:
+            lexical_ids = self.index.lexical.search(query.terms, depth)[0]
+            if allowed is not None:
+                lexical_ids = lexical_ids[_in_bitmap(allowed, lexical_ids)]
+            candidates = np.union1d(dense_ids, lexical_ids)
+        if query.row_id is not None:
+            candidates = candidates[candidates != query.row_id]
+        if not len(candidates):
+            return []
+        catalog = self.index.catalog
+        copies = catalog.duplicates(query.fingerprint, candidates, self.index.duplicate_threshold)
+        candidates = candidates[~copies]
+        scores = self._fused(query, candidates)
+        order = np.argsort(-scores, kind="stable")
+        return [(int(candidates[i]), float(scores[i])) for i in order]
+
+    def _beyond(
+        self, query: _Query, allowed: np.ndarray | None, pool: list[tuple[int, float]]
+    ) -> Iterator[tuple[int, float]]:
+        """The dense stream past the pool, so a list reaches k whenever the index can."""
+        seen = {row_id for row_id, _ in pool}
+        for row_id, _ in self._acceptable(query, allowed):
+            if row_id not in seen:
+                yield row_id, float(self._fused(query, np.asarray([row_id]))[0])
+
+    def _fused(self, query: _Query, row_ids: np.ndarray) -> np.ndarray:
+        """Exact blended scores of the given rows: (m,) float64."""
+        ranking = self.ranking
+        scores = (self.index.vectors.vectors_of(row_ids) @ query.vector).astype(np.float64)
+        if ranking.dense_weight < 1.0:
+            lexical = self.index.lexical.scores(query.terms, row_ids).astype(np.float64)
+            scores = ranking.dense_weight * scores + (1.0 - ranking.dense_weight) * lexical
+        if ranking.time_boost > 0.0 and query.published is not None:
+            catalog = self.index.catalog
+            starts = catalog.starts[np.searchsorted(catalog.row_ids, row_ids)]
+            days = np.abs(starts - query.published.start) / SECONDS_PER_DAY
+            closeness = np.nan_to_num(np.exp(-days / ranking.time_decay_days), nan=0.0)
+            scores = scores * (1.0 + ranking.time_boost * closeness) / (1.0 + ranking.time_boost)
+        return scores
+
+    def _rescored(self, query: _Query, hit: tuple[int, float] | None) -> tuple[int, float] | None:
+        if hit is None:
+            return None
+        return hit[0], float(self._fused(query, np.asarray([hit[0]]))[0])
+
+    def _copies_a_pick(self, query: _Query, row_id: int) -> bool:
+        if not query.chosen:
+            return False
+        similarity = estimated_similarity(
+            self.index.catalog.fingerprint(row_id), np.stack(query.chosen)
+        )
+        return bool((similarity >= self.index.duplicate_threshold).any())
 
     def _choose(self, query: _Query, hit: tuple[int, float]) -> tuple[int, float]:
         query.chosen.append(self.index.catalog.fingerprint(hit[0]))
@@ -327,9 +445,25 @@ def _related(
     return RelatedArticle(article_id, title, hit[1], published, source)
 
 
+def _in_bitmap(bitmap: np.ndarray, row_ids: np.ndarray) -> np.ndarray:
+    """Membership of row ids in a packed little-endian bitmap: (m,) bool."""
+    byte = row_ids >> 3
+    inside = byte < len(bitmap)
+    bits = np.zeros(len(row_ids), dtype=bool)
+    bits[inside] = (bitmap[byte[inside]] >> (row_ids[inside] & 7)) & 1 == 1
+    return bits
+
+
 def _check_k(k: int) -> None:
     if not 1 <= k <= MAX_K:
         raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
 
 
-__all__ = ["ArticleNotFoundError", "Recommender", "RelatedArticle", "RelatedFilters", "Slots"]
+__all__ = [
+    "ArticleNotFoundError",
+    "Ranking",
+    "Recommender",
+    "RelatedArticle",
+    "RelatedFilters",
+    "Slots",
+]

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS articles (
     extra TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     record_hash TEXT NOT NULL,
-    fingerprint BLOB NOT NULL
+    fingerprint BLOB NOT NULL,
+    terms BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS articles_content_hash ON articles (content_hash);
 CREATE TABLE IF NOT EXISTS vectors (content_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
@@ -63,6 +64,7 @@ class PreparedArticle:
     article: Article
     record_hash: str
     fingerprint: np.ndarray  # (SIGNATURE_SIZE,) uint32
+    terms: bytes  # hashed term frequencies, see lexical.encode_terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +214,12 @@ class ArticleStore:
             .copy(),
         )
 
+    def term_rows(self) -> tuple[np.ndarray, list[bytes]]:
+        """(row_ids (n,), term blobs) ordered by row_id, for the lexical index."""
+        rows = self._db.execute("SELECT row_id, terms FROM articles ORDER BY row_id").fetchall()
+        row_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        return row_ids, [row[1] for row in rows]
+
     def iter_ids(self) -> Iterator[str]:
         for (article_id,) in self._db.execute("SELECT id FROM articles ORDER BY row_id"):
             yield article_id
@@ -281,6 +289,7 @@ class ArticleStore:
             "content_hash": article.content_hash,
             "record_hash": item.record_hash,
             "fingerprint": np.ascontiguousarray(item.fingerprint, dtype=np.uint32).tobytes(),
+            "terms": item.terms,
         }
         columns = ", ".join(values)
         marks = ", ".join(f":{name}" for name in values)

@@ -24,6 +24,7 @@ from recommender import (
     ArticleIndex,
     ArticleNotFoundError,
     InvalidInputError,
+    Ranking,
     Recommender,
     RelatedArticle,
     RelatedFilters,
@@ -97,18 +98,25 @@ def _epoch(value: str) -> float:
     return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
 
 
+# The rules below (exclusions, copies, filters, slot sides) hold whatever the scoring; they
+# are checked against a plain cosine oracle, so they use plain dense scoring.
+DENSE_ONLY = Ranking(dense_weight=1.0, time_boost=0.0)
+
+
 @pytest.fixture
 def build(tmp_path: Path, embedder: HashingEmbedder) -> Iterator[Build]:
     """Index the given articles in a fresh directory and return a Recommender over them."""
     opened: list[ArticleIndex] = []
 
-    def _build(articles: Sequence[Article], **options: object) -> Recommender:
+    def _build(
+        articles: Sequence[Article], ranking: Ranking = DENSE_ONLY, **options: object
+    ) -> Recommender:
         index = ArticleIndex.open(
             tmp_path / f"index-{len(opened)}", embedder, writable=True, **options
         )  # type: ignore[arg-type]
         opened.append(index)
         index.upsert(list(articles))
-        return Recommender(index)
+        return Recommender(index, ranking)
 
     yield _build
     for index in opened:

@@ -1,0 +1,165 @@
+"""The lexical side of ranking: TF-IDF cosine over the whole article text.
+
+The dense model reads the first 256 tokens; this side reads everything, for the cost of a
+tokeniser. Terms are hashed (scikit-learn's HashingVectorizer), so an article's term vector
+is a pure function of its text: it is computed once at upsert and stored, and no
+vocabulary has to be kept in step. Document frequencies are counted from the stored
+vectors; idf and document norms are derived in memory.
+
+Candidate generation reads the posting lists of the query's strongest terms only (as
+"More Like This" does); the candidates are then scored with the full query vector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sparse
+from sklearn.feature_extraction.text import HashingVectorizer
+
+HASHED_FEATURES = 2**20
+# As Elasticsearch's More Like This does by default: the 25 strongest terms find candidates.
+QUERY_TERMS = 25
+
+_vectorizer = HashingVectorizer(
+    n_features=HASHED_FEATURES,
+    alternate_sign=False,
+    norm=None,
+    stop_words="english",
+    dtype=np.float32,
+)
+
+
+def term_vectors(texts: Sequence[str]) -> sparse.csr_matrix:
+    """Sublinear term frequencies, 1 + log(tf): (n, HASHED_FEATURES) float32 CSR."""
+    counts = _vectorizer.transform(list(texts)).tocsr()
+    counts.data = (1.0 + np.log(counts.data)).astype(np.float32)
+    return counts
+
+
+def encode_terms(rows: sparse.csr_matrix) -> list[bytes]:
+    """Each row as bytes: int32 term ids then float32 weights."""
+    indices = rows.indices.astype(np.int32)
+    weights = rows.data.astype(np.float32)
+    bounds = rows.indptr
+    return [
+        indices[bounds[i] : bounds[i + 1]].tobytes() + weights[bounds[i] : bounds[i + 1]].tobytes()
+        for i in range(rows.shape[0])
+    ]
+
+
+def decode_terms(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
+    size = len(blob) // 8
+    indices = np.frombuffer(blob, dtype=np.int32, count=size)
+    weights = np.frombuffer(blob, dtype=np.float32, count=size, offset=size * 4)
+    return indices, weights
+
+
+class LexicalIndex:
+    """Unit TF-IDF vectors of every article, searchable by term, keyed by row id.
+
+    Any change rebuilds the weighted matrices from the stored term frequencies (tens of
+    milliseconds per 100k short articles), so idf always reflects the current corpus.
+    """
+
+    def __init__(self, row_ids: np.ndarray, frequencies: sparse.csr_matrix) -> None:
+        self._build(np.asarray(row_ids, dtype=np.int64), frequencies)
+
+    @classmethod
+    def from_blobs(cls, row_ids: np.ndarray, blobs: Sequence[bytes]) -> LexicalIndex:
+        return cls(row_ids, frequency_rows(blobs))
+
+    def __len__(self) -> int:
+        return len(self._row_ids)
+
+    # -- updates ---------------------------------------------------------------------------
+
+    def upsert(self, row_ids: np.ndarray, frequencies: sparse.csr_matrix) -> None:
+        row_ids = np.asarray(row_ids, dtype=np.int64)
+        keep = ~np.isin(self._row_ids, row_ids)
+        merged_ids = np.concatenate([self._row_ids[keep], row_ids])
+        merged = sparse.vstack([self._frequencies[keep], frequencies], format="csr")
+        order = np.argsort(merged_ids, kind="stable")
+        self._build(merged_ids[order], merged[order])
+
+    def remove(self, row_ids: np.ndarray) -> None:
+        keep = ~np.isin(self._row_ids, np.asarray(row_ids, dtype=np.int64))
+        if not keep.all():
+            self._build(self._row_ids[keep], self._frequencies[keep])
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def query_of(self, row_id: int) -> sparse.csr_matrix:
+        """The stored article's unit TF-IDF vector: (1, HASHED_FEATURES)."""
+        position = int(self._positions(np.asarray([row_id]))[0])
+        if position < 0:
+            raise KeyError(row_id)
+        return self._weighted[position]
+
+    def query_for_text(self, text: str) -> sparse.csr_matrix:
+        return _unit_rows(term_vectors([text]).multiply(self._idf[None, :]).tocsr())
+
+    def search(self, query: sparse.csr_matrix, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top `depth` (row_ids, cosine scores), best first.
+
+        Candidates are the articles sharing one of the query's strongest terms; each is then
+        scored with the full query vector.
+        """
+        if query.nnz == 0 or not len(self._row_ids):
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        strongest = query.indices[np.argsort(-query.data)[:QUERY_TERMS]]
+        candidates = np.unique(self._columns[:, strongest].tocoo().row)
+        scores = self._cosine(query, candidates)
+        top = np.argsort(-scores, kind="stable")[:depth]
+        return self._row_ids[candidates[top]], scores[top]
+
+    def scores(self, query: sparse.csr_matrix, row_ids: np.ndarray) -> np.ndarray:
+        """Cosine of the query with each given article (0 for unknown ones): (m,) float32."""
+        positions = self._positions(np.asarray(row_ids, dtype=np.int64))
+        known = positions >= 0
+        scores = np.zeros(len(row_ids), dtype=np.float32)
+        scores[known] = self._cosine(query, positions[known])
+        return scores
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _build(self, row_ids: np.ndarray, frequencies: sparse.csr_matrix) -> None:
+        self._row_ids = row_ids
+        self._frequencies = frequencies.astype(np.float32).tocsr()
+        document_frequency = np.bincount(self._frequencies.indices, minlength=HASHED_FEATURES)
+        documents = len(row_ids)
+        self._idf = (np.log((1.0 + documents) / (1.0 + document_frequency)) + 1.0).astype(
+            np.float32
+        )
+        self._weighted = _unit_rows(self._frequencies.multiply(self._idf[None, :]).tocsr())
+        self._columns = self._weighted.tocsc()
+
+    def _cosine(self, query: sparse.csr_matrix, positions: np.ndarray) -> np.ndarray:
+        if not len(positions):
+            return np.zeros(0, dtype=np.float32)
+        products = self._weighted[positions] @ query.T
+        return np.asarray(products.todense(), dtype=np.float32).ravel()
+
+    def _positions(self, row_ids: np.ndarray) -> np.ndarray:
+        """Positions of row ids in the matrix, -1 where absent."""
+        if not len(self._row_ids):
+            return np.full(len(row_ids), -1, dtype=np.int64)
+        positions = np.minimum(np.searchsorted(self._row_ids, row_ids), len(self._row_ids) - 1)
+        return np.where(self._row_ids[positions] == row_ids, positions, -1)
+
+
+def _unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return sparse.csr_matrix(sparse.diags(scale.astype(np.float32)) @ matrix)
+
+
+def frequency_rows(blobs: Sequence[bytes]) -> sparse.csr_matrix:
+    """Stored term blobs back into a (len(blobs), HASHED_FEATURES) CSR matrix."""
+    pointers = np.zeros(len(blobs) + 1, dtype=np.int64)
+    parts = [decode_terms(blob) for blob in blobs]
+    pointers[1:] = np.cumsum([len(indices) for indices, _ in parts])
+    indices = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
+    data = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.float32)
+    return sparse.csr_matrix((data, indices, pointers), shape=(len(blobs), HASHED_FEATURES))
