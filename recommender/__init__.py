@@ -17,7 +17,7 @@ from recommender.index import ArticleIndex, IndexInfo, UpsertReport
 from recommender.loaders import ArticleBatch, load_articles, read_article_rows
 from recommender.related import Ranking, Recommender, RelatedArticle, RelatedFilters, Slots
 from recommender.settings import Settings
-from recommender.system import build_embedder, open_index
+from recommender.system import build_embedder, build_recommender, open_index
 
 __all__ = [
     "Article",
@@ -40,6 +40,7 @@ __all__ = [
     "UpsertReport",
     "article_from_mapping",
     "build_embedder",
+    "build_recommender",
     "load_articles",
     "open_index",
     "read_article_rows",

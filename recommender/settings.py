@@ -35,6 +35,18 @@ class Settings(BaseSettings):
         le=1.0,
         description="Estimated shingle Jaccard at or above which two texts are near-duplicates.",
     )
+    dense_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the dense cosine against the whole-text TF-IDF cosine.",
+    )
+    time_boost: float = Field(
+        default=1.0, ge=0.0, description="Bounded boost for stories close in time (0 = off)."
+    )
+    time_decay_days: float = Field(
+        default=90.0, gt=0.0, description="Days over which the time boost decays by 1/e."
+    )
     write_batch_size: int = Field(
         default=1024, ge=1, description="Articles committed per transaction while indexing."
     )

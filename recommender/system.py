@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from embeddings import Embedder, EmbedderChoice, create_embedder
 from recommender.index import ArticleIndex
+from recommender.related import Ranking, Recommender
 from recommender.settings import Settings
 
 
@@ -29,4 +30,15 @@ def open_index(
         hnsw_ef_search=settings.hnsw_ef_search,
         duplicate_threshold=settings.duplicate_threshold,
         write_batch_size=settings.write_batch_size,
+    )
+
+
+def build_recommender(settings: Settings, index: ArticleIndex) -> Recommender:
+    return Recommender(
+        index,
+        Ranking(
+            dense_weight=settings.dense_weight,
+            time_boost=settings.time_boost,
+            time_decay_days=settings.time_decay_days,
+        ),
     )

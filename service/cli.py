@@ -21,10 +21,10 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from recommender import (
     ArticleNotFoundError,
     NewsrecError,
-    Recommender,
     RelatedArticle,
     RelatedFilters,
     Settings,
+    build_recommender,
     load_articles,
     open_index,
 )
@@ -118,9 +118,10 @@ def related(
         max_age_days=max_age_days,
         min_score=min_score,
     )
-    with open_index(_settings(index_dir)) as article_index:
+    settings = _settings(index_dir)
+    with open_index(settings) as article_index:
         known, unknown = _split_known(article_index, wanted)
-        lists = Recommender(article_index).related_many(known, k, filters)
+        lists = build_recommender(settings, article_index).related_many(known, k, filters)
     for article_id in wanted:
         if article_id in lists:
             output.related(article_id, lists[article_id], as_json)
@@ -136,9 +137,10 @@ def slots(
 ) -> None:
     """The previous and next article slots: the most related earlier and later stories."""
     wanted = _collect_ids(ids, ids_file)
-    with open_index(_settings(index_dir)) as article_index:
+    settings = _settings(index_dir)
+    with open_index(settings) as article_index:
         known, unknown = _split_known(article_index, wanted)
-        found = Recommender(article_index).slots_many(known)
+        found = build_recommender(settings, article_index).slots_many(known)
     for article_id in wanted:
         if article_id in found:
             output.slots(article_id, found[article_id], as_json)
@@ -154,8 +156,10 @@ def similar(
     as_json: AsJson = False,
 ) -> None:
     """Related articles for a text that is not indexed (runs the model once)."""
-    with open_index(_settings(index_dir)) as article_index:
-        hits: list[RelatedArticle] = Recommender(article_index).related_to_text(title, body, k)
+    settings = _settings(index_dir)
+    with open_index(settings) as article_index:
+        recommender = build_recommender(settings, article_index)
+        hits: list[RelatedArticle] = recommender.related_to_text(title, body, k)
     output.similar(hits, as_json)
 
 
