@@ -105,8 +105,15 @@ def _parse_json_line(path: Path, number: int, raw: bytes) -> ArticleRow | None:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         return InvalidArticleError(str(path), number, f"not valid JSON ({error.msg})")
+    except (ValueError, RecursionError) as error:  # huge integer literals, deep nesting
+        return InvalidArticleError(str(path), number, f"not acceptable JSON ({error})")
     if not isinstance(value, dict):
         return InvalidArticleError(str(path), number, "expected a JSON object")
+    try:
+        # A "\ud800" escape is valid JSON but no valid text: it could not be stored.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return InvalidArticleError(str(path), number, "contains an unpaired surrogate escape")
     return _validated(path, number, value)
 
 
