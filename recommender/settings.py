@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         description="Estimated shingle Jaccard at or above which two texts are near-duplicates.",
     )
     dense_weight: float = Field(
-        default=0.5,
+        default=0.6,
         ge=0.0,
         le=1.0,
         description="Weight of the dense cosine against the whole-text TF-IDF cosine.",
@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         default=1.0, ge=0.0, description="Bounded boost for stories close in time (0 = off)."
     )
     time_decay_days: float = Field(
-        default=90.0, gt=0.0, description="Days over which the time boost decays by 1/e."
+        default=180.0, gt=0.0, description="Days over which the time boost decays by 1/e."
     )
     write_batch_size: int = Field(
         default=1024, ge=1, description="Articles committed per transaction while indexing."
