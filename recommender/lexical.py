@@ -59,11 +59,13 @@ def decode_terms(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
 class LexicalIndex:
     """Unit TF-IDF vectors of every article, searchable by term, keyed by row id.
 
-    Any change rebuilds the weighted matrices from the stored term frequencies (tens of
-    milliseconds per 100k short articles), so idf always reflects the current corpus.
+    Changes are queued and applied in one rebuild of the weighted matrices before the next
+    query (tens of milliseconds per 100k short articles), so idf always reflects the current
+    corpus and a bulk ingest does not rebuild once per batch.
     """
 
     def __init__(self, row_ids: np.ndarray, frequencies: sparse.csr_matrix) -> None:
+        self._pending: list[tuple[np.ndarray, sparse.csr_matrix | None]] = []
         self._build(np.asarray(row_ids, dtype=np.int64), frequencies)
 
     @classmethod
@@ -71,33 +73,43 @@ class LexicalIndex:
         return cls(row_ids, frequency_rows(blobs))
 
     def __len__(self) -> int:
+        self._apply_pending()
         return len(self._row_ids)
 
     # -- updates ---------------------------------------------------------------------------
 
     def upsert(self, row_ids: np.ndarray, frequencies: sparse.csr_matrix) -> None:
-        row_ids = np.asarray(row_ids, dtype=np.int64)
-        keep = ~np.isin(self._row_ids, row_ids)
-        merged_ids = np.concatenate([self._row_ids[keep], row_ids])
-        merged = sparse.vstack([self._frequencies[keep], frequencies], format="csr")
-        order = np.argsort(merged_ids, kind="stable")
-        self._build(merged_ids[order], merged[order])
+        self._pending.append((np.asarray(row_ids, dtype=np.int64), frequencies))
 
     def remove(self, row_ids: np.ndarray) -> None:
-        keep = ~np.isin(self._row_ids, np.asarray(row_ids, dtype=np.int64))
-        if not keep.all():
-            self._build(self._row_ids[keep], self._frequencies[keep])
+        self._pending.append((np.asarray(row_ids, dtype=np.int64), None))
+
+    def _apply_pending(self) -> None:
+        if not self._pending:
+            return
+        row_ids, frequencies = self._row_ids, self._frequencies
+        for changed, rows in self._pending:
+            keep = ~np.isin(row_ids, changed)
+            row_ids, frequencies = row_ids[keep], frequencies[keep]
+            if rows is not None:
+                row_ids = np.concatenate([row_ids, changed])
+                frequencies = sparse.vstack([frequencies, rows], format="csr")
+        self._pending = []
+        order = np.argsort(row_ids, kind="stable")
+        self._build(row_ids[order], frequencies[order])
 
     # -- queries ---------------------------------------------------------------------------
 
     def query_of(self, row_id: int) -> sparse.csr_matrix:
         """The stored article's unit TF-IDF vector: (1, HASHED_FEATURES)."""
+        self._apply_pending()
         position = int(self._positions(np.asarray([row_id]))[0])
         if position < 0:
             raise KeyError(row_id)
         return self._weighted[position]
 
     def query_for_text(self, text: str) -> sparse.csr_matrix:
+        self._apply_pending()
         return _unit_rows(term_vectors([text]).multiply(self._idf[None, :]).tocsr())
 
     def search(self, query: sparse.csr_matrix, depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,6 +118,7 @@ class LexicalIndex:
         Candidates are the articles sharing one of the query's strongest terms; each is then
         scored with the full query vector.
         """
+        self._apply_pending()
         if query.nnz == 0 or not len(self._row_ids):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         strongest = query.indices[np.argsort(-query.data)[:QUERY_TERMS]]
@@ -116,6 +129,7 @@ class LexicalIndex:
 
     def scores(self, query: sparse.csr_matrix, row_ids: np.ndarray) -> np.ndarray:
         """Cosine of the query with each given article (0 for unknown ones): (m,) float32."""
+        self._apply_pending()
         positions = self._positions(np.asarray(row_ids, dtype=np.int64))
         known = positions >= 0
         scores = np.zeros(len(row_ids), dtype=np.float32)
