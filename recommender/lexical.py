@@ -115,17 +115,23 @@ class LexicalIndex:
     def search(self, query: sparse.csr_matrix, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Top `depth` (row_ids, cosine scores), best first.
 
-        Candidates are the articles sharing one of the query's strongest terms; each is then
-        scored with the full query vector.
+        Candidates are the articles sharing the query's strongest terms, best by those terms;
+        each is then scored with the full query vector.
         """
         self._apply_pending()
         if query.nnz == 0 or not len(self._row_ids):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        strongest = query.indices[np.argsort(-query.data)[:QUERY_TERMS]]
-        candidates = np.unique(self._columns[:, strongest].tocoo().row)
-        scores = self._cosine(query, candidates)
+        strongest = np.argsort(-query.data)[:QUERY_TERMS]
+        # The dot product over the strongest terms alone shortlists candidates cheaply; the
+        # shortlist is then scored with every term.
+        partial = self._columns[:, query.indices[strongest]] @ query.data[strongest]
+        matching = np.flatnonzero(partial)
+        shortlist = max(2 * depth, depth + 50)
+        if len(matching) > shortlist:
+            matching = matching[np.argpartition(-partial[matching], shortlist)[:shortlist]]
+        scores = self._cosine(query, matching)
         top = np.argsort(-scores, kind="stable")[:depth]
-        return self._row_ids[candidates[top]], scores[top]
+        return self._row_ids[matching[top]], scores[top]
 
     def scores(self, query: sparse.csr_matrix, row_ids: np.ndarray) -> np.ndarray:
         """Cosine of the query with each given article (0 for unknown ones): (m,) float32."""
