@@ -237,13 +237,14 @@ class Recommender:
         picked: list[tuple[int, float]] = []
         for hit in itertools.chain(pool, self._beyond(query, allowed, pool)):
             if filters.min_score is not None and hit[1] < filters.min_score:
-                continue
+                break
             if hit[0] in excluded or self._copies_a_pick(query, hit[0]):
                 continue
             picked.append(self._choose(query, hit))
             if len(picked) == k:
                 break
-        return picked
+        # Rows from past the pool only join when the pool ran out; keep the list best first.
+        return sorted(picked, key=lambda hit: -hit[1])
 
     def _pick_slots(self, query: _Query) -> list[tuple[int, float] | None]:
         catalog = self.index.catalog
@@ -265,19 +266,19 @@ class Recommender:
             if following is None and after.any():
                 following = self._rescored(query, self._first(query, catalog.bitmap(after)))
         # Fill an empty side with the best remaining related article.
-        for side in ("previous", "following"):
-            if (previous if side == "previous" else following) is not None:
-                continue
-            filler = next(
-                (hit for hit in pool if not self._copies_a_pick(query, hit[0])), None
-            ) or self._rescored(query, self._first(query, None))
-            if filler is not None:
-                self._choose(query, filler)
-            if side == "previous":
-                previous = filler
-            else:
-                following = filler
+        if previous is None:
+            previous = self._best_remaining(query, pool)
+        if following is None:
+            following = self._best_remaining(query, pool)
         return [previous, following]
+
+    def _best_remaining(
+        self, query: _Query, pool: list[tuple[int, float]]
+    ) -> tuple[int, float] | None:
+        for hit in pool:
+            if not self._copies_a_pick(query, hit[0]):
+                return self._choose(query, hit)
+        return self._rescored(query, self._first(query, None))
 
     def _pool(
         self, query: _Query, allowed: np.ndarray | None, depth: int
