@@ -158,8 +158,10 @@ class LexicalIndex:
     def _cosine(self, query: sparse.csr_matrix, positions: np.ndarray) -> np.ndarray:
         if not len(positions):
             return np.zeros(0, dtype=np.float32)
-        products = self._weighted[positions] @ query.T
-        return np.asarray(products.todense(), dtype=np.float32).ravel()
+        # A dense copy of the query multiplies far faster than a sparse one (measured).
+        dense_query = np.zeros(HASHED_FEATURES, dtype=np.float32)
+        dense_query[query.indices] = query.data
+        return np.asarray(self._weighted[positions] @ dense_query, dtype=np.float32)
 
     def _positions(self, row_ids: np.ndarray) -> np.ndarray:
         """Positions of row ids in the matrix, -1 where absent."""

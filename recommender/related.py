@@ -25,6 +25,7 @@ from recommender.dates import SECONDS_PER_DAY, PublishedTime, parse_bound, parse
 from recommender.errors import ArticleNotFoundError, InvalidInputError
 from recommender.fingerprint import estimated_similarity, text_signature
 from recommender.index import ArticleIndex
+from recommender.vector_index import in_bitmap
 
 MAX_K = 1000
 _FIRST_DEPTH_MARGIN = 16
@@ -252,14 +253,14 @@ class Recommender:
         previous = following = None
         if query.published is not None:
             before, after = catalog.before(query.published), catalog.after(query.published)
-            for row_id, score in pool:
-                position = catalog.position(row_id)
-                if self._copies_a_pick(query, row_id):
-                    continue
-                if previous is None and before[position]:
-                    previous = self._choose(query, (row_id, score))
-                elif following is None and after[position]:
-                    following = self._choose(query, (row_id, score))
+            positions = np.searchsorted(catalog.row_ids, [row_id for row_id, _ in pool])
+            for hit, earlier, later in zip(pool, before[positions], after[positions], strict=True):
+                if previous is None and earlier and not self._copies_a_pick(query, hit[0]):
+                    previous = self._choose(query, hit)
+                elif following is None and later and not self._copies_a_pick(query, hit[0]):
+                    following = self._choose(query, hit)
+                if previous is not None and following is not None:
+                    break
             # Beyond the pool, the side's best dense match stands in.
             if previous is None and before.any():
                 previous = self._rescored(query, self._first(query, catalog.bitmap(before)))
@@ -296,7 +297,7 @@ class Recommender:
         if self.ranking.dense_weight < 1.0:
             lexical_ids = self.index.lexical.search(query.terms, depth)[0]
             if allowed is not None:
-                lexical_ids = lexical_ids[_in_bitmap(allowed, lexical_ids)]
+                lexical_ids = lexical_ids[in_bitmap(allowed, lexical_ids)]
             candidates = np.union1d(dense_ids, lexical_ids)
         if query.row_id is not None:
             candidates = candidates[candidates != query.row_id]
@@ -445,15 +446,6 @@ def _related(
 ) -> RelatedArticle:
     article_id, title, published, source = summaries[hit[0]]
     return RelatedArticle(article_id, title, hit[1], published, source)
-
-
-def _in_bitmap(bitmap: np.ndarray, row_ids: np.ndarray) -> np.ndarray:
-    """Membership of row ids in a packed little-endian bitmap: (m,) bool."""
-    byte = row_ids >> 3
-    inside = byte < len(bitmap)
-    bits = np.zeros(len(row_ids), dtype=bool)
-    bits[inside] = (bitmap[byte[inside]] >> (row_ids[inside] & 7)) & 1 == 1
-    return bits
 
 
 def _check_k(k: int) -> None:

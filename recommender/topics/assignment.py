@@ -1,0 +1,123 @@
+"""What every topic tagger returns, and the protocol it meets.
+
+A tagger works on vectors the caller already has (the index's stored vectors, or a batch just
+encoded): it never sees, and never re-encodes, article text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from recommender.errors import InvalidInputError
+
+
+@dataclass(frozen=True, slots=True)
+class TopicScore:
+    label: str
+    score: float
+    iptc: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "score": round(self.score, 4), "iptc": self.iptc}
+
+
+@dataclass(frozen=True, slots=True)
+class TopicAssignment:
+    """The topics of one article.
+
+    ``scores`` holds every label's score in [0, 1]; ``topics`` those at or above the
+    threshold, best first; ``primary`` is always the best-scoring label, even when nothing
+    passes the threshold.
+    """
+
+    scores: Mapping[str, float]
+    topics: tuple[TopicScore, ...]
+    primary: str
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(topic.label for topic in self.topics)
+
+    def to_fields(self) -> dict[str, Any]:
+        """The fields a tagged output row gains."""
+        return {
+            "topics": [topic.to_dict() for topic in self.topics],
+            "primary_topic": self.primary,
+        }
+
+
+@runtime_checkable
+class TopicTagger(Protocol):
+    """Scores L2-normalised article vectors against a fixed list of labels."""
+
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+
+    @property
+    def embedder_name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def threshold(self) -> float: ...
+
+    def scores(self, vectors: np.ndarray) -> np.ndarray:
+        """vectors: (n, dimension) -> (n, len(labels)) float scores in [0, 1]."""
+        ...
+
+    def tag(
+        self, vectors: np.ndarray, *, threshold: float | None = None
+    ) -> list[TopicAssignment]: ...
+
+
+def check_vectors(vectors: np.ndarray, dimension: int) -> np.ndarray:
+    """The vectors as a float32 (n, dimension) array, or a clear error."""
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim == 1 and array.shape[0] == dimension:
+        array = array[None, :]
+    if array.ndim != 2 or array.shape[1] != dimension:
+        raise InvalidInputError(
+            f"expected vectors of shape (n, {dimension}), got {tuple(np.shape(vectors))}"
+        )
+    return array
+
+
+def check_threshold(threshold: float) -> float:
+    if not 0.0 <= threshold <= 1.0:
+        raise InvalidInputError(f"threshold must be between 0 and 1, got {threshold}")
+    return float(threshold)
+
+
+def assignments_from_scores(
+    scores: np.ndarray,
+    labels: Sequence[str],
+    iptc: Mapping[str, str | None],
+    threshold: float,
+) -> list[TopicAssignment]:
+    """scores: (n, len(labels)) in [0, 1] -> one assignment per row.
+
+    Ties break by label order, so the result is deterministic.
+    """
+    check_threshold(threshold)
+    # A stable sort on the negated scores keeps label order among equal scores.
+    order = np.argsort(-scores, axis=1, kind="stable")
+    assignments = []
+    for row, ranking in zip(scores, order, strict=True):
+        above = tuple(
+            TopicScore(labels[j], float(row[j]), iptc.get(labels[j]))
+            for j in ranking
+            if row[j] >= threshold
+        )
+        assignments.append(
+            TopicAssignment(
+                scores={label: float(value) for label, value in zip(labels, row, strict=True)},
+                topics=above,
+                primary=labels[int(ranking[0])],
+            )
+        )
+    return assignments

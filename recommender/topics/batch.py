@@ -1,0 +1,224 @@
+"""Tag an article file in a stream: read a batch, encode what is new, score, append, flush.
+
+Memory holds one batch of rows and vectors plus the set of ids already written (for resume
+and duplicate detection), whatever the size of the input.
+
+Resuming: rows whose id is already in the output file are skipped, so re-running the same
+command after a crash or an interruption finishes the job. A crash can leave the last output
+line half-written; it is cut off before appending, so the output stays valid JSON Lines.
+Each batch is flushed and fsynced before the next is read, so at most the batch in flight is
+lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from embeddings import Embedder
+from recommender.articles import Article
+from recommender.errors import InvalidArticleError, InvalidInputError
+from recommender.loaders import NumberedRow, read_article_rows
+from recommender.topics.assignment import TopicTagger
+from recommender.topics.errors import TopicModelMismatchError
+from recommender.topics.vectors import VectorLookup, article_vectors
+
+RowProgress = Callable[[int], None]
+"""Called with the number of input rows just handled (written, skipped or invalid)."""
+
+DEFAULT_BATCH_SIZE = 512
+INPUT_TOPICS_FIELD = "input_topics"
+"""Where an input row's own `topics` go, since `topics` is taken by the tagger's output."""
+
+
+@dataclass(frozen=True)
+class TagReport:
+    written: int = 0
+    resumed: int = 0  # rows skipped because the output already had their id
+    invalid: int = 0
+    encoded: int = 0  # distinct texts that went through the embedder
+    reused: int = 0  # texts whose vector came from `vectors_for`
+    first_invalid: InvalidArticleError | None = None
+
+
+@dataclass
+class _Counts:
+    written: int = 0
+    resumed: int = 0
+    invalid: int = 0
+    encoded: int = 0
+    reused: int = 0
+    first_invalid: InvalidArticleError | None = None
+
+
+def tag_file(
+    source: Path,
+    output: Path | IO[str],
+    tagger: TopicTagger,
+    embedder: Embedder,
+    *,
+    threshold: float | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    vectors_for: VectorLookup | None = None,
+    skip_invalid: bool = False,
+    progress: RowProgress | None = None,
+) -> TagReport:
+    """Tag every article of `source` (JSONL, JSONL.gz or CSV) into JSON Lines.
+
+    Each output row is the article's record plus `topics` (those at or above the threshold,
+    best first, as {"label", "score", "iptc"}) and `primary_topic`. With a path as `output`
+    the run is resumable; with an open text stream (stdout) it is not.
+    A bad row raises InvalidArticleError naming its line (rows of earlier batches are already
+    written; re-running after the fix resumes), or with `skip_invalid` is counted and skipped.
+    """
+    if batch_size < 1:
+        raise InvalidInputError(f"batch size must be at least 1, got {batch_size}")
+    if tagger.embedder_name != embedder.name or tagger.dimension != embedder.dimension:
+        raise TopicModelMismatchError(
+            f"the topic model works on {tagger.embedder_name!r} vectors "
+            f"({tagger.dimension} dimensions), but the embedder is {embedder.name!r} "
+            f"({embedder.dimension}); use the embedder the model was trained with"
+        )
+    counts = _Counts()
+    with _opened_output(output) as (stream, done):
+        first_line: dict[str, int] = {}
+        for batch in _batches(read_article_rows(Path(source)), batch_size):
+            articles = _admit(batch, done, first_line, counts, skip_invalid, str(source))
+            if articles:
+                found = article_vectors(articles, embedder, vectors_for=vectors_for)
+                counts.encoded += found.encoded
+                counts.reused += found.reused
+                assignments = tagger.tag(found.vectors, threshold=threshold)
+                stream.writelines(
+                    json.dumps(_output_row(article, assignment.to_fields()), ensure_ascii=False)
+                    + "\n"
+                    for article, assignment in zip(articles, assignments, strict=True)
+                )
+                _sync(stream)
+                counts.written += len(articles)
+            if progress is not None:
+                progress(len(batch))
+    return TagReport(**vars(counts))
+
+
+def _batches(rows: Iterator[NumberedRow], size: int) -> Iterator[list[NumberedRow]]:
+    batch: list[NumberedRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _admit(
+    batch: list[NumberedRow],
+    done: set[str],
+    first_line: dict[str, int],
+    counts: _Counts,
+    skip_invalid: bool,
+    source: str,
+) -> list[Article]:
+    """The batch's rows still to tag; bad rows raise or are counted."""
+    articles = []
+    for number, row in batch:
+        if isinstance(row, Article):
+            if row.id in first_line:
+                row = InvalidArticleError(
+                    source, number, f"duplicate id {row.id!r} (first at line {first_line[row.id]})"
+                )
+            elif row.id in done:
+                counts.resumed += 1
+                continue
+        if isinstance(row, InvalidArticleError):
+            if not skip_invalid:
+                raise row
+            counts.invalid += 1
+            counts.first_invalid = counts.first_invalid or row
+            continue
+        first_line[row.id] = number
+        articles.append(row)
+    return articles
+
+
+def _output_row(article: Article, topic_fields: dict[str, Any]) -> dict[str, Any]:
+    record = article.to_record()
+    given = record.pop("topics")
+    if given is not None:
+        record[INPUT_TOPICS_FIELD] = given
+    record.update(topic_fields)
+    return record
+
+
+@contextmanager
+def _opened_output(output: Path | IO[str]) -> Iterator[tuple[IO[str], set[str]]]:
+    if not isinstance(output, Path):
+        yield output, set()
+        return
+    done = _repair_and_read_ids(output)
+    try:
+        stream = output.open("a", encoding="utf-8")
+    except OSError as error:
+        raise InvalidInputError(f"{output}: cannot write ({error.strerror})") from None
+    with stream:
+        yield stream, done
+
+
+def _repair_and_read_ids(path: Path) -> set[str]:
+    """Ids already in a previous run's output; a torn last line (a crash) is cut off first."""
+    if not path.exists():
+        return set()
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: exists and is not a file")
+    _truncate_torn_tail(path)
+    done: set[str] = set()
+    with path.open("rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw)
+                done.add(value["id"])
+            except (ValueError, KeyError, TypeError):
+                raise InvalidInputError(
+                    f"{path}, line {number}: not a row of a tagging output; choose another -o"
+                ) from None
+    return done
+
+
+def _truncate_torn_tail(path: Path) -> None:
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with path.open("rb+") as stream:
+        stream.seek(size - 1)
+        if stream.read(1) == b"\n":
+            return
+        # Walk back to the last complete line; the tail after it is a half-written row.
+        position = size
+        chunk = 1 << 16
+        while position > 0:
+            start = max(0, position - chunk)
+            stream.seek(start)
+            newline = stream.read(position - start).rfind(b"\n")
+            if newline >= 0:
+                stream.truncate(start + newline + 1)
+                break
+            position = start
+        else:
+            stream.truncate(0)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def _sync(stream: IO[str]) -> None:
+    stream.flush()
+    # A pipe or an in-memory stream has nothing to fsync.
+    with suppress(OSError, ValueError, AttributeError):
+        os.fsync(stream.fileno())

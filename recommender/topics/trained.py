@@ -1,0 +1,258 @@
+"""A trained topic classifier: one logistic regression per label on frozen embeddings.
+
+Fitting uses scikit-learn; prediction is numpy only (`sigmoid(X @ W.T + b)`), so loading a
+model and tagging with it need neither scikit-learn nor a pickle. The model knows the labels
+of its training file, exactly as written there, and predicts only those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommender.errors import InvalidInputError
+from recommender.topics.assignment import (
+    TopicAssignment,
+    assignments_from_scores,
+    check_threshold,
+    check_vectors,
+)
+from recommender.topics.errors import InvalidTopicModelError
+from recommender.topics.evaluation import evaluate_assignments
+from recommender.topics.model_files import check_embedder, load_model, save_model
+
+KIND = "logistic-one-vs-rest"
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_C = 4.0
+"""Inverse regularisation. Unit-length 384-d vectors give small logits; C=1 underfits."""
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    folds: int
+    accuracy: float
+    macro_f1: float
+    accuracy_std: float
+    macro_f1_std: float
+
+
+class TrainedTagger:
+    """Scores = per-label logistic probabilities; meets the `TopicTagger` protocol."""
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        weights: np.ndarray,
+        bias: np.ndarray,
+        *,
+        embedder_name: str,
+        threshold: float = DEFAULT_THRESHOLD,
+        iptc: Mapping[str, str | None] | None = None,
+        cross_validation: CrossValidation | None = None,
+    ) -> None:
+        """weights: (len(labels), dimension); bias: (len(labels),)."""
+        self._labels = tuple(labels)
+        self._weights = np.asarray(weights, dtype=np.float32)
+        self._bias = np.asarray(bias, dtype=np.float32)
+        if self._weights.shape[0] != len(self._labels) or self._bias.shape != (len(labels),):
+            raise InvalidTopicModelError(
+                f"{len(self._labels)} labels but weights {self._weights.shape} and bias "
+                f"{self._bias.shape}"
+            )
+        self._embedder_name = embedder_name
+        self._threshold = check_threshold(threshold)
+        self._iptc = dict(iptc or {})
+        self.cross_validation = cross_validation
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self._labels
+
+    @property
+    def embedder_name(self) -> str:
+        return self._embedder_name
+
+    @property
+    def dimension(self) -> int:
+        return int(self._weights.shape[1])
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
+
+    def scores(self, vectors: np.ndarray) -> np.ndarray:
+        """vectors: (n, dimension) -> (n, len(labels)) probabilities."""
+        logits = check_vectors(vectors, self.dimension) @ self._weights.T + self._bias
+        return 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
+
+    def tag(self, vectors: np.ndarray, *, threshold: float | None = None) -> list[TopicAssignment]:
+        return assignments_from_scores(
+            self.scores(vectors),
+            self._labels,
+            self._iptc,
+            self._threshold if threshold is None else threshold,
+        )
+
+    def save(self, directory: Path) -> None:
+        meta: dict[str, Any] = {
+            "threshold": self._threshold,
+            "iptc": self._iptc,
+            "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        if self.cross_validation is not None:
+            meta["cross_validation"] = vars(self.cross_validation)
+        save_model(
+            directory,
+            kind=KIND,
+            labels=self._labels,
+            embedder_name=self._embedder_name,
+            dimension=self.dimension,
+            arrays={"weights": self._weights, "bias": self._bias},
+            meta=meta,
+        )
+
+    @classmethod
+    def load(
+        cls, directory: Path, *, embedder_name: str | None = None, dimension: int | None = None
+    ) -> TrainedTagger:
+        """Read a saved model; refuses one trained with another embedder than the one given."""
+        stored = load_model(directory)
+        if stored.kind != KIND:
+            raise InvalidTopicModelError(f"{directory}: a {stored.kind!r} model, not a {KIND!r}")
+        check_embedder(directory, stored, embedder_name, dimension)
+        if "weights" not in stored.arrays or "bias" not in stored.arrays:
+            raise InvalidTopicModelError(f"{directory}: model arrays missing")
+        if stored.arrays["weights"].shape[1:] != (stored.dimension,):
+            raise InvalidTopicModelError(f"{directory}: weights do not match the dimension")
+        cv = stored.meta.get("cross_validation")
+        return cls(
+            stored.labels,
+            stored.arrays["weights"],
+            stored.arrays["bias"],
+            embedder_name=stored.embedder_name,
+            threshold=float(stored.meta.get("threshold", DEFAULT_THRESHOLD)),
+            iptc=stored.meta.get("iptc") or {},
+            cross_validation=CrossValidation(**cv) if isinstance(cv, dict) else None,
+        )
+
+
+def fit_trained_tagger(
+    vectors: np.ndarray,
+    label_sets: Sequence[Sequence[str]],
+    *,
+    embedder_name: str,
+    c: float = DEFAULT_C,
+    threshold: float = DEFAULT_THRESHOLD,
+    cv_folds: int = 5,
+    iptc: Mapping[str, str | None] | None = None,
+    random_state: int = 0,
+) -> TrainedTagger:
+    """Fit on (n, d) vectors and each row's gold labels; cross-validate first when cv_folds>1.
+
+    Labels are the distinct strings of `label_sets`, sorted. A label needs positive and
+    negative rows to be learnt.
+    """
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[0] != len(label_sets):
+        raise InvalidInputError(
+            f"{len(label_sets)} label lists for vectors of shape {tuple(matrix.shape)}"
+        )
+    if any(not labels_of_row for labels_of_row in label_sets):
+        raise InvalidInputError("every training row needs at least one label")
+    labels = sorted({label for labels in label_sets for label in labels})
+    if len(labels) < 2:
+        raise InvalidInputError(f"need at least two distinct labels to train, got {labels}")
+    targets = _indicators(label_sets, labels)
+    always = [label for label, column in zip(labels, targets.T, strict=True) if column.all()]
+    if always:
+        raise InvalidInputError(f"label {always[0]!r} is on every row: nothing to learn")
+    cross_validation = None
+    if cv_folds > 1:
+        cross_validation = _cross_validate(
+            matrix, label_sets, labels, targets, embedder_name, c, threshold, cv_folds, random_state
+        )
+    weights, bias = _fit_heads(matrix, targets, c, random_state)
+    return TrainedTagger(
+        labels,
+        weights,
+        bias,
+        embedder_name=embedder_name,
+        threshold=threshold,
+        iptc=iptc,
+        cross_validation=cross_validation,
+    )
+
+
+def _indicators(label_sets: Sequence[Sequence[str]], labels: list[str]) -> np.ndarray:
+    position = {label: column for column, label in enumerate(labels)}
+    targets = np.zeros((len(label_sets), len(labels)), dtype=np.int8)
+    for row, labels_of_row in enumerate(label_sets):
+        for label in labels_of_row:
+            targets[row, position[label]] = 1
+    return targets
+
+
+def _fit_heads(
+    vectors: np.ndarray, targets: np.ndarray, c: float, random_state: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One binary logistic regression per label column: (L, d) weights and (L,) bias."""
+    from sklearn.linear_model import LogisticRegression
+
+    weights = np.zeros((targets.shape[1], vectors.shape[1]), dtype=np.float32)
+    bias = np.zeros(targets.shape[1], dtype=np.float32)
+    for column in range(targets.shape[1]):
+        target = targets[:, column]
+        if target.min() == target.max():
+            # A fold without this label: a constant, very unlikely score.
+            bias[column] = 30.0 if target[0] else -30.0
+            continue
+        model = LogisticRegression(C=c, max_iter=1000, random_state=random_state)
+        model.fit(vectors, target)
+        weights[column] = model.coef_[0]
+        bias[column] = model.intercept_[0]
+    return weights, bias
+
+
+def _cross_validate(
+    vectors: np.ndarray,
+    label_sets: Sequence[Sequence[str]],
+    labels: list[str],
+    targets: np.ndarray,
+    embedder_name: str,
+    c: float,
+    threshold: float,
+    folds: int,
+    random_state: int,
+) -> CrossValidation:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    first_labels = [labels_of_row[0] for labels_of_row in label_sets]
+    smallest = min(first_labels.count(label) for label in set(first_labels))
+    splitter: KFold | StratifiedKFold
+    if smallest >= folds:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    else:
+        splitter = KFold(n_splits=min(folds, len(label_sets)), shuffle=True, random_state=0)
+    accuracies, macro_f1s = [], []
+    for train, test in splitter.split(vectors, first_labels):
+        weights, bias = _fit_heads(vectors[train], targets[train], c, random_state)
+        fold_tagger = TrainedTagger(
+            labels, weights, bias, embedder_name=embedder_name, threshold=threshold
+        )
+        report = evaluate_assignments(
+            fold_tagger.tag(vectors[test]), [list(label_sets[i]) for i in test]
+        )
+        accuracies.append(report.accuracy)
+        macro_f1s.append(report.macro_f1)
+    return CrossValidation(
+        folds=len(accuracies),
+        accuracy=float(np.mean(accuracies)),
+        macro_f1=float(np.mean(macro_f1s)),
+        accuracy_std=float(np.std(accuracies)),
+        macro_f1_std=float(np.std(macro_f1s)),
+    )
