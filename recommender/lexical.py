@@ -12,28 +12,36 @@ Candidate generation reads the posting lists of the query's strongest terms only
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sparse
-from sklearn.feature_extraction.text import HashingVectorizer
 
 HASHED_FEATURES = 2**20
 # As Elasticsearch's More Like This does by default: the 25 strongest terms find candidates.
 QUERY_TERMS = 25
 
-_vectorizer = HashingVectorizer(
-    n_features=HASHED_FEATURES,
-    alternate_sign=False,
-    norm=None,
-    stop_words="english",
-    dtype=np.float32,
-)
+
+@functools.cache
+def _vectorizer() -> Any:
+    # Imported on first use: scikit-learn takes over a second to import, and queries on
+    # stored articles never tokenise anything.
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        n_features=HASHED_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        stop_words="english",
+        dtype=np.float32,
+    )
 
 
 def term_vectors(texts: Sequence[str]) -> sparse.csr_matrix:
     """Sublinear term frequencies, 1 + log(tf): (n, HASHED_FEATURES) float32 CSR."""
-    counts = _vectorizer.transform(list(texts)).tocsr()
+    counts = _vectorizer().transform(list(texts)).tocsr()
     counts.data = (1.0 + np.log(counts.data)).astype(np.float32)
     return counts
 
