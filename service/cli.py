@@ -18,6 +18,7 @@ import typer
 # Typer vendors its own click; its usage errors derive from this class, not click's.
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
+from embeddings import ModelNotInstalledError
 from recommender import (
     ArticleNotFoundError,
     NewsrecError,
@@ -241,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     except (NewsrecError, BadInput) as error:
         output.error(str(error))
         return EXIT_BAD_INPUT
+    except ModelNotInstalledError as error:
+        output.error(str(error))
+        return 1
     except Exception as error:  # the last line of defence: never a bare traceback
         if os.environ.get("NEWSREC_DEBUG"):
             raise
