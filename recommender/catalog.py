@@ -12,6 +12,8 @@ from recommender.fingerprint import SIGNATURE_SIZE, estimated_similarity
 from recommender.store import CatalogRows
 from recommender.vector_index import bitmap_of
 
+_MAX_TOPICS = 64
+
 
 class Catalog:
     def __init__(self, rows: CatalogRows) -> None:
@@ -19,6 +21,9 @@ class Catalog:
         self.starts = rows.starts
         self.ends = rows.ends
         self.fingerprints = rows.fingerprints
+        # Topic labels as bits of one integer per article, so a topic filter is one mask.
+        self.topic_bits: dict[str, int] = {}
+        self.topic_masks = self._topic_masks(rows.topics)
 
     @classmethod
     def empty(cls) -> Catalog:
@@ -29,6 +34,7 @@ class Catalog:
                 nothing,
                 nothing.copy(),
                 np.zeros((0, SIGNATURE_SIZE), dtype=np.uint32),
+                [],
             )
         )
 
@@ -61,8 +67,10 @@ class Catalog:
         row_ids: np.ndarray,
         published: list[PublishedTime | None],
         fingerprints: np.ndarray,
+        topics: list[tuple[str, ...]],
     ) -> None:
         """Insert or replace rows. row_ids: (m,) unique; fingerprints: (m, SIGNATURE_SIZE)."""
+        masks = self._topic_masks(topics)
         starts = np.asarray([p.start if p else np.nan for p in published], dtype=np.float64)
         ends = np.asarray([p.end if p else np.nan for p in published], dtype=np.float64)
         keep = ~np.isin(self.row_ids, row_ids)
@@ -72,6 +80,11 @@ class Catalog:
         self.starts = np.concatenate([self.starts[keep], starts])[order]
         self.ends = np.concatenate([self.ends[keep], ends])[order]
         self.fingerprints = np.concatenate([self.fingerprints[keep], fingerprints])[order]
+        self.topic_masks = np.concatenate([self.topic_masks[keep], masks])[order]
+
+    def set_topics(self, row_ids: np.ndarray, topics: list[tuple[str, ...]]) -> None:
+        positions = np.searchsorted(self.row_ids, row_ids)
+        self.topic_masks[positions] = self._topic_masks(topics)
 
     def remove(self, row_ids: np.ndarray) -> None:
         keep = ~np.isin(self.row_ids, row_ids)
@@ -79,6 +92,7 @@ class Catalog:
         self.starts = self.starts[keep]
         self.ends = self.ends[keep]
         self.fingerprints = self.fingerprints[keep]
+        self.topic_masks = self.topic_masks[keep]
 
     # -- masks over positions, for filtered search -------------------------------------------
 
@@ -103,6 +117,21 @@ class Catalog:
             if moment.is_day:
                 return self.starts >= moment.end
             return self.starts > moment.start
+
+    def with_topic(self, label: str) -> np.ndarray:
+        """Articles tagged `label`; raises KeyError for a label no article carries."""
+        return (self.topic_masks & np.uint64(1 << self.topic_bits[label])) != 0
+
+    def _topic_masks(self, topics: list[tuple[str, ...]]) -> np.ndarray:
+        masks = np.zeros(len(topics), dtype=np.uint64)
+        for position, labels in enumerate(topics):
+            for label in labels:
+                if label not in self.topic_bits:
+                    if len(self.topic_bits) == _MAX_TOPICS:
+                        continue  # beyond 64 labels a topic cannot be filtered on
+                    self.topic_bits[label] = len(self.topic_bits)
+                masks[position] |= np.uint64(1 << self.topic_bits[label])
+        return masks
 
     def bitmap(self, mask: np.ndarray) -> np.ndarray:
         return bitmap_of(self.row_ids[mask])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +39,8 @@ from recommender.errors import (
 from recommender.fingerprint import SIGNATURE_SIZE, text_signatures
 from recommender.lexical import LexicalIndex, encode_terms, frequency_rows, term_vectors
 from recommender.publish import publish_file, write_json_atomically
-from recommender.store import SCHEMA_VERSION, ArticleStore, PreparedArticle
+from recommender.store import SCHEMA_VERSION, ArticleStore, AssignedTopics, PreparedArticle
+from recommender.topics.assignment import TopicAssignment, TopicTagger
 from recommender.vector_index import VectorIndex
 
 STORE_FILE = "newsrec-store.sqlite"
@@ -89,6 +90,7 @@ class ArticleIndex:
         duplicate_threshold: float,
         write_batch_size: int,
         lock: IO[str] | None,
+        tagger: Callable[[], TopicTagger] | None = None,
     ) -> None:
         self.directory = directory
         self.embedder = embedder
@@ -101,6 +103,9 @@ class ArticleIndex:
         self._vectors: VectorIndex | None = None
         self._catalog: Catalog | None = None
         self._lexical: LexicalIndex | None = None
+        # Built on first use: a zero-shot tagger embeds its taxonomy, which loads the model.
+        self._tagger_factory = tagger
+        self._cached_tagger: TopicTagger | None = None
         self._snapshot_generation = -1
 
     # -- opening -------------------------------------------------------------------------
@@ -116,8 +121,13 @@ class ArticleIndex:
         hnsw_ef_search: int = 128,
         duplicate_threshold: float = 0.7,
         write_batch_size: int = 1024,
+        tagger: Callable[[], TopicTagger] | None = None,
     ) -> ArticleIndex:
-        """Open (and, when writable, create) the index in `directory`."""
+        """Open (and, when writable, create) the index in `directory`.
+
+        `tagger` builds the topic tagger that labels articles as they are written; without
+        one, articles are stored untagged.
+        """
         directory = Path(directory)
         if directory.exists() and not directory.is_dir():
             raise InvalidInputError(f"{directory}: exists and is not a directory")
@@ -149,6 +159,7 @@ class ArticleIndex:
             duplicate_threshold=duplicate_threshold,
             write_batch_size=write_batch_size,
             lock=lock,
+            tagger=tagger,
         )
 
     def close(self) -> None:
@@ -282,6 +293,27 @@ class ArticleIndex:
             self.lexical.remove(removed)
         return missing
 
+    def retag(self, tagger: TopicTagger, *, progress: ProgressCallback | None = None) -> int:
+        """Tag every stored article again with `tagger` (from its stored vector); one commit."""
+        self._require_writable()
+        assigned: dict[int, AssignedTopics] = {}
+        for row_ids, vectors in self._store.vector_rows(self.embedder.dimension):
+            for row_id, assignment in zip(row_ids, tagger.tag(vectors), strict=True):
+                assigned[int(row_id)] = _assigned(assignment)
+            if progress is not None:
+                progress(len(row_ids))
+        self._store.set_topics(assigned)
+        if self._catalog is not None:
+            ids = np.fromiter(assigned, dtype=np.int64, count=len(assigned))
+            self._catalog.set_topics(ids, [a.labels for a in assigned.values()])
+        return len(assigned)
+
+    def topics_of(self, article_id: str) -> AssignedTopics | None:
+        """The topics assigned at index time; None when the article was indexed untagged."""
+        if article_id not in self:
+            raise ArticleNotFoundError(article_id)
+        return self._store.topics_of(article_id)
+
     def save(self) -> None:
         """Publish a vector snapshot matching the store, then the manifest pointing to it."""
         self._require_writable()
@@ -329,42 +361,59 @@ class ArticleIndex:
         if texts_to_encode:
             encoded = self.embedder.encode(list(texts_to_encode.values()), progress=progress)
             new_vectors = dict(zip(texts_to_encode, encoded, strict=True))
+        wanted = {item.article.content_hash for item in batch} - new_vectors.keys()
+        known = {**self._store.vectors_by_hash(wanted, self.embedder.dimension), **new_vectors}
+        batch_vectors = np.stack([known[item.article.content_hash] for item in batch])
+        topics = self._assign_topics(batch, batch_vectors)
+
         # Load the in-memory parts before the write, so they reflect the store up to now.
         vectors, catalog, lexical = self.vectors, self.catalog, self.lexical
         previous = self._store.states([item.article.id for item in batch])
-        row_ids, _ = self._store.write(batch, new_vectors)
+        row_ids, _ = self._store.write(batch, new_vectors, topics=topics)
         stored_hashes.update(new_vectors)
 
         # Only a changed text changes the vector; a metadata-only update keeps it in place.
         moved = [
-            item
-            for item in batch
+            position
+            for position, item in enumerate(batch)
             if item.article.id not in previous
             or previous[item.article.id].content_hash != item.article.content_hash
         ]
-        vectors.remove(
-            np.asarray(
-                [previous[item.article.id].row_id for item in moved if item.article.id in previous],
-                dtype=np.int64,
-            )
-        )
+        replaced = [
+            previous[batch[i].article.id].row_id for i in moved if batch[i].article.id in previous
+        ]
+        vectors.remove(np.asarray(replaced, dtype=np.int64))
         if moved:
-            wanted = {item.article.content_hash for item in moved} - new_vectors.keys()
-            known = {**self._store.vectors_by_hash(wanted, self.embedder.dimension), **new_vectors}
             vectors.add(
-                np.asarray([row_ids[item.article.id] for item in moved], dtype=np.int64),
-                np.stack([known[item.article.content_hash] for item in moved]),
+                np.asarray([row_ids[batch[i].article.id] for i in moved], dtype=np.int64),
+                batch_vectors[moved],
             )
+        batch_row_ids = np.asarray([row_ids[item.article.id] for item in batch], dtype=np.int64)
         catalog.upsert_many(
-            np.asarray([row_ids[item.article.id] for item in batch], dtype=np.int64),
+            batch_row_ids,
             [item.article.published_time for item in batch],
             np.stack([item.fingerprint for item in batch]),
+            [topics[item.article.id].labels if topics else () for item in batch],
         )
-        lexical.upsert(
-            np.asarray([row_ids[item.article.id] for item in batch], dtype=np.int64),
-            frequency_rows([item.terms for item in batch]),
-        )
+        lexical.upsert(batch_row_ids, frequency_rows([item.terms for item in batch]))
         return len(new_vectors)
+
+    def _assign_topics(
+        self, batch: list[PreparedArticle], batch_vectors: np.ndarray
+    ) -> dict[str, AssignedTopics]:
+        tagger = self._tagger()
+        if tagger is None:
+            return {}
+        assignments = tagger.tag(batch_vectors)
+        return {
+            item.article.id: _assigned(assignment)
+            for item, assignment in zip(batch, assignments, strict=True)
+        }
+
+    def _tagger(self) -> TopicTagger | None:
+        if self._cached_tagger is None and self._tagger_factory is not None:
+            self._cached_tagger = self._tagger_factory()
+        return self._cached_tagger
 
     def _load_vectors(self) -> VectorIndex:
         manifest = self._manifest()
@@ -428,6 +477,13 @@ def _prepare(articles: list[Article]) -> list[PreparedArticle]:
         PreparedArticle(article, _record_hash(article), signatures[position], terms[position])
         for position, article in enumerate(articles)
     ]
+
+
+def _assigned(assignment: TopicAssignment) -> AssignedTopics:
+    return AssignedTopics(
+        tuple((topic.label, topic.score, topic.iptc) for topic in assignment.topics),
+        assignment.primary,
+    )
 
 
 def _record_hash(article: Article) -> str:

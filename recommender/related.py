@@ -25,6 +25,7 @@ from recommender.dates import SECONDS_PER_DAY, PublishedTime, parse_bound, parse
 from recommender.errors import ArticleNotFoundError, InvalidInputError
 from recommender.fingerprint import estimated_similarity, text_signature
 from recommender.index import ArticleIndex
+from recommender.store import ArticleSummary
 from recommender.vector_index import in_bitmap
 
 MAX_K = 1000
@@ -34,6 +35,8 @@ _FIRST_DEPTH_MARGIN = 16
 @dataclass(frozen=True)
 class RelatedFilters:
     """Optional restrictions on candidates. Dates are ISO 8601; a bare `until` date is inclusive.
+
+    `topic` keeps articles tagged with that label at index time.
 
     `max_age_days` keeps candidates published within that many days of the query article,
     before or after it; it is ignored for a query without a date. Date filters drop
@@ -45,6 +48,7 @@ class RelatedFilters:
     until: str | None = None
     max_age_days: float | None = None
     min_score: float | None = None
+    topic: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -58,8 +62,9 @@ class RelatedFilters:
             raise InvalidInputError(f"max_age_days must be >= 0, got {self.max_age_days}")
 
     @property
-    def restricts_dates(self) -> bool:
-        return self.since is not None or self.until is not None or self.max_age_days is not None
+    def restricts_candidates(self) -> bool:
+        dated = self.since is not None or self.until is not None or self.max_age_days is not None
+        return dated or self.topic is not None
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class RelatedArticle:
     score: float
     published: str | None
     source: str | None
+    topics: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +111,7 @@ class RelatedArticle:
             "score": round(self.score, 6),
             "published": self.published,
             "source": self.source,
+            "topics": list(self.topics),
         }
 
 
@@ -409,18 +416,33 @@ class Recommender:
             depth *= 4
 
     def _allowed(self, query: _Query, filters: RelatedFilters) -> np.ndarray | None:
-        """A FAISS bitmap of the rows passing the date filters, or None when unrestricted."""
-        if not filters.restricts_dates:
+        """A FAISS bitmap of the rows passing the filters, or None when unrestricted."""
+        if not filters.restricts_candidates:
             return None
-        since = parse_bound(filters.since, upper=False) if filters.since else None
-        until = parse_bound(filters.until, upper=True) if filters.until else None
-        if filters.max_age_days is not None and query.published is not None:
-            reach = filters.max_age_days * SECONDS_PER_DAY
-            low, high = query.published.start - reach, query.published.end + reach
-            since = low if since is None else max(since, low)
-            until = high if until is None else min(until, high)
         catalog = self.index.catalog
-        return catalog.bitmap(catalog.dated_between(since, until))
+        mask = np.ones(len(catalog), dtype=bool)
+        if (
+            filters.since is not None
+            or filters.until is not None
+            or filters.max_age_days is not None
+        ):
+            since = parse_bound(filters.since, upper=False) if filters.since else None
+            until = parse_bound(filters.until, upper=True) if filters.until else None
+            if filters.max_age_days is not None and query.published is not None:
+                reach = filters.max_age_days * SECONDS_PER_DAY
+                low, high = query.published.start - reach, query.published.end + reach
+                since = low if since is None else max(since, low)
+                until = high if until is None else min(until, high)
+            mask &= catalog.dated_between(since, until)
+        if filters.topic is not None:
+            try:
+                mask &= catalog.with_topic(filters.topic)
+            except KeyError:
+                known = ", ".join(sorted(catalog.topic_bits)) or "none: the index is untagged"
+                raise InvalidInputError(
+                    f"unknown topic {filters.topic!r}; indexed topics: {known}"
+                ) from None
+        return catalog.bitmap(mask)
 
     def _row_ids_of(self, article_ids: frozenset[str]) -> set[int]:
         found = self.index.store.states(list(article_ids)) if article_ids else {}
@@ -428,7 +450,7 @@ class Recommender:
 
     # -- results -------------------------------------------------------------------------
 
-    def _summaries(self, row_ids: list[int]) -> dict[int, tuple[str, str, str | None, str | None]]:
+    def _summaries(self, row_ids: list[int]) -> dict[int, ArticleSummary]:
         return self.index.store.summaries_by_row_id(list(set(row_ids)))
 
     def _materialise(
@@ -441,11 +463,11 @@ class Recommender:
         }
 
 
-def _related(
-    summaries: dict[int, tuple[str, str, str | None, str | None]], hit: tuple[int, float]
-) -> RelatedArticle:
-    article_id, title, published, source = summaries[hit[0]]
-    return RelatedArticle(article_id, title, hit[1], published, source)
+def _related(summaries: dict[int, ArticleSummary], hit: tuple[int, float]) -> RelatedArticle:
+    found = summaries[hit[0]]
+    return RelatedArticle(
+        found.id, found.title, hit[1], found.published, found.source, found.topics
+    )
 
 
 def _check_k(k: int) -> None:

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     time_decay_days: float = Field(
         default=180.0, gt=0.0, description="Days over which the time boost decays by 1/e."
     )
+    topic_model: Path | None = Field(
+        default=None,
+        description="A topic model directory (`newsrec topics train`); default: zero-shot.",
+    )
+    tag_on_index: bool = Field(
+        default=True, description="Tag articles with topics as they are indexed."
+    )
     write_batch_size: int = Field(
         default=1024, ge=1, description="Articles committed per transaction while indexing."
     )

@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT NOT NULL,
     record_hash TEXT NOT NULL,
     fingerprint BLOB NOT NULL,
-    terms BLOB NOT NULL
+    terms BLOB NOT NULL,
+    assigned_topics TEXT,
+    primary_topic TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_content_hash ON articles (content_hash);
 CREATE TABLE IF NOT EXISTS vectors (content_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
@@ -68,6 +70,38 @@ class PreparedArticle:
 
 
 @dataclass(frozen=True, slots=True)
+class AssignedTopics:
+    """Topics a tagger gave an article: (label, score, iptc) best first, and the primary."""
+
+    topics: tuple[tuple[str, float, str | None], ...]
+    primary: str
+
+    def to_json(self) -> str:
+        return json.dumps([list(topic) for topic in self.topics])
+
+    @classmethod
+    def from_columns(cls, topics: str | None, primary: str | None) -> AssignedTopics | None:
+        if topics is None or primary is None:
+            return None
+        return cls(tuple((t[0], float(t[1]), t[2]) for t in json.loads(topics)), primary)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(topic[0] for topic in self.topics)
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleSummary:
+    """What a related list shows of an article, without its body."""
+
+    id: str
+    title: str
+    published: str | None
+    source: str | None
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CatalogRows:
     """Per-article arrays the ranking needs in memory, ordered by row_id.
 
@@ -79,6 +113,7 @@ class CatalogRows:
     starts: np.ndarray
     ends: np.ndarray
     fingerprints: np.ndarray
+    topics: list[tuple[str, ...]]
 
 
 class ArticleStore:
@@ -171,20 +206,28 @@ class ArticleStore:
                 found[int(row[0])] = _article_from_row(row[1:])
         return found
 
-    def summaries_by_row_id(
-        self, row_ids: Sequence[int]
-    ) -> dict[int, tuple[str, str, str | None, str | None]]:
-        """(id, title, published, source) per row: what a related list shows, without bodies."""
-        found: dict[int, tuple[str, str, str | None, str | None]] = {}
+    def summaries_by_row_id(self, row_ids: Sequence[int]) -> dict[int, ArticleSummary]:
+        found: dict[int, ArticleSummary] = {}
         for chunk in _chunks(list(row_ids), 900):
             marks = ",".join("?" * len(chunk))
             query = (
-                "SELECT row_id, id, title, published, source FROM articles "
-                f"WHERE row_id IN ({marks})"
+                "SELECT row_id, id, title, published, source, assigned_topics, primary_topic "
+                f"FROM articles WHERE row_id IN ({marks})"
             )
-            for row_id, *summary in self._db.execute(query, chunk):
-                found[int(row_id)] = (summary[0], summary[1], summary[2], summary[3])
+            for row_id, article_id, title, published, source, topics, primary in self._db.execute(
+                query, chunk
+            ):
+                assigned = AssignedTopics.from_columns(topics, primary)
+                found[int(row_id)] = ArticleSummary(
+                    article_id, title, published, source, assigned.labels if assigned else ()
+                )
         return found
+
+    def topics_of(self, article_id: str) -> AssignedTopics | None:
+        row = self._db.execute(
+            "SELECT assigned_topics, primary_topic FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return AssignedTopics.from_columns(*row) if row else None
 
     def vector_rows(self, dimension: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(row_ids (m,), vectors (m, dimension)) in slices, for rebuilding the vector index."""
@@ -199,8 +242,8 @@ class ArticleStore:
 
     def catalog_rows(self, signature_size: int) -> CatalogRows:
         rows = self._db.execute(
-            "SELECT row_id, published_start, published_end, fingerprint FROM articles "
-            "ORDER BY row_id"
+            "SELECT row_id, published_start, published_end, fingerprint, assigned_topics, "
+            "primary_topic FROM articles ORDER BY row_id"
         ).fetchall()
         nan = float("nan")
         return CatalogRows(
@@ -212,6 +255,7 @@ class ArticleStore:
             fingerprints=np.frombuffer(b"".join(r[3] for r in rows), dtype=np.uint32)
             .reshape(len(rows), signature_size)
             .copy(),
+            topics=[_labels(r[4], r[5]) for r in rows],
         )
 
     def term_rows(self) -> tuple[np.ndarray, list[bytes]]:
@@ -231,11 +275,13 @@ class ArticleStore:
         upserts: Sequence[PreparedArticle],
         vectors: dict[str, np.ndarray],
         deletes: Sequence[str] = (),
+        topics: dict[str, AssignedTopics] | None = None,
     ) -> tuple[dict[str, int], list[int]]:
-        """Apply upserts and deletes in one transaction.
+        """Apply upserts (with their topics, by article id) and deletes in one transaction.
 
         Returns the row_id of every upserted id, and the row_ids deleted.
         """
+        topics = topics or {}
         with self._transaction():
             self._db.executemany(
                 "INSERT OR IGNORE INTO vectors (content_hash, vector) VALUES (?, ?)",
@@ -245,7 +291,10 @@ class ArticleStore:
                 ],
             )
             released: set[str] = set()
-            row_ids = {item.article.id: self._upsert(item, released) for item in upserts}
+            row_ids = {
+                item.article.id: self._upsert(item, released, topics.get(item.article.id))
+                for item in upserts
+            }
             deleted = []
             for article_id in deletes:
                 row = self._db.execute(
@@ -264,7 +313,18 @@ class ArticleStore:
             self._set_meta(generation=str(self.generation + 1))
         return row_ids, deleted
 
-    def _upsert(self, item: PreparedArticle, released: set[str]) -> int:
+    def set_topics(self, assigned: dict[int, AssignedTopics]) -> None:
+        """Replace the topics of the given rows in one transaction."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE articles SET assigned_topics = ?, primary_topic = ? WHERE row_id = ?",
+                [(a.to_json(), a.primary, row_id) for row_id, a in assigned.items()],
+            )
+            self._set_meta(generation=str(self.generation + 1))
+
+    def _upsert(
+        self, item: PreparedArticle, released: set[str], topics: AssignedTopics | None
+    ) -> int:
         """Insert or replace one article; collect the content hash it stops using."""
         article = item.article
         previous = self._db.execute(
@@ -290,6 +350,8 @@ class ArticleStore:
             "record_hash": item.record_hash,
             "fingerprint": np.ascontiguousarray(item.fingerprint, dtype=np.uint32).tobytes(),
             "terms": item.terms,
+            "assigned_topics": topics.to_json() if topics else None,
+            "primary_topic": topics.primary if topics else None,
         }
         columns = ", ".join(values)
         marks = ", ".join(f":{name}" for name in values)
@@ -339,6 +401,11 @@ def _article_from_row(row: Sequence[Any]) -> Article:
         story=story,
         extra=json.loads(extra),
     )
+
+
+def _labels(topics: str | None, primary: str | None) -> tuple[str, ...]:
+    assigned = AssignedTopics.from_columns(topics, primary)
+    return assigned.labels if assigned else ()
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from embeddings import Embedder, EmbedderChoice, create_embedder
 from recommender.index import ArticleIndex
 from recommender.related import Ranking, Recommender
 from recommender.settings import Settings
+from recommender.topics import TopicTagger, build_tagger
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -19,17 +22,25 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
+def topic_tagger_factory(settings: Settings, embedder: Embedder) -> Callable[[], TopicTagger]:
+    """Builds the configured tagger when first needed (zero-shot embeds its taxonomy)."""
+    return lambda: build_tagger(embedder, model_dir=settings.topic_model)
+
+
 def open_index(
     settings: Settings, *, writable: bool = False, embedder: Embedder | None = None
 ) -> ArticleIndex:
+    embedder = embedder or build_embedder(settings)
+    tagger = topic_tagger_factory(settings, embedder) if settings.tag_on_index else None
     return ArticleIndex.open(
         settings.index_dir,
-        embedder or build_embedder(settings),
+        embedder,
         writable=writable,
         index_type=settings.index_type,
         hnsw_ef_search=settings.hnsw_ef_search,
         duplicate_threshold=settings.duplicate_threshold,
         write_batch_size=settings.write_batch_size,
+        tagger=tagger,
     )
 
 

@@ -116,7 +116,7 @@ STORIES: dict[str, list[tuple[str, str, str, str]]] = {
 STORY_OF = {article[0]: story for story, articles in STORIES.items() for article in articles}
 ALL_IDS = list(STORY_OF)
 SOURCES = ["Coast Daily", "Wire", None]
-RESULT_KEYS = {"id", "title", "score", "published", "source"}
+RESULT_KEYS = {"id", "title", "score", "published", "source", "topics"}
 STORE_FILES = ("newsrec-store.sqlite", "newsrec-manifest.json")
 
 
