@@ -25,11 +25,14 @@ from recommender import (
     RelatedArticle,
     RelatedFilters,
     Settings,
+    build_embedder,
     build_recommender,
     load_articles,
     open_index,
 )
+from recommender.topics import build_tagger
 from service import cli_output as output
+from service import cli_topics
 
 EXIT_BAD_INPUT = 2
 
@@ -107,6 +110,7 @@ def related(
         list[str] | None, typer.Option(help="Ids to leave out (repeatable).")
     ] = None,
     min_score: Annotated[float | None, typer.Option(help="Drop results scoring below.")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only articles tagged with this topic.")] = None,
     index_dir: IndexDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -118,6 +122,7 @@ def related(
         until=until,
         max_age_days=max_age_days,
         min_score=min_score,
+        topic=topic,
     )
     settings = _settings(index_dir)
     with open_index(settings) as article_index:
@@ -179,10 +184,31 @@ def delete(
 
 
 @app.command()
+def retag(
+    model: Annotated[
+        Path | None, typer.Option("--model", help="A topic model directory [default: zero-shot].")
+    ] = None,
+    index_dir: IndexDir = None,
+) -> None:
+    """Tag every indexed article again, from its stored vector (no text is re-encoded)."""
+    settings = _settings(index_dir)
+    embedder = build_embedder(settings)
+    with open_index(settings, writable=True, embedder=embedder) as article_index:
+        tagger = build_tagger(embedder, model_dir=model or settings.topic_model)
+        with output.progress_bar("tagging", len(article_index)) as advance:
+            count = article_index.retag(tagger, progress=advance)
+        article_index.save()
+    output.line(f"retagged {count:,} articles")
+
+
+@app.command()
 def info(index_dir: IndexDir = None, as_json: AsJson = False) -> None:
     """What the index holds and how it was built."""
     with open_index(_settings(index_dir)) as article_index:
         output.info(article_index.info(), as_json)
+
+
+cli_topics.register(app)
 
 
 def _collect_ids(ids: list[str] | None, ids_file: Path | None) -> list[str]:
