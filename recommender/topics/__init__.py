@@ -25,7 +25,7 @@ from recommender.topics.labelled import (
     gold_labels,
     load_labelled,
 )
-from recommender.topics.models import load_tagger
+from recommender.topics.models import build_tagger, load_tagger
 from recommender.topics.taxonomy import Taxonomy, Topic, default_taxonomy, load_taxonomy
 from recommender.topics.trained import CrossValidation, TrainedTagger, fit_trained_tagger
 from recommender.topics.vectors import ArticleVectors, VectorLookup, article_vectors
@@ -53,6 +53,7 @@ __all__ = [
     "VectorLookup",
     "ZeroShotTagger",
     "article_vectors",
+    "build_tagger",
     "default_taxonomy",
     "evaluate_assignments",
     "fit_trained_tagger",

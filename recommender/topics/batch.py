@@ -84,6 +84,8 @@ def tag_file(
             f"({tagger.dimension} dimensions), but the embedder is {embedder.name!r} "
             f"({embedder.dimension}); use the embedder the model was trained with"
         )
+    if isinstance(output, Path) and output.exists() and output.resolve() == Path(source).resolve():
+        raise InvalidInputError(f"{output}: the output must not be the input file")
     counts = _Counts()
     with _opened_output(output) as (stream, done):
         first_line: dict[str, int] = {}

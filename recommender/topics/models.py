@@ -1,4 +1,4 @@
-"""Loading whichever kind of topic model a directory holds."""
+"""Choosing the tagger: a saved model directory (trained or zero-shot), else zero-shot."""
 
 from __future__ import annotations
 
@@ -9,6 +9,21 @@ from recommender.topics import trained, zero_shot
 from recommender.topics.assignment import TopicTagger
 from recommender.topics.errors import InvalidTopicModelError
 from recommender.topics.model_files import load_model
+from recommender.topics.taxonomy import default_taxonomy, load_taxonomy
+
+
+def build_tagger(
+    embedder: Embedder, *, model_dir: Path | None = None, taxonomy_file: Path | None = None
+) -> TopicTagger:
+    """The tagger in `model_dir` if given; else zero-shot on a taxonomy (default: built-in).
+
+    Zero-shot embeds the taxonomy's prompts, which loads the embedder's model; a saved model
+    directory (`ZeroShotTagger.save`, or a trained model) does not.
+    """
+    if model_dir is not None:
+        return load_tagger(model_dir, embedder)
+    taxonomy = load_taxonomy(taxonomy_file) if taxonomy_file is not None else default_taxonomy()
+    return zero_shot.ZeroShotTagger.from_taxonomy(taxonomy, embedder)
 
 
 def load_tagger(directory: Path, embedder: Embedder) -> TopicTagger:

@@ -7,6 +7,7 @@ of its training file, exactly as written there, and predicts only those.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,6 +131,10 @@ class TrainedTagger:
         if stored.arrays["weights"].shape[1:] != (stored.dimension,):
             raise InvalidTopicModelError(f"{directory}: weights do not match the dimension")
         cv = stored.meta.get("cross_validation")
+        try:
+            cross_validation = CrossValidation(**cv) if isinstance(cv, dict) else None
+        except TypeError:  # written by another version: the report is informative only
+            cross_validation = None
         return cls(
             stored.labels,
             stored.arrays["weights"],
@@ -137,7 +142,7 @@ class TrainedTagger:
             embedder_name=stored.embedder_name,
             threshold=float(stored.meta.get("threshold", DEFAULT_THRESHOLD)),
             iptc=stored.meta.get("iptc") or {},
-            cross_validation=CrossValidation(**cv) if isinstance(cv, dict) else None,
+            cross_validation=cross_validation,
         )
 
 
@@ -231,13 +236,16 @@ def _cross_validate(
 ) -> CrossValidation:
     from sklearn.model_selection import KFold, StratifiedKFold
 
+    # Stratify on each row's first label when every label has a row in each fold.
     first_labels = [labels_of_row[0] for labels_of_row in label_sets]
-    smallest = min(first_labels.count(label) for label in set(first_labels))
+    smallest = min(Counter(first_labels).values())
     splitter: KFold | StratifiedKFold
     if smallest >= folds:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
     else:
-        splitter = KFold(n_splits=min(folds, len(label_sets)), shuffle=True, random_state=0)
+        splitter = KFold(
+            n_splits=min(folds, len(label_sets)), shuffle=True, random_state=random_state
+        )
     accuracies, macro_f1s = [], []
     for train, test in splitter.split(vectors, first_labels):
         weights, bias = _fit_heads(vectors[train], targets[train], c, random_state)
