@@ -18,7 +18,7 @@ import numpy as np
 from recommender.articles import Article
 from recommender.errors import IndexCorruptError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
