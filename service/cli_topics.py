@@ -88,7 +88,7 @@ def tag(
     threshold: Threshold = None,
     index_dir: IndexDir = None,
     skip_invalid: SkipInvalid = False,
-    batch_size: Annotated[int, typer.Option(min=1, max=65536, help="Rows per batch.")] = 512,
+    batch_size: Annotated[int, typer.Option(min=1, max=65536, help="Rows per batch.")] = 1024,
 ) -> None:
     """Tag every article of a file with topics and scores, in a stream."""
     started = time.perf_counter()

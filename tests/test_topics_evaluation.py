@@ -77,6 +77,7 @@ def test_multi_label_metrics_use_the_topics_above_threshold() -> None:
     # politics F1 1, sport F1 1, society F1 0 (missed).
     assert report.macro_f1 == pytest.approx(2 / 3)
     assert report.per_class["society"].recall == 0.0
+    assert int(np.trace(report.confusion)) == 2  # a primary among the gold labels is right
 
 
 def test_mapping_files_and_the_builtin_name(tmp_path: Path) -> None:

@@ -12,11 +12,14 @@ lost.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,7 +34,9 @@ from recommender.topics.vectors import VectorLookup, article_vectors
 RowProgress = Callable[[int], None]
 """Called with the number of input rows just handled (written, skipped or invalid)."""
 
-DEFAULT_BATCH_SIZE = 512
+DEFAULT_BATCH_SIZE = 1024
+TRIM_GROWTH = 64 * 1024 * 1024
+"""Resident growth (bytes) after which freed memory is handed back to the OS."""
 INPUT_TOPICS_FIELD = "input_topics"
 """Where an input row's own `topics` go, since `topics` is taken by the tagger's output."""
 
@@ -87,6 +92,7 @@ def tag_file(
     if isinstance(output, Path) and output.exists() and output.resolve() == Path(source).resolve():
         raise InvalidInputError(f"{output}: the output must not be the input file")
     counts = _Counts()
+    release_freed_memory = _MemoryReleaser()
     with _opened_output(output) as (stream, done):
         first_line: dict[str, int] = {}
         for batch in _batches(read_article_rows(Path(source)), batch_size):
@@ -103,6 +109,7 @@ def tag_file(
                 )
                 _sync(stream)
                 counts.written += len(articles)
+                release_freed_memory()
             if progress is not None:
                 progress(len(batch))
     return TagReport(**vars(counts))
@@ -217,6 +224,47 @@ def _truncate_torn_tail(path: Path) -> None:
             stream.truncate(0)
         stream.flush()
         os.fsync(stream.fileno())
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+    return trim
+
+
+class _MemoryReleaser:
+    """Hands the memory the encoder freed back to the operating system once it piles up.
+
+    Every batch makes tensors of new shapes (texts differ in length); glibc keeps the freed
+    blocks, fragmented, and the process grows batch after batch: tagging all of WCEP went
+    from 650 MB to 1,060 MB. `malloc_trim` returns them, but trimming after every batch
+    makes the encoder fault the pages back in; trimming only once the process has grown by
+    TRIM_GROWTH since the last trim keeps memory flat at a fraction of the cost.
+    """
+
+    def __init__(self) -> None:
+        self._trim = _malloc_trim()
+        self._after_last_trim: int | None = None
+
+    def __call__(self) -> None:
+        resident = _resident_bytes()
+        if self._trim is None or resident is None:
+            return
+        if self._after_last_trim is None or resident - self._after_last_trim > TRIM_GROWTH:
+            self._trim(0)
+            self._after_last_trim = _resident_bytes()
+
+
+def _resident_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm", "rb") as stream:
+            return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # not Linux
+        return None
 
 
 def _sync(stream: IO[str]) -> None:

@@ -7,7 +7,8 @@ Two cases, chosen by the gold data:
   a confusion matrix (rows gold, columns predicted).
 - multi-label (some row has several): the prediction is the set of topics at or above the
   threshold; macro-F1 and per-class scores over label indicators, accuracy is "the primary
-  topic is one of the gold labels", and the confusion matrix is primary vs first gold label.
+  topic is one of the gold labels", and the confusion matrix sets the primary topic against
+  itself when it is one of the gold labels, else against the first gold label.
 
 A label mapping translates our labels to the file's (e.g. `health` -> `Health and
 environment`). Under a mapping the primary topic is the best label that maps to something:
@@ -161,7 +162,11 @@ def evaluate_assignments(
         accuracy = float(
             np.mean([primary in labels for primary, labels in zip(primaries, gold, strict=True)])
         )
-        truth = [labels[0] for labels in gold]
+        # A primary that is one of the gold labels is right: it sits on the diagonal.
+        truth = [
+            primary if primary in labels else labels[0]
+            for primary, labels in zip(primaries, gold, strict=True)
+        ]
     confusion_labels = sorted(set(gold_labels) | set(primaries))
     confusion = confusion_matrix(truth, primaries, labels=confusion_labels)
     per_class = {
