@@ -31,8 +31,8 @@ from recommender import (
     open_index,
 )
 from recommender.topics import build_tagger
+from service import cli_eval, cli_serve, cli_topics
 from service import cli_output as output
-from service import cli_topics
 
 EXIT_BAD_INPUT = 2
 
@@ -209,6 +209,8 @@ def info(index_dir: IndexDir = None, as_json: AsJson = False) -> None:
 
 
 cli_topics.register(app)
+cli_eval.register(app)
+cli_serve.register(app)
 
 
 def _collect_ids(ids: list[str] | None, ids_file: Path | None) -> list[str]:

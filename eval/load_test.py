@@ -1,0 +1,335 @@
+"""Load test of the HTTP service: related-by-id against `/healthz`, same client, same run.
+
+Two steps:
+
+    python -m eval.load_test build /tmp/newsrec-100k            # once: WCEP + synthetic
+    python -m eval.load_test run /tmp/newsrec-100k --duration 20
+
+`build` indexes WCEP (read from ../shared/data, never copied) and tops it up with synthetic
+articles to 100,000, with the hashing embedder (encoding 100k texts with MiniLM would take
+an hour on two cores; related-by-id never runs the model, so the embedder does not change
+what is measured, only the vector width: 256 here against MiniLM's 384).
+
+`run` starts `newsrec serve` (one worker, unless --workers) on 127.0.0.1 with a free port,
+then loads it with `wrk` when installed (Debian's package), else with a Python asyncio
+client (httpx): `/healthz` first (the HTTP floor), then related-by-id. Two id mixes:
+
+- cold: every request asks for a different article, so no response is cached;
+- hot:  ids drawn Zipf-like from 1,000 articles, as a news site's traffic is (a few stories
+        take most reads); repeated requests are answered from the response cache.
+
+Every phase is bounded in time (`--duration`) and the Python client also in count. Only
+127.0.0.1 is ever contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+WCEP = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "wcep"
+    / "wcep_current_events.jsonl.gz"
+)
+HOT_SET = 1000
+_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+# -- build ---------------------------------------------------------------------------------
+
+
+def build(index_dir: Path, total: int, wcep: Path, seed: int) -> None:
+    # Imported here so `run` does not pay for the core's imports in the client process.
+    from recommender import Article, Settings, load_articles, open_index
+
+    settings = Settings(index_dir=index_dir, embedder="hashing")
+    articles: list[Article] = []
+    if wcep.is_file():
+        articles = load_articles([wcep]).articles[:total]
+    vocabulary = sorted({w.lower() for a in articles[:20_000] for w in _WORD.findall(a.title)})
+    if not vocabulary:
+        vocabulary = [f"word{i}" for i in range(5_000)]
+    random_state = random.Random(seed)
+    start = time.mktime((2002, 1, 1, 0, 0, 0, 0, 0, 0))
+    for number in range(total - len(articles)):
+        # A synthetic story: words from a small per-story pool, so stories have neighbours.
+        story = random_state.randrange(max(1, (total - len(articles)) // 8))
+        pool = random.Random(story).sample(vocabulary, 40)
+        words = random_state.choices(pool, k=random_state.randint(60, 160))
+        moment = time.gmtime(start + random_state.randrange(19 * 365 * 86_400))
+        articles.append(
+            Article(
+                id=f"synthetic-{number:06d}",
+                title=" ".join(words[:10]).capitalize(),
+                body=" ".join(words[10:]),
+                published=time.strftime("%Y-%m-%dT%H:%M:%SZ", moment),
+                source="synthetic",
+                story=f"synthetic-story-{story}",
+            )
+        )
+    started = time.perf_counter()
+    with open_index(settings, writable=True) as index:
+        report = index.upsert(articles)
+        index.save()
+        count = len(index)
+    print(
+        f"{count:,} articles in {index_dir} ({report.added:,} added, {report.updated:,} updated,"
+        f" {report.unchanged:,} unchanged) in {time.perf_counter() - started:.0f} s"
+    )
+
+
+# -- run -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    label: str
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.label:<28} {self.per_second:>9,.0f} req/s   p50 {self.p50_ms:7.2f} ms   "
+            f"p99 {self.p99_ms:7.2f} ms   ({self.requests:,} requests, {self.errors} errors)"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_server(index_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "NEWSREC_EMBEDDER": "hashing", "NEWSREC_READ_ONLY": "false"}
+    command = [
+        sys.executable,
+        "-m",
+        "service.cli_serve",
+        "--index-dir",
+        str(index_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    # Request logs go to stdout; a load test would only measure the terminal.
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+
+def _wait_ready(base: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise SystemExit(f"the service at {base} was not ready within {timeout:.0f} s")
+
+
+def _sample_ids(base: str, wcep: Path, count: int, seed: int) -> list[str]:
+    """Ids to ask for: WCEP's and the synthetic ones `build` made, shuffled.
+
+    Enough distinct ids that the cold phase never asks for the same article twice.
+    """
+    total = httpx.get(f"{base}/readyz", timeout=10).json()["articles"]
+    wcep_ids: list[str] = []
+    if wcep.is_file():
+        with gzip.open(wcep, "rt", encoding="utf-8") as lines:
+            wcep_ids = [json.loads(line)["id"] for line in lines if line.strip()]
+    synthetic = [f"synthetic-{n:06d}" for n in range(max(0, total - len(wcep_ids)))]
+    ids = wcep_ids + synthetic
+    random.Random(seed).shuffle(ids)
+    return ids[:count]
+
+
+def _check_exist(base: str, ids: list[str]) -> None:
+    with httpx.Client(base_url=base, timeout=10) as client:
+        for article_id in ids:
+            if client.get(f"/articles/{quote(article_id, safe='')}").status_code != 200:
+                raise SystemExit(f"{article_id!r} is not in the served index: run `build` first")
+
+
+def _wrk(url_paths: list[str], base: str, duration: float, connections: int) -> Figures:
+    """wrk with a Lua script cycling through the paths; latency percentiles from wrk."""
+    with tempfile.TemporaryDirectory(prefix="newsrec-load-") as work:
+        paths_file = Path(work) / "paths.txt"
+        paths_file.write_text("\n".join(url_paths) + "\n", encoding="utf-8")
+        script = Path(work) / "cycle.lua"
+        script.write_text(
+            f"local paths = {{}}\nfor line in io.lines({json.dumps(str(paths_file))}) do\n"
+            "  paths[#paths + 1] = line\nend\nlocal n = 0\n"
+            "request = function()\n  n = n + 1\n"
+            "  return wrk.format('GET', paths[((n - 1) % #paths) + 1])\nend\n"
+            "done = function(summary, latency, requests)\n"
+            "  io.write(string.format('RESULT %d %d %d %f %f\\n', summary.requests,\n"
+            "    summary.errors.status + summary.errors.connect + summary.errors.read\n"
+            "    + summary.errors.write + summary.errors.timeout, summary.duration,\n"
+            "    latency:percentile(50), latency:percentile(99)))\nend\n",
+            encoding="utf-8",
+        )
+        command = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration:.0f}s"]
+        command += ["--timeout", "10s", "-s", str(script), base]
+        completed = subprocess.run(
+            command, check=True, capture_output=True, text=True, timeout=duration + 60
+        )
+    result = next(line for line in completed.stdout.splitlines() if line.startswith("RESULT"))
+    _, requests, errors, micros, p50, p99 = result.split()
+    return Figures(
+        "", int(requests), int(errors), int(micros) / 1e6, float(p50) / 1e3, float(p99) / 1e3
+    )
+
+
+async def _python_client(
+    url_paths: list[str], base: str, duration: float, connections: int, max_requests: int
+) -> Figures:
+    """Closed-loop client: `connections` tasks, each sending its next request on reply."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + duration
+    counter = iter(range(max_requests))
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        for n in counter:
+            if time.perf_counter() > deadline:
+                return
+            sent = time.perf_counter()
+            try:
+                reply = await client.get(url_paths[n % len(url_paths)])
+                failed = reply.status_code >= 400
+            except httpx.TransportError:
+                failed = True
+            latencies.append(time.perf_counter() - sent)
+            errors += failed
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return Figures("", len(latencies), errors, elapsed, cuts[49] * 1e3, cuts[98] * 1e3)
+
+
+def _measure(label: str, paths: list[str], base: str, options: argparse.Namespace) -> Figures:
+    if options.client == "wrk":
+        figures = _wrk(paths, base, options.duration, options.connections)
+    else:
+        figures = asyncio.run(
+            _python_client(paths, base, options.duration, options.connections, options.max_requests)
+        )
+    figures = Figures(label, *list(figures.__dict__.values())[1:])
+    print(figures.line(), flush=True)
+    return figures
+
+
+def run(options: argparse.Namespace) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _start_server(options.index_dir, port, options.workers)
+    try:
+        _wait_ready(base, timeout=600)
+        cold = _sample_ids(base, options.wcep, 60_000, options.seed)
+        _check_exist(base, cold[:50])
+        random_state = random.Random(options.seed)
+        hot_ids = cold[-HOT_SET:]
+        weights = [1.0 / (rank + 1) for rank in range(len(hot_ids))]
+        hot = random_state.choices(hot_ids, weights=weights, k=20_000)
+        print(
+            f"index {options.index_dir}: {httpx.get(f'{base}/readyz').json()}; client "
+            f"{options.client}, {options.connections} connections, {options.duration:.0f} s per "
+            f"phase, {options.workers} worker(s)",
+            flush=True,
+        )
+        # Warm-up: first touches of each code path (imports, caches of numpy/scipy).
+        for article_id in cold[:20]:
+            httpx.get(f"{base}/articles/{quote(article_id, safe='')}/related", timeout=30)
+        half = len(cold) // 2
+        # The hot set is asked once before its phase: a news site's cache is warm.
+        with httpx.Client(base_url=base, timeout=60) as client:
+            for article_id in hot_ids:
+                client.get(f"/articles/{quote(article_id, safe='')}/related?k=10")
+        related = [f"/articles/{quote(i, safe='')}/related?k=10" for i in cold[:half]]
+        floor = _measure("GET /healthz", ["/healthz"], base, options)
+        cold_figures = _measure("related, cold (no cache)", related, base, options)
+        hot_figures = _measure(
+            "related, hot (Zipf, cached)",
+            [f"/articles/{quote(i, safe='')}/related?k=10" for i in hot],
+            base,
+            options,
+        )
+        slots = _measure(
+            "slots, cold",
+            [f"/articles/{quote(i, safe='')}/slots" for i in cold[half:]],
+            base,
+            options,
+        )
+        for figures in (cold_figures, hot_figures, slots):
+            print(
+                f"{figures.label}: {figures.per_second / floor.per_second:.2f}x the /healthz rate"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_parser = commands.add_parser("build", help="index WCEP + synthetic articles")
+    build_parser.add_argument("index_dir", type=Path)
+    build_parser.add_argument("--total", type=int, default=100_000)
+    build_parser.add_argument("--wcep", type=Path, default=WCEP)
+    build_parser.add_argument("--seed", type=int, default=7)
+    run_parser = commands.add_parser("run", help="serve the index and load it")
+    run_parser.add_argument("index_dir", type=Path)
+    run_parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
+    run_parser.add_argument("--connections", type=int, default=16)
+    run_parser.add_argument("--workers", type=int, default=1)
+    run_parser.add_argument(
+        "--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python"
+    )
+    run_parser.add_argument("--max-requests", type=int, default=500_000, help="python client cap")
+    run_parser.add_argument("--seed", type=int, default=7)
+    run_parser.add_argument("--wcep", type=Path, default=WCEP)
+    options = parser.parse_args(argv)
+    if options.command == "build":
+        build(options.index_dir, options.total, options.wcep, options.seed)
+    else:
+        run(options)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""`newsrec eval related CORPUS`: a typer sub-application over `eval.related_eval`.
+
+Register it on the main app with `register(app)`. Progress goes to stderr (rich), the
+metrics table to stdout. Commands raise newsrec errors; the main entry point turns them
+into one line on stderr and exit code 2. The evaluation stack (ranx, bm25s, matplotlib)
+is imported only when an evaluation runs: other commands never pay for it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from recommender import InvalidInputError, Settings
+
+if TYPE_CHECKING:
+    from eval.related_eval import Progress as ProgressCallback
+
+eval_app = typer.Typer(
+    name="eval",
+    help="Measure recommendation quality on a labelled corpus.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+# Kept in step with eval.related_eval.SYSTEM_NAMES (not imported: see the module docstring).
+DEFAULT_SYSTEMS = "random,recency,tfidf,bm25,dense,hybrid,default"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `eval` group to the main `newsrec` application."""
+    app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("related")
+def related(
+    corpus: Annotated[
+        Path, typer.Argument(help="A JSONL or CSV corpus whose articles carry a `story`.")
+    ],
+    k: Annotated[
+        int, typer.Option("--k", "-k", min=1, max=100, help="List length a reader sees.")
+    ] = 10,
+    systems: Annotated[
+        str, typer.Option("--systems", help="Comma-separated systems to compare.")
+    ] = DEFAULT_SYSTEMS,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write report.md and its plots here.")
+    ] = None,
+    via_http: Annotated[
+        str | None,
+        typer.Option("--via-http", help="Ask a running service (base URL) for `default`."),
+    ] = None,
+    limit_queries: Annotated[
+        int | None, typer.Option("--limit-queries", min=1, help="A seeded sample of queries.")
+    ] = None,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--index-dir",
+            help="Reuse the index here if it holds exactly CORPUS (else build it there) "
+            "[default: a temporary index].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Rank every story-labelled article's related list with each system and score it."""
+    from eval.related_eval import check_systems, run_related_eval
+
+    try:
+        names = check_systems(systems.split(","))
+    except InvalidInputError as error:
+        raise typer.BadParameter(str(error), param_hint="--systems") from None
+    with _progress() as on_progress:
+        found = run_related_eval(
+            corpus,
+            k,
+            names,
+            report,
+            via_http=via_http,
+            limit_queries=limit_queries,
+            index_dir=index_dir,
+            settings=Settings(),
+            on_progress=on_progress,
+        )
+    sys.stdout.write("\n".join(_tables(found)) + "\n")
+    if report is not None:
+        Console(stderr=True, highlight=False).print(f"report written to {report}")
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressCallback]:
+    bars = Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def advance(task: str, done: int, total: int) -> None:
+        if task not in tasks:
+            tasks[task] = bars.add_task(task, total=total)
+        bars.advance(tasks[task], done)
+
+    with bars:
+        yield advance
+
+
+def _tables(found: dict[str, Any]) -> list[str]:
+    k = found["k"]
+    labels = {"coverage": f"cov@{k}", "diversity": f"ild@{k}", "duplicates": f"dup@{k}"}
+    labels |= {"slot_fill": "slot_fill", "slot_same_story": "slot_story"}
+    columns = [*found["accuracy_metrics"], *found["other_metrics"]]
+    collapsed = found["collapsed"]
+    return [
+        f"{found['corpus']}: {found['queries']:,} queries, {found['articles']:,} articles, "
+        f"embedder {found['embedder']}",
+        *_table(found["systems"], columns, labels, found["metrics"], found["seconds"]),
+        *_summary_lines(found["plain"]),
+        "",
+        f"near-duplicates collapsed ({collapsed['queries']:,} queries):",
+        *_table(found["systems"], found["accuracy_metrics"], labels, collapsed["metrics"]),
+        *_summary_lines(collapsed),
+    ]
+
+
+def _table(
+    systems: list[str],
+    columns: list[str],
+    labels: dict[str, str],
+    values: dict[str, dict[str, float]],
+    seconds: dict[str, float] | None = None,
+) -> list[str]:
+    """A plain fixed-width table: readable in a terminal, a log or a pipe alike."""
+    header = ["system", *(labels.get(c, c) for c in columns)]
+    rows = [[system, *(f"{values[system][c]:.4f}" for c in columns)] for system in systems]
+    if seconds is not None:
+        header.append("seconds")
+        for row, system in zip(rows, systems, strict=True):
+            row.append(f"{seconds[system]:.1f}")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *rows]
+    ]
+
+
+def _summary_lines(view: dict[str, Any]) -> list[str]:
+    lines = []
+    test, best = view.get("significance"), view.get("best_baseline")
+    if test and best:
+        primary = next(iter(test))
+        p = test[primary]["p"]
+        lines.append(
+            f"default vs {best} ({primary}): p = {p:.3g} (paired t-test), "
+            f"wins/ties/losses {test[primary]['wins']}/{test[primary]['ties']}/"
+            f"{test[primary]['losses']}"
+        )
+    target = view.get("target")
+    if target:
+        verdict = "met" if target["met"] else "missed"
+        lines.append(
+            f"target: default error = {target['error_ratio']:.3f} x {target['reference']}'s "
+            f"(bar {target['bar']}): {verdict}"
+        )
+    return lines

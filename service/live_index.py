@@ -1,0 +1,368 @@
+"""The index as the service holds it: loaded in the background, read by many threads at once,
+written by one, and reloaded when another process publishes a new version.
+
+Two ways to hold it (see `ServiceSettings.role`):
+
+- writable (the default single process): the index is opened for writing and holds the
+  directory's write lock. Reads share a readers-writer lock; a write takes it alone only
+  while it changes the in-memory parts. The model runs before that (`PrimedEmbedder`),
+  and the vector snapshot is published after it, so readers wait only for the swap.
+  A write is committed to the store (synchronous=FULL) and published before it returns.
+- read-only (reader workers, or NEWSREC_READ_ONLY): the index is opened read-only with its
+  SQLite connection pinned to one read transaction, so the in-memory parts and every row
+  read by a request come from the same version. A background thread checks the manifest
+  every `reload_interval` seconds and, on a new version, loads it beside the old one and
+  swaps; the old one is closed once its last request is done.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from embeddings import Embedder
+from recommender import (
+    Article,
+    ArticleIndex,
+    ArticleNotFoundError,
+    NewsrecError,
+    Recommender,
+    Settings,
+    UpsertReport,
+    build_embedder,
+    build_recommender,
+    open_index,
+)
+from recommender.index import MANIFEST_FILE
+from recommender.topics import TopicTagger, build_tagger, default_taxonomy
+from service.primed_embedder import PrimedEmbedder
+from service.rwlock import ReadersWriterLock
+from service.settings import ServiceSettings
+from service.titles import TitleCatalog
+
+logger = logging.getLogger("newsrec.service")
+_RETRY_SECONDS = 2.0
+_serials = itertools.count(1)
+
+
+class IndexNotReadyError(Exception):
+    """The index is not loaded (yet): answered with 503."""
+
+
+class WritesRefusedError(Exception):
+    """This process does not write the index: answered with 403 or forwarded."""
+
+
+class SnapshotPublishError(Exception):
+    """The store committed the write but the vector snapshot could not be published."""
+
+
+@dataclass(eq=False)
+class Snapshot:
+    """One loaded version of the index and everything derived from it."""
+
+    index: ArticleIndex
+    recommender: Recommender
+    titles: TitleCatalog
+    generation: int  # the store's generation this snapshot shows
+    published: int | None  # the manifest's generation when it was loaded
+    lock: ReadersWriterLock = field(default_factory=ReadersWriterLock)
+    version: int = 0  # bumped by every write in this process: keys the response cache
+    serial: int = field(default_factory=lambda: next(_serials))
+    closed: bool = False
+
+
+class ResponseCache:
+    """Rendered responses by (snapshot, version, request); LRU, thread-safe; 0 = off."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: bytes) -> None:
+        if not self._size:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class LiveIndex:
+    def __init__(
+        self,
+        settings: Settings,
+        service: ServiceSettings,
+        *,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.embedder = PrimedEmbedder(embedder or build_embedder(settings))
+        self.writable = service.role == "single" and not service.read_only
+        self.cache = ResponseCache(service.response_cache_size)
+        self._current: Snapshot | None = None
+        self._error: str | None = None
+        self._write_mutex = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._tagger: TopicTagger | None = None
+        self._tagger_lock = threading.Lock()
+        self._taxonomy_primed = False
+        # Ranking is CPU-bound (BLAS, numpy): more of it at once than there are cores only
+        # thrashes. Requests beyond this wait for a turn instead of slowing every other one.
+        self._compute_slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load in the background: the app answers /healthz (and 503s) meanwhile."""
+        self._thread = threading.Thread(target=self._run, name="newsrec-index", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        with self._write_mutex:
+            current, self._current = self._current, None
+            if current is not None:
+                self._retire(current)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """For tests and scripts: block until the first load ends (or `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while self._current is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self._current is not None
+
+    def status(self) -> dict[str, Any]:
+        current = self._current
+        return {
+            "ready": current is not None,
+            "articles": len(current.titles) if current else None,
+            "generation": current.generation if current else None,
+            "embedder": self.embedder.name,
+            "writable": self.writable,
+            "error": self._error if current is None else None,
+        }
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            current = self._current
+            if current is None:
+                try:
+                    self._current = self._load()
+                    self._error = None
+                    logger.info("index loaded: %s", self.status())
+                except NewsrecError as error:
+                    if str(error) != self._error:
+                        logger.error("index not loaded (retrying): %s", error)
+                    self._error = str(error)
+                    self._stop.wait(_RETRY_SECONDS)
+                    continue
+            elif not self.writable:
+                self._reload_if_published(current)
+            if self.writable:
+                return  # nobody else can write: nothing to watch
+            self._stop.wait(self.service.reload_interval)
+
+    def _reload_if_published(self, current: Snapshot) -> None:
+        published = self._published_generation()
+        if published is None or published == current.published:
+            return
+        try:
+            fresh = self._load()
+        except NewsrecError as error:
+            logger.error("new index version not loaded (keeping the old one): %s", error)
+            return
+        self._current = fresh
+        self.cache.clear()
+        logger.info("index reloaded: generation %d -> %d", current.generation, fresh.generation)
+        self._retire(current)
+
+    def _load(self) -> Snapshot:
+        published = self._published_generation()
+        index = open_index(self.settings, writable=self.writable, embedder=self.embedder)
+        try:
+            if not self.writable:
+                _pin_read_transaction(index)
+            # Everything a request touches is loaded here, not by the first request.
+            summaries = index.store.summaries_by_row_id(index.catalog.row_ids.tolist())
+            index.vectors.search(index.vectors.vectors_of(index.catalog.row_ids[:1]), 1)
+            len(index.lexical)
+            generation = index.store.generation
+        except BaseException:
+            index.close()
+            raise
+        return Snapshot(
+            index,
+            build_recommender(self.settings, index),
+            TitleCatalog(summaries.values()),
+            generation,
+            published,
+        )
+
+    def _published_generation(self) -> int | None:
+        try:
+            manifest = json.loads((self.settings.index_dir / MANIFEST_FILE).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        value = manifest.get("generation") if isinstance(manifest, dict) else None
+        return value if isinstance(value, int) else None
+
+    @staticmethod
+    def _retire(snapshot: Snapshot) -> None:
+        """Close a snapshot once the requests still reading it are done."""
+        with snapshot.lock.writing():
+            snapshot.closed = True
+            snapshot.index.close()
+
+    # -- reading -------------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[Snapshot]:
+        """The current snapshot, held for reading (a write waits until the block ends)."""
+        while True:
+            snapshot = self._current
+            if snapshot is None:
+                raise IndexNotReadyError(self._error or "the index is still loading")
+            with snapshot.lock.reading():
+                if not snapshot.closed:
+                    yield snapshot
+                    return
+            # Retired between the look-up and the lock: take the one that replaced it.
+
+    def cached(self, key: Hashable) -> bytes | None:
+        """A rendered response for `key` from the current version, without any lock."""
+        snapshot = self._current
+        if snapshot is None:
+            return None
+        return self.cache.get((snapshot.serial, snapshot.version, key))
+
+    def answer(self, key: Hashable, render: Callable[[Snapshot], bytes]) -> bytes:
+        """`render(snapshot)` under the read lock, cached per index version."""
+        with self.reading() as snapshot:
+            cache_key = (snapshot.serial, snapshot.version, key)
+            found = self.cache.get(cache_key)
+            if found is None:
+                with self._compute_slots:
+                    found = render(snapshot)
+                self.cache.put(cache_key, found)
+            return found
+
+    def tagger(self) -> TopicTagger:
+        """The configured topic tagger (zero-shot embeds its taxonomy once: the model runs)."""
+        with self._tagger_lock:
+            if self._tagger is None:
+                self._tagger = build_tagger(self.embedder, model_dir=self.settings.topic_model)
+            return self._tagger
+
+    # -- writing -------------------------------------------------------------------------
+
+    def upsert(self, articles: Sequence[Article]) -> tuple[UpsertReport, int]:
+        """Add or replace articles; returns the report and the new store generation."""
+        with self._write_mutex:
+            snapshot = self._writable_snapshot()
+            with snapshot.lock.reading():
+                plan = snapshot.index.plan_upsert(articles)
+                texts = {item.article.content_hash: item.article.text for item in plan.changed}
+                stored = snapshot.index.store.hashes_with_vectors(texts)
+            self._prime([text for key, text in texts.items() if key not in stored])
+            with snapshot.lock.writing():
+                report = snapshot.index.apply(plan)
+                self._after_write(snapshot, [item.article.id for item in plan.changed], [])
+            self._publish(snapshot)
+            return report, snapshot.generation
+
+    def delete(self, article_id: str) -> int:
+        """Delete one article; returns the new store generation."""
+        with self._write_mutex:
+            snapshot = self._writable_snapshot()
+            with snapshot.lock.writing():
+                if snapshot.index.delete([article_id]):
+                    raise ArticleNotFoundError(article_id)
+                self._after_write(snapshot, [], [article_id])
+            self._publish(snapshot)
+            return snapshot.generation
+
+    def _writable_snapshot(self) -> Snapshot:
+        if not self.writable:
+            raise WritesRefusedError("this process serves reads only")
+        snapshot = self._current
+        if snapshot is None:
+            raise IndexNotReadyError(self._error or "the index is still loading")
+        return snapshot
+
+    def _prime(self, texts: list[str]) -> None:
+        """Run the model now, outside the lock, for the texts `apply` is about to encode."""
+        if not texts:
+            return
+        if not self._taxonomy_primed and self.settings.tag_on_index:
+            # The index builds its zero-shot tagger on its first write, inside the write
+            # lock: embed the taxonomy's prompts here instead, so readers don't wait for it.
+            if self.settings.topic_model is None:
+                texts = texts + [p for topic in default_taxonomy() for p in topic.prompts]
+            self._taxonomy_primed = True
+        self.embedder.prime(texts)
+
+    @staticmethod
+    def _after_write(snapshot: Snapshot, upserted: list[str], deleted: list[str]) -> None:
+        """Bring the derived parts in step, still under the write lock."""
+        index = snapshot.index
+        len(index.lexical)  # applies queued lexical changes now, not in a concurrent reader
+        rows = [state.row_id for state in index.store.states(upserted).values()]
+        snapshot.titles.upsert(index.store.summaries_by_row_id(rows).values())
+        snapshot.titles.remove(deleted)
+        snapshot.generation = index.store.generation
+        snapshot.version += 1
+
+    @staticmethod
+    def _publish(snapshot: Snapshot) -> None:
+        """Publish the vector snapshot and manifest, so reader processes pick the write up.
+
+        Runs outside the readers-writer lock (it only reads the in-memory parts) but inside
+        the write mutex, so no other write changes them meanwhile.
+        """
+        try:
+            snapshot.index.save()
+        except OSError as error:
+            raise SnapshotPublishError(
+                f"the write is committed to the store, but the vector snapshot could not be "
+                f"published ({error.strerror or error}); it is rebuilt on the next load"
+            ) from error
+
+
+def _pin_read_transaction(index: ArticleIndex) -> None:
+    """Hold one SQLite read transaction for the snapshot's lifetime.
+
+    In WAL mode an open read transaction sees one committed version of the store, however
+    many writes another process commits meanwhile; without it, a request could find a row
+    added after the in-memory vectors were loaded (a torn read). The core has no public
+    call for this yet: it belongs in `ArticleStore` (see the service's hand-over notes).
+    """
+    connection = index.store._db
+    connection.execute("BEGIN")
+    connection.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()

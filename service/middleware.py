@@ -1,0 +1,154 @@
+"""Pure ASGI middleware: article ids in paths, the body size limit, metrics and request logs.
+
+Pure ASGI rather than `BaseHTTPMiddleware`: these run on every request, and the latter
+costs a task and a stream per request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from urllib.parse import quote, unquote
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.metrics import Metrics
+
+ARTICLE_PREFIX = "/articles/"
+ARTICLE_SUFFIXES = frozenset({"related", "slots", "topics"})
+
+access_logger = logging.getLogger("newsrec.access")
+
+
+class ArticlePathMiddleware:
+    """Route `/articles/{id}[/suffix]` on the raw path, so any id works.
+
+    The server decodes `%2F` to `/` before routing, so `/articles/a%2Frelated` (the article
+    "a/related") would look like the related list of "a". Here the id is cut from the raw
+    path instead: the last raw segment is a suffix only when it is unencoded. The routed
+    path then carries the id fully percent-encoded (one path segment), and the route's
+    `ArticleId` dependency decodes it back.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(ARTICLE_PREFIX):
+            routed = _routed_path(scope)
+            if routed is not None:
+                scope["path"] = routed
+        await self.app(scope, receive, send)
+
+
+def _routed_path(scope: Scope) -> str | None:
+    raw_path: bytes = scope.get("raw_path") or b""
+    try:
+        raw = raw_path.decode("ascii")
+    except UnicodeDecodeError:
+        return None  # a client sent raw non-ASCII bytes: route the decoded path as it is
+    start = raw.find(ARTICLE_PREFIX)
+    if start < 0:
+        return None
+    rest = raw[start + len(ARTICLE_PREFIX) :]
+    head, slash, last = rest.rpartition("/")
+    suffix = ""
+    if slash and last in ARTICLE_SUFFIXES:
+        rest, suffix = head, f"/{last}"
+    article_id = unquote(rest) if rest else ""
+    prefix = scope["path"][: scope["path"].find(ARTICLE_PREFIX)]
+    return f"{prefix}{ARTICLE_PREFIX}{quote(article_id, safe='')}{suffix}"
+
+
+class BodyLimitMiddleware:
+    """413 for a body over `max_bytes`: at once from Content-Length, else while reading."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        detail = f"request body over the limit of {self.max_bytes:,} bytes"
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _send_json(send, 413, {"detail": detail})
+                return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # Raised inside the route's body read: FastAPI lets an HTTPException
+                    # through, and its handler answers with JSON.
+                    raise HTTPException(413, detail)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class ObservabilityMiddleware:
+    """Counts and times every request by route template; one log line each on stdout."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: bool) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], template, status, elapsed)
+            if self.access_log:
+                query = scope.get("query_string", b"")
+                target = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+                if query:
+                    target += "?" + query.decode("latin-1")
+                client = scope.get("client")
+                access_logger.info(
+                    '%s "%s %s" %d %.1fms',
+                    client[0] if client else "-",
+                    scope["method"],
+                    target,
+                    status,
+                    elapsed * 1000,
+                )
+
+
+async def _send_json(send: Send, status: int, body: dict[str, str]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

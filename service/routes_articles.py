@@ -1,0 +1,148 @@
+"""Read endpoints on indexed articles: related, slots, the article, its topics, title search.
+
+Related and slots never run the model (the stored vector is the query) and are cached per
+index version: a hit is answered on the event loop without taking any lock.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Query, Response
+from fastapi.concurrency import run_in_threadpool
+
+from recommender import RelatedFilters
+from service.dependencies import ArticleId, Live
+from service.live_index import Snapshot
+from service.schemas import (
+    MAX_K,
+    ArticleOut,
+    ArticleSummaryOut,
+    ArticleTopicsResponse,
+    ErrorResponse,
+    RelatedItem,
+    RelatedResponse,
+    SearchResponse,
+    SlotsResponse,
+    TopicItem,
+)
+
+router = APIRouter(tags=["articles"])
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No article with that id."}
+}
+_JSON = "application/json"
+
+
+# Routes with a suffix come before `/articles/{article_id:path}`, which would match them too.
+
+
+@router.get(
+    "/articles/{article_id:path}/related",
+    response_model=RelatedResponse,
+    responses={**_NOT_FOUND, 422: {"model": ErrorResponse}},
+)
+async def related(
+    article_id: ArticleId,
+    live: Live,
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    since: Annotated[str | None, Query(description="ISO 8601 date or datetime.")] = None,
+    until: Annotated[str | None, Query(description="ISO 8601; a bare date is inclusive.")] = None,
+    exclude: Annotated[list[str] | None, Query(description="Ids to leave out (repeat).")] = None,
+    topic: Annotated[str | None, Query(description="Only articles tagged with it.")] = None,
+    max_age_days: Annotated[float | None, Query(ge=0)] = None,
+    min_score: float | None = None,
+) -> Response:
+    """The k most related articles (never itself or a near-duplicate of itself)."""
+    excluded = frozenset(exclude or ())
+    key = ("related", article_id, k, since, until, excluded, topic, max_age_days, min_score)
+    body = live.cached(key)
+    if body is None:
+        filters = RelatedFilters(
+            exclude_ids=excluded,
+            since=since,
+            until=until,
+            max_age_days=max_age_days,
+            min_score=min_score,
+            topic=topic,
+        )
+
+        def render(snapshot: Snapshot) -> bytes:
+            hits = snapshot.recommender.related(article_id, k, filters)
+            answer = RelatedResponse(id=article_id, related=[RelatedItem.of(h) for h in hits])
+            return answer.model_dump_json().encode()
+
+        body = await run_in_threadpool(live.answer, key, render)
+    return Response(body, media_type=_JSON)
+
+
+@router.get("/articles/{article_id:path}/slots", response_model=SlotsResponse, responses=_NOT_FOUND)
+async def slots(article_id: ArticleId, live: Live) -> Response:
+    """Previous = the most related earlier article; next = the most related later one."""
+    key = ("slots", article_id)
+    body = live.cached(key)
+    if body is None:
+
+        def render(snapshot: Snapshot) -> bytes:
+            found = snapshot.recommender.slots(article_id)
+            answer = SlotsResponse(
+                id=article_id,
+                previous=RelatedItem.of(found.previous) if found.previous else None,
+                next=RelatedItem.of(found.next) if found.next else None,
+            )
+            return answer.model_dump_json().encode()
+
+        body = await run_in_threadpool(live.answer, key, render)
+    return Response(body, media_type=_JSON)
+
+
+@router.get(
+    "/articles/{article_id:path}/topics",
+    response_model=ArticleTopicsResponse,
+    responses=_NOT_FOUND,
+    tags=["topics"],
+)
+def article_topics(article_id: ArticleId, live: Live) -> ArticleTopicsResponse:
+    """The topics assigned when the article was indexed (computed now from its stored
+    vector if the index was built untagged)."""
+    with live.reading() as snapshot:
+        assigned = snapshot.index.topics_of(article_id)
+    if assigned is not None:
+        return ArticleTopicsResponse.of_assigned(article_id, assigned)
+    tagger = live.tagger()  # may run the model once (zero-shot); not under the index lock
+    with live.reading() as snapshot:
+        row_id = snapshot.index.row_id(article_id)
+        vector = snapshot.index.vectors.vectors_of(np.asarray([row_id], dtype=np.int64))
+    (assignment,) = tagger.tag(vector)
+    return ArticleTopicsResponse(
+        id=article_id,
+        topics=[
+            TopicItem(label=t.label, score=round(t.score, 4), iptc=t.iptc)
+            for t in assignment.topics
+        ],
+        primary=assignment.primary,
+        assigned_at_index_time=False,
+    )
+
+
+@router.get("/articles/{article_id:path}", response_model=ArticleOut, responses=_NOT_FOUND)
+def get_article(article_id: ArticleId, live: Live) -> Response:
+    """The stored article, as it was written (extra fields included)."""
+    with live.reading() as snapshot:
+        record = snapshot.index.article(article_id).to_record()
+    return Response(ArticleOut.model_validate(record).model_dump_json().encode(), media_type=_JSON)
+
+
+@router.get("/articles", response_model=SearchResponse)
+def search(
+    live: Live,
+    q: Annotated[
+        str, Query(max_length=200, description="Words that must all be in the title.")
+    ] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> SearchResponse:
+    """Search titles (every word, case-insensitive), newest first; no query lists the newest."""
+    with live.reading() as snapshot:
+        found = snapshot.titles.search(q, limit)
+    return SearchResponse(query=q, articles=[ArticleSummaryOut.of(s) for s in found])

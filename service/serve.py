@@ -1,0 +1,107 @@
+"""Running the service: one process by default, or N reader workers and one writer.
+
+- `workers == 1`: one process reads and writes; a write is visible to the next request.
+- `workers > 1`: a writer process (the only one that opens the index for writing) listens
+  on a Unix socket in a private temporary directory; N uvicorn workers share the TCP port,
+  each with a read-only copy of the index that it reloads when the writer publishes a new
+  version. A worker forwards each write to the writer, so clients see one address.
+
+Request logs go to stdout, one line per request; uvicorn's own access log is off.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from recommender import Settings
+from service.api import create_app
+from service.settings import ServiceSettings
+
+_WRITER_START_SECONDS = 120.0
+
+
+def serve(
+    index_dir: Path | None, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
+) -> None:
+    """Serve until interrupted. `index_dir` defaults to $NEWSREC_HOME, else ./newsrec-data."""
+    if index_dir is not None:
+        # Reader and writer processes build their settings from the environment.
+        os.environ["NEWSREC_HOME"] = str(index_dir)
+    settings = Settings()
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    print(
+        f"newsrec: serving {settings.index_dir} on http://{shown}:{port}/ (demo page); "
+        f"API docs at http://{shown}:{port}/docs; {workers} worker(s)",
+        flush=True,
+    )
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+        return
+    if ServiceSettings().read_only:
+        _run_readers(host, port, workers, writer_socket=None)
+        return
+    private = Path(tempfile.mkdtemp(prefix="newsrec-writer-"))
+    socket = private / "writer.sock"
+    writer = _start_writer(socket)
+    try:
+        _run_readers(host, port, workers, writer_socket=socket)
+    finally:
+        writer.terminate()
+        try:
+            writer.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            writer.kill()
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _start_writer(socket: Path) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "service.api:create_app",
+        "--uds",
+        str(socket),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    # The writer logs its own requests too: they are the forwarded writes.
+    writer = subprocess.Popen(command, env={**os.environ, "NEWSREC_ROLE": "single"})
+    deadline = time.monotonic() + _WRITER_START_SECONDS
+    transport = httpx.HTTPTransport(uds=str(socket))
+    with httpx.Client(transport=transport, base_url="http://newsrec-writer") as client:
+        while time.monotonic() < deadline:
+            if writer.poll() is not None:
+                raise SystemExit(f"newsrec: the writer process exited ({writer.returncode})")
+            try:
+                if client.get("/healthz", timeout=2.0).status_code == 200:
+                    return writer
+            except httpx.TransportError:
+                time.sleep(0.1)
+    writer.terminate()
+    raise SystemExit("newsrec: the writer process did not start")
+
+
+def _run_readers(host: str, port: int, workers: int, writer_socket: Path | None) -> None:
+    os.environ["NEWSREC_ROLE"] = "reader"
+    if writer_socket is not None:
+        os.environ["NEWSREC_WRITER_SOCKET"] = str(writer_socket)
+    uvicorn.run(
+        "service.api:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+    )

@@ -1,0 +1,62 @@
+"""Settings of the HTTP service only; the core's settings stay in `recommender.Settings`.
+
+Read from NEWSREC_* environment variables like the core's, overridable in code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# "single": one process reads and writes (the default). "reader": opens the index read-only
+# and reloads each newly published version; writes are proxied to `writer_socket` when set,
+# else refused (read-only). Set by `newsrec serve --workers N`, not by hand.
+ServiceRole = Literal["single", "reader"]
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSREC_", frozen=True, extra="ignore")
+
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="When set, write endpoints require `Authorization: Bearer <token>`.",
+    )
+    read_only: bool = Field(default=False, description="Refuse every write with 403.")
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Larger request bodies get 413."
+    )
+    max_bulk_articles: int = Field(
+        default=500, ge=1, le=100_000, description="Articles per `POST /articles` request."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (comma-separated).",
+    )
+    access_log: bool = Field(default=True, description="One line per request on stdout.")
+    response_cache_size: int = Field(
+        default=10_000, ge=0, description="Related/slots responses kept per index version."
+    )
+    reload_interval: float = Field(
+        default=1.0,
+        ge=0.1,
+        le=60.0,
+        description="Seconds between checks for a new index version (reader role).",
+    )
+    role: ServiceRole = "single"
+    writer_socket: Path | None = Field(
+        default=None, description="Unix socket of the writer that readers forward writes to."
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def accepts_writes(self) -> bool:
+        return not self.read_only and (self.role == "single" or self.writer_socket is not None)
