@@ -41,7 +41,13 @@ from recommender.lexical import LexicalIndex, encode_terms, frequency_rows, term
 from recommender.publish import publish_file, write_json_atomically
 from recommender.store import SCHEMA_VERSION, ArticleStore, AssignedTopics, PreparedArticle
 from recommender.topics.assignment import TopicAssignment, TopicTagger
-from recommender.vector_index import VectorIndex
+from recommender.vector_index import (
+    AUTO_HNSW_FROM,
+    DEFAULT_EF_SEARCH,
+    INDEX_KINDS,
+    VectorIndex,
+    choose_index_kind,
+)
 
 STORE_FILE = "newsrec-store.sqlite"
 MANIFEST_FILE = "newsrec-manifest.json"
@@ -88,16 +94,18 @@ class ArticleIndex:
         index_type: str,
         hnsw_ef_search: int,
         duplicate_threshold: float,
+        hnsw_from: int = AUTO_HNSW_FROM,
         write_batch_size: int,
         lock: IO[str] | None,
         tagger: Callable[[], TopicTagger] | None = None,
     ) -> None:
         self.directory = directory
         self.embedder = embedder
-        self.index_type = index_type
+        self.index_type = index_type  # as asked: "auto", "exact" or "hnsw"
         self.duplicate_threshold = duplicate_threshold
         self._store = store
         self._hnsw_ef_search = hnsw_ef_search
+        self._hnsw_from = hnsw_from
         self._write_batch_size = write_batch_size
         self._lock = lock
         self._vectors: VectorIndex | None = None
@@ -117,8 +125,9 @@ class ArticleIndex:
         embedder: Embedder,
         *,
         writable: bool = False,
-        index_type: str = "exact",
-        hnsw_ef_search: int = 128,
+        index_type: str = "auto",
+        hnsw_ef_search: int = DEFAULT_EF_SEARCH,
+        hnsw_from: int = AUTO_HNSW_FROM,
         duplicate_threshold: float = 0.7,
         write_batch_size: int = 1024,
         tagger: Callable[[], TopicTagger] | None = None,
@@ -126,8 +135,11 @@ class ArticleIndex:
         """Open (and, when writable, create) the index in `directory`.
 
         `tagger` builds the topic tagger that labels articles as they are written; without
-        one, articles are stored untagged.
+        one, articles are stored untagged. `index_type` "auto" keeps the vectors exact below
+        `hnsw_from` articles and in HNSW from there on; the kind changes when `save`
+        publishes a snapshot (a snapshot of either kind is read as it is).
         """
+        choose_index_kind(index_type, 0)  # an unknown kind fails here, naming the choices
         directory = Path(directory)
         if directory.exists() and not directory.is_dir():
             raise InvalidInputError(f"{directory}: exists and is not a directory")
@@ -156,6 +168,7 @@ class ArticleIndex:
             embedder,
             index_type=index_type,
             hnsw_ef_search=hnsw_ef_search,
+            hnsw_from=hnsw_from,
             duplicate_threshold=duplicate_threshold,
             write_batch_size=write_batch_size,
             lock=lock,
@@ -226,10 +239,20 @@ class ArticleIndex:
             articles=len(self),
             embedder=meta["embedder"],
             dimension=int(meta["dimension"]),
-            index_type=self._manifest().get("index_type", self.index_type),
+            index_type=self.vector_kind,
             generation=int(meta["generation"]),
             schema_version=int(meta["schema_version"]),
         )
+
+    @property
+    def vector_kind(self) -> str:
+        """The kind of the vector index in use ("exact" or "hnsw"), without loading it."""
+        if self._vectors is not None:
+            return self._vectors.kind
+        saved = self._manifest().get("index_type")
+        if self._snapshot_acceptable(saved):
+            return str(saved)
+        return self._kind_for(self._store.count(), None)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -318,9 +341,16 @@ class ArticleIndex:
         """Publish a vector snapshot matching the store, then the manifest pointing to it."""
         self._require_writable()
         generation = self._store.generation
-        if self._snapshot_generation == generation and self._manifest_generation() == generation:
-            return
+        up_to_date = (
+            self._snapshot_generation == generation and self._manifest_generation() == generation
+        )
         vectors = self.vectors
+        kind = self._kind_for(len(vectors), vectors.kind)
+        if up_to_date and kind == vectors.kind:
+            return
+        # A corpus that grew past (or shrank below) the auto threshold changes kind here,
+        # once per crossing: the rebuild costs about as much as indexing the vectors anew.
+        self._vectors = vectors = vectors.converted(kind)
         final = self.directory / f"{_SNAPSHOT_PREFIX}{generation}.faiss"
         temporary = self.directory / f".{final.name}.tmp"
         vectors.save(temporary)
@@ -419,14 +449,15 @@ class ArticleIndex:
         manifest = self._manifest()
         generation = self._store.generation
         snapshot = self.directory / str(manifest.get("vectors_file", ""))
+        saved_kind = manifest.get("index_type")
         if (
             manifest.get("generation") == generation
-            and manifest.get("index_type") == self.index_type
+            and self._snapshot_acceptable(saved_kind)
             and snapshot.is_file()
         ):
             try:
                 loaded = VectorIndex.load(
-                    snapshot, self.index_type, hnsw_ef_search=self._hnsw_ef_search
+                    snapshot, str(saved_kind), hnsw_ef_search=self._hnsw_ef_search
                 )
             except RuntimeError as error:
                 raise IndexCorruptError(f"{snapshot}: unreadable ({error})") from None
@@ -436,9 +467,8 @@ class ArticleIndex:
         return self._rebuild_vectors()
 
     def _rebuild_vectors(self) -> VectorIndex:
-        rebuilt = VectorIndex(
-            self.embedder.dimension, self.index_type, hnsw_ef_search=self._hnsw_ef_search
-        )
+        kind = self._kind_for(self._store.count(), None)
+        rebuilt = VectorIndex(self.embedder.dimension, kind, hnsw_ef_search=self._hnsw_ef_search)
         for row_ids, vectors in self._store.vector_rows(self.embedder.dimension):
             rebuilt.add(row_ids, vectors)
         if len(rebuilt) != self._store.count():
@@ -446,6 +476,19 @@ class ArticleIndex:
                 f"{self.directory}: {self._store.count() - len(rebuilt)} articles have no vector"
             )
         return rebuilt
+
+    def _kind_for(self, count: int, current: str | None) -> str:
+        return choose_index_kind(self.index_type, count, current, hnsw_from=self._hnsw_from)
+
+    def _snapshot_acceptable(self, saved_kind: object) -> bool:
+        """A snapshot is read as saved when its kind is the one asked for, or any under auto.
+
+        Under auto only a writer's `save` changes the kind: a reader opening a snapshot
+        should not spend minutes rebuilding a graph the writer will publish anyway.
+        """
+        if self.index_type == "auto":
+            return saved_kind in INDEX_KINDS
+        return saved_kind == self.index_type
 
     def _manifest(self) -> dict[str, Any]:
         path = self.directory / MANIFEST_FILE

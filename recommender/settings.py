@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recommender.vector_index import AUTO_HNSW_FROM, DEFAULT_EF_SEARCH
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSREC_", frozen=True, populate_by_name=True)
@@ -27,8 +29,16 @@ class Settings(BaseSettings):
         description="256-token windows the dense model reads per article (1 = truncate).",
     )
     encode_batch_size: int = Field(default=16, ge=1, le=1024)
-    index_type: Literal["exact", "hnsw"] = "exact"
-    hnsw_ef_search: int = Field(default=128, ge=8, le=4096)
+    index_type: Literal["auto", "exact", "hnsw"] = Field(
+        default="auto",
+        description="Vector index kind; `auto` is exact below `hnsw_from` articles, else HNSW.",
+    )
+    hnsw_from: int = Field(
+        default=AUTO_HNSW_FROM,
+        ge=1,
+        description="Corpus size from which `auto` switches to HNSW (on the next save).",
+    )
+    hnsw_ef_search: int = Field(default=DEFAULT_EF_SEARCH, ge=8, le=4096)
     duplicate_threshold: float = Field(
         default=0.7,
         gt=0.0,

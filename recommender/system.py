@@ -37,6 +37,7 @@ def open_index(
         embedder,
         writable=writable,
         index_type=settings.index_type,
+        hnsw_from=settings.hnsw_from,
         hnsw_ef_search=settings.hnsw_ef_search,
         duplicate_threshold=settings.duplicate_threshold,
         write_batch_size=settings.write_batch_size,

@@ -1,8 +1,10 @@
 """FAISS over inner product (= cosine on unit vectors), keyed by the store's row ids.
 
-The vector layer holds only ids and vectors. `exact` (a flat index) is the default;
-`hnsw` trades a little recall for sub-linear search on large corpora. HNSW cannot delete in
-place, so a removal rebuilds it from the vectors it still holds.
+The vector layer holds only ids and vectors. Two kinds: `exact` (a flat index, searched by
+brute force) and `hnsw` (a graph: sub-linear search for a little recall). `auto`, the
+default setting, picks by corpus size (`choose_index_kind`): exact below `AUTO_HNSW_FROM`
+vectors, HNSW from there on. HNSW cannot delete in place, so a removal rebuilds it from the
+vectors it still holds.
 """
 
 from __future__ import annotations
@@ -15,13 +17,23 @@ import faiss
 import numpy as np
 
 INDEX_KINDS = ("exact", "hnsw")
+INDEX_TYPES = ("auto", *INDEX_KINDS)  # what a setting may ask for
+# Measured with `python -m eval.bench query` (README, "Performance"): exact search is linear
+# in the corpus and passes HNSW's latency below this size; HNSW keeps recall@10 >= 0.98 above.
+AUTO_HNSW_FROM = 100_000
+# An HNSW index shrinking by deletes goes back to exact only below this share of the
+# threshold, so a corpus hovering at the threshold is not rebuilt back and forth.
+_AUTO_EXACT_BELOW = 0.8
+DEFAULT_EF_SEARCH = 128
 _QUERY_BLOCK = 256  # queries scored at once: bounds the (block, n) score matrix
 _HNSW_NEIGHBOURS = 32
 _HNSW_EF_CONSTRUCTION = 80
 
 
 class VectorIndex:
-    def __init__(self, dimension: int, kind: str = "exact", *, hnsw_ef_search: int = 128) -> None:
+    def __init__(
+        self, dimension: int, kind: str = "exact", *, hnsw_ef_search: int = DEFAULT_EF_SEARCH
+    ) -> None:
         if kind not in INDEX_KINDS:
             raise ValueError(f"unknown index type {kind!r}; choose one of {', '.join(INDEX_KINDS)}")
         self.dimension = dimension
@@ -33,6 +45,15 @@ class VectorIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
+    @property
+    def ef_search(self) -> int:
+        """HNSW's search breadth; a search for depth d explores max(ef_search, d) nodes."""
+        return self._ef_search
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        self._ef_search = value
+
     def add(self, row_ids: np.ndarray, vectors: np.ndarray) -> None:
         """row_ids: (m,) int64, not yet present; vectors: (m, dimension) float32."""
         self._ids_cache = None
@@ -41,6 +62,15 @@ class VectorIndex:
                 np.ascontiguousarray(vectors, dtype=np.float32),
                 np.ascontiguousarray(row_ids, dtype=np.int64),
             )
+
+    def converted(self, kind: str) -> VectorIndex:
+        """This index as another kind, same ids and vectors (itself when already that kind)."""
+        if kind == self.kind:
+            return self
+        other = VectorIndex(self.dimension, kind, hnsw_ef_search=self._ef_search)
+        if len(self):
+            other.add(self._row_id_array(), self._index.index.reconstruct_n(0, len(self)))
+        return other
 
     def remove(self, row_ids: np.ndarray) -> None:
         row_ids = np.ascontiguousarray(row_ids, dtype=np.int64)
@@ -130,7 +160,7 @@ class VectorIndex:
             os.fsync(written.fileno())
 
     @classmethod
-    def load(cls, path: Path, kind: str, *, hnsw_ef_search: int = 128) -> VectorIndex:
+    def load(cls, path: Path, kind: str, *, hnsw_ef_search: int = DEFAULT_EF_SEARCH) -> VectorIndex:
         loaded = faiss.read_index(str(path))
         index = cls(loaded.d, kind, hnsw_ef_search=hnsw_ef_search)
         index._index = loaded
@@ -154,6 +184,28 @@ class VectorIndex:
         if self.kind == "hnsw":
             return faiss.SearchParametersHNSW(sel=selector, efSearch=self._ef_search)
         return faiss.SearchParameters(sel=selector) if selector is not None else None
+
+
+def choose_index_kind(
+    requested: str, count: int, current: str | None = None, *, hnsw_from: int = AUTO_HNSW_FROM
+) -> str:
+    """The kind of vector index to hold `count` vectors: `exact` or `hnsw`.
+
+    `exact` and `hnsw` are taken as asked. `auto` gives exact below `hnsw_from` vectors and
+    HNSW from there on, except that an index `current`ly HNSW stays HNSW down to 80% of
+    `hnsw_from` (hysteresis: each switch rebuilds the index).
+    """
+    if requested not in INDEX_TYPES:
+        raise ValueError(
+            f"unknown index type {requested!r}; choose one of {', '.join(INDEX_TYPES)}"
+        )
+    if requested != "auto":
+        return requested
+    if count >= hnsw_from:
+        return "hnsw"
+    if current == "hnsw" and count >= _AUTO_EXACT_BELOW * hnsw_from:
+        return "hnsw"
+    return "exact"
 
 
 def bitmap_of(row_ids: np.ndarray) -> np.ndarray:
