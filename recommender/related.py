@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,8 @@ import scipy.sparse as sparse
 
 from recommender.dates import SECONDS_PER_DAY, PublishedTime, parse_bound, parse_published
 from recommender.errors import ArticleNotFoundError, InvalidInputError
+from recommender.explain import ExplainedQuery, Explanation, explain
+from recommender.feedback import expanded_query
 from recommender.fingerprint import estimated_similarity, text_signature
 from recommender.index import ArticleIndex
 from recommender.store import ArticleSummary
@@ -83,6 +85,10 @@ class Ranking:
     time_boost: float = 1.0
     time_decay_days: float = 180.0
     pool_depth: int = 200
+    # Pseudo-relevance feedback: the query is moved towards its best `feedback_depth`
+    # candidates (weight `feedback_weight`, 0 = off) and the pool is scored again.
+    feedback_weight: float = 0.0
+    feedback_depth: int = 5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.dense_weight <= 1.0:
@@ -93,6 +99,10 @@ class Ranking:
             raise InvalidInputError(f"time_decay_days must be > 0, got {self.time_decay_days}")
         if self.pool_depth < 1:
             raise InvalidInputError(f"pool_depth must be >= 1, got {self.pool_depth}")
+        if not self.feedback_weight >= 0.0:
+            raise InvalidInputError(f"feedback_weight must be >= 0, got {self.feedback_weight}")
+        if self.feedback_depth < 1:
+            raise InvalidInputError(f"feedback_depth must be >= 1, got {self.feedback_depth}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +113,14 @@ class RelatedArticle:
     published: str | None
     source: str | None
     topics: tuple[str, ...] = ()
+    explanation: Explanation | None = None  # only when asked for (`explain=True`)
+
+    @property
+    def why(self) -> str | None:
+        return self.explanation.text if self.explanation is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
             "score": round(self.score, 6),
@@ -113,6 +128,10 @@ class RelatedArticle:
             "source": self.source,
             "topics": list(self.topics),
         }
+        if self.explanation is not None:
+            found["why"] = self.explanation.text
+            found["reasons"] = self.explanation.to_dict()
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +149,8 @@ class _Query:
     row_id: int | None = None
     first_block: tuple[np.ndarray, np.ndarray] | None = None  # (scores, row_ids) prefetched
     chosen: list[np.ndarray] = field(default_factory=list)  # fingerprints already picked
+    # What candidates are scored against: the query itself, or its feedback expansion.
+    scoring: tuple[np.ndarray, sparse.csr_matrix] | None = None
 
 
 class Recommender:
@@ -142,17 +163,28 @@ class Recommender:
     # -- public --------------------------------------------------------------------------
 
     def related(
-        self, article_id: str, k: int = 10, filters: RelatedFilters | None = None
+        self,
+        article_id: str,
+        k: int = 10,
+        filters: RelatedFilters | None = None,
+        *,
+        explain: bool = False,
     ) -> list[RelatedArticle]:
-        return self.related_many([article_id], k, filters)[article_id]
+        return self.related_many([article_id], k, filters, explain=explain)[article_id]
 
     def related_many(
-        self, article_ids: Sequence[str], k: int = 10, filters: RelatedFilters | None = None
+        self,
+        article_ids: Sequence[str],
+        k: int = 10,
+        filters: RelatedFilters | None = None,
+        *,
+        explain: bool = False,
     ) -> dict[str, list[RelatedArticle]]:
         """Related lists for several indexed articles; one batched search underneath.
 
         Raises ArticleNotFoundError for the first unknown id; check ids first to answer
-        the others (`ArticleIndex.__contains__`).
+        the others (`ArticleIndex.__contains__`). `explain` adds each item's reasons
+        (see `explain.py`): it reads and tokenises the query texts, so it is opt-in.
         """
         _check_k(k)
         filters = filters or RelatedFilters()
@@ -162,7 +194,7 @@ class Recommender:
         picked = {
             article_id: self._pick(query, k, filters) for article_id, query in queries.items()
         }
-        return self._materialise(picked)
+        return self._materialise(picked, self._explained(queries) if explain else None)
 
     def related_to_text(
         self,
@@ -172,6 +204,7 @@ class Recommender:
         filters: RelatedFilters | None = None,
         *,
         published: str | None = None,
+        explain: bool = False,
     ) -> list[RelatedArticle]:
         """Related articles for a text that is not indexed. Runs the embedder once."""
         _check_k(k)
@@ -189,28 +222,35 @@ class Recommender:
             self.index.lexical.query_for_text(text),
         )
         picked = self._pick(query, k, filters or RelatedFilters())
-        return self._materialise({"": picked})[""]
+        explained = {"": ExplainedQuery(text, query.terms, (), moment)} if explain else None
+        return self._materialise({"": picked}, explained)[""]
 
-    def slots(self, article_id: str) -> Slots:
-        return self.slots_many([article_id])[article_id]
+    def slots(self, article_id: str, *, explain: bool = False) -> Slots:
+        return self.slots_many([article_id], explain=explain)[article_id]
 
-    def slots_many(self, article_ids: Sequence[str]) -> dict[str, Slots]:
+    def slots_many(self, article_ids: Sequence[str], *, explain: bool = False) -> dict[str, Slots]:
         """Previous = most related earlier article, next = most related later one.
 
         A side with no candidate (or both, for an undated article) takes the best remaining
-        related article; the two slots are never the same story copy.
+        related article; the two slots are never the same story copy. `explain` adds the
+        reasons of each slot, as for `related_many`.
         """
         queries = self._stored_queries(article_ids, depth=self.ranking.pool_depth)
         picked: dict[str, list[tuple[int, float] | None]] = {}
         for article_id, query in queries.items():
             picked[article_id] = self._pick_slots(query)
-        summaries = self._summaries(
-            [hit[0] for pair in picked.values() for hit in pair if hit is not None]
+        materialised = self._materialise(
+            {
+                article_id: [hit for hit in pair if hit is not None]
+                for article_id, pair in picked.items()
+            },
+            self._explained(queries) if explain else None,
         )
-        return {
-            article_id: Slots(*(_related(summaries, hit) if hit else None for hit in pair))
-            for article_id, pair in picked.items()
-        }
+        found = {}
+        for article_id, pair in picked.items():
+            items = iter(materialised[article_id])
+            found[article_id] = Slots(*(next(items) if hit else None for hit in pair))
+        return found
 
     # -- queries -------------------------------------------------------------------------
 
@@ -314,6 +354,16 @@ class Recommender:
         copies = catalog.duplicates(query.fingerprint, candidates, self.index.duplicate_threshold)
         candidates = candidates[~copies]
         scores = self._fused(query, candidates)
+        if self.ranking.feedback_weight > 0.0 and query.scoring is None:
+            top = candidates[np.argsort(-scores, kind="stable")[: self.ranking.feedback_depth]]
+            query.scoring = expanded_query(
+                query.vector,
+                query.terms,
+                self.index.vectors.vectors_of(top),
+                self.index.lexical.rows_of(top),
+                self.ranking.feedback_weight,
+            )
+            scores = self._fused(query, candidates)
         order = np.argsort(-scores, kind="stable")
         return [(int(candidates[i]), float(scores[i])) for i in order]
 
@@ -329,9 +379,10 @@ class Recommender:
     def _fused(self, query: _Query, row_ids: np.ndarray) -> np.ndarray:
         """Exact blended scores of the given rows: (m,) float64."""
         ranking = self.ranking
-        scores = (self.index.vectors.vectors_of(row_ids) @ query.vector).astype(np.float64)
+        vector, terms = query.scoring or (query.vector, query.terms)
+        scores = (self.index.vectors.vectors_of(row_ids) @ vector).astype(np.float64)
         if ranking.dense_weight < 1.0:
-            lexical = self.index.lexical.scores(query.terms, row_ids).astype(np.float64)
+            lexical = self.index.lexical.scores(terms, row_ids).astype(np.float64)
             scores = ranking.dense_weight * scores + (1.0 - ranking.dense_weight) * lexical
         if ranking.time_boost > 0.0 and query.published is not None:
             catalog = self.index.catalog
@@ -454,12 +505,48 @@ class Recommender:
         return self.index.store.summaries_by_row_id(list(set(row_ids)))
 
     def _materialise(
-        self, picked: dict[str, list[tuple[int, float]]]
+        self,
+        picked: dict[str, list[tuple[int, float]]],
+        explained: dict[str, ExplainedQuery] | None = None,
     ) -> dict[str, list[RelatedArticle]]:
         summaries = self._summaries([row_id for hits in picked.values() for row_id, _ in hits])
-        return {
+        found = {
             article_id: [_related(summaries, hit) for hit in hits]
             for article_id, hits in picked.items()
+        }
+        if explained is None:
+            return found
+        lexical = self.index.lexical
+        for article_id, items in found.items():
+            reasons = explain(
+                explained[article_id],
+                [
+                    (lexical.query_of(row_id), item.topics, item.published)
+                    for (row_id, _), item in zip(picked[article_id], items, strict=True)
+                ],
+            )
+            found[article_id] = [
+                replace(item, explanation=reason)
+                for item, reason in zip(items, reasons, strict=True)
+            ]
+        return found
+
+    def _explained(self, queries: dict[str, _Query]) -> dict[str, ExplainedQuery]:
+        """What the explanations need of stored query articles: text, topics, date."""
+        row_ids = {
+            article_id: q.row_id for article_id, q in queries.items() if q.row_id is not None
+        }
+        store = self.index.store
+        articles = store.articles_by_row_id(list(row_ids.values()))
+        summaries = store.summaries_by_row_id(list(row_ids.values()))
+        return {
+            article_id: ExplainedQuery(
+                articles[row_id].text,
+                queries[article_id].terms,
+                summaries[row_id].topics,
+                queries[article_id].published,
+            )
+            for article_id, row_id in row_ids.items()
         }
 
 

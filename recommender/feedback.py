@@ -1,0 +1,34 @@
+"""Pseudo-relevance feedback: move a query towards its own best candidates.
+
+Same-story articles resemble each other more than any one of them resembles the query, so
+scoring candidates against the query plus the mean of its top few candidates (Rocchio's
+expansion, without judgements) lifts story mates that share little with the query itself.
+Both sides of the blend are linear in the query vector, so expanding the vectors is the same
+as blending the candidates' similarities to the query and to each feedback article.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sparse
+
+
+def expanded_query(
+    vector: np.ndarray,
+    terms: sparse.csr_matrix,
+    neighbour_vectors: np.ndarray,
+    neighbour_terms: sparse.csr_matrix,
+    weight: float,
+) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """(query + weight * mean of the neighbours) / (1 + weight), on both sides.
+
+    Dividing by 1 + weight keeps every cosine-like score within [-1, 1].
+    """
+    if not len(neighbour_vectors):
+        return vector, terms
+    scale = 1.0 / (1.0 + weight)
+    dense = (vector + weight * neighbour_vectors.mean(axis=0)) * scale
+    mean_terms = sparse.csr_matrix(neighbour_terms.mean(axis=0))
+    lexical = sparse.csr_matrix((terms + weight * mean_terms) * scale, dtype=np.float32)
+    lexical.sum_duplicates()
+    return dense.astype(vector.dtype), lexical
