@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from embeddings import ModelNotInstalledError
 from recommender import (
@@ -37,6 +39,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
 def install(app: FastAPI) -> None:
     for kind, status in _STATUS:
         app.add_exception_handler(kind, _handler(status))
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -46,6 +49,19 @@ def _handler(status: int):  # type: ignore[no-untyped-def]
         return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
 
     return handle
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    # A body that is not UTF-8 fails inside FastAPI's JSON parsing as a generic 400; it is
+    # malformed JSON like any other, answered 422 (as a JSON syntax error is), not an
+    # undocumented status.
+    assert isinstance(error, HTTPException)
+    if error.status_code == 400 and isinstance(error.__cause__, UnicodeError):
+        return JSONResponse(
+            {"detail": "the request body is not valid JSON: it is not UTF-8 text"},
+            status_code=422,
+        )
+    return await http_exception_handler(request, error)
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
