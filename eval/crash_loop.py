@@ -447,7 +447,7 @@ def crash_loop(
     mode: str = "both",
     seed: int = 0,
     *,
-    http_window: float = 3.0,
+    http_window: float = 4.0,
     log: bool = True,
 ) -> LoopReport:
     """Run `runs` kills (alternating modes when `mode` is "both") and check each one."""

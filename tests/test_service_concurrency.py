@@ -1,7 +1,10 @@
-"""Readers keep working while writes happen: no 5xx, no torn reads.
+"""Readers keep working while writes and deletes happen: no 5xx, no torn reads, and no
+result that points at a deleted or unknown article.
 
 A real uvicorn server (in a thread) on 127.0.0.1, so requests really run in parallel in
-its thread pool; reader threads hammer the read endpoints while one thread writes.
+its thread pool; reader threads hammer the read endpoints while one thread upserts,
+bulk-upserts and deletes. A delete is acknowledged before the next request starts, so any
+related list or slot asked for after that must not name the deleted article.
 """
 
 from __future__ import annotations
@@ -10,33 +13,63 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from service.api import create_app
 from service.settings import ServiceSettings
-from tests.service_support import build_index, running_server
+from tests.service_support import build_index, corpus, running_server
 
 VERSIONS = {
     "A version": "election ballot parliament vote coalition version A",
     "B version": "flood river rain evacuation rescue version B",
 }
+# Deleted one by one during the run and never written again: each is related to the
+# articles the readers ask about.
+VICTIMS = ["flood-2", "libya-3", "cup-2", "election-3", "flood-1", "cup-3"]
 READ_SECONDS = 4.0
 
 
-def test_readers_see_no_errors_and_no_torn_articles_while_one_writes(tmp_path: Path) -> None:
+class World:
+    """What the writer has acknowledged: ids ever written, and when each delete returned."""
+
+    def __init__(self) -> None:
+        self.known = {article.id for article in corpus()} | {"flip"}
+        self.deleted_at: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def written(self, article_id: str) -> None:
+        with self.lock:
+            self.known.add(article_id)
+
+    def deleted(self, article_id: str) -> None:
+        with self.lock:
+            self.deleted_at[article_id] = time.monotonic()
+
+    def check(self, asked_at: float, ids: list[str]) -> list[str]:
+        with self.lock:
+            unknown = [i for i in ids if i not in self.known]
+            gone = [i for i in ids if self.deleted_at.get(i, asked_at) < asked_at]
+        return [f"unknown ids {unknown}"] * bool(unknown) + [f"deleted ids {gone}"] * bool(gone)
+
+
+def _listed(path: str, body: dict[str, Any]) -> list[str]:
+    if "/related" in path:
+        return [item["id"] for item in body["related"]]
+    if "/slots" in path:
+        return [slot["id"] for slot in (body["previous"], body["next"]) if slot]
+    return [item["id"] for item in body.get("articles", [])]
+
+
+def test_readers_see_no_errors_and_no_deleted_articles_while_one_writes(tmp_path: Path) -> None:
     settings = build_index(tmp_path / "index")
     app = create_app(settings, ServiceSettings(access_log=False))
+    world = World()
     statuses: Counter[int] = Counter()
     problems: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
-
-    def record(reply: httpx.Response) -> None:
-        with lock:
-            statuses[reply.status_code] += 1
-            if reply.status_code >= 500:
-                problems.append(f"{reply.request.url}: {reply.status_code} {reply.text[:200]}")
 
     def reader(base: str, number: int) -> None:
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -44,59 +77,77 @@ def test_readers_see_no_errors_and_no_torn_articles_while_one_writes(tmp_path: P
                 for path in (
                     "/articles/flip",
                     "/articles/flip/related?k=5",
-                    "/articles/libya-2/related?k=10",
+                    "/articles/flood-3/related?k=20",
                     f"/articles/libya-1/related?k={number + 2}",
                     "/articles/election-2/slots",
+                    "/articles/cup-1/slots",
                     "/articles/flip/slots",
                     "/articles?q=report",
-                    "/articles/churn-3",
+                    f"/articles/churn-{number}/related?k=10",
                 ):
+                    asked_at = time.monotonic()
                     reply = client.get(path)
-                    record(reply)
-                    if path == "/articles/flip" and reply.status_code == 200:
-                        article = reply.json()
-                        if VERSIONS.get(article["title"]) != article["body"]:
-                            problems.append(f"torn article: {article}")
-                    if "/related" in path and reply.status_code == 200:
-                        body = reply.json()
-                        if body["id"] in [item["id"] for item in body["related"]]:
-                            problems.append(f"an article related to itself: {body}")
+                    with lock:
+                        statuses[reply.status_code] += 1
+                    if reply.status_code >= 500:
+                        problems.append(f"{path}: {reply.status_code} {reply.text[:200]}")
+                    if reply.status_code != 200:
+                        continue
+                    body = reply.json()
+                    if path == "/articles/flip" and VERSIONS.get(body["title"]) != body["body"]:
+                        problems.append(f"torn article: {body}")
+                        continue
+                    listed = [] if path == "/articles/flip" else _listed(path, body)
+                    if "id" in body and body["id"] in listed:
+                        problems.append(f"{path}: an article related to itself")
+                    problems.extend(f"{path}: {p}" for p in world.check(asked_at, listed))
+                    with lock:
+                        statuses[-1] += bool(set(listed) & set(VICTIMS))
 
-    def writer(base: str) -> int:
+    def writer(client: httpx.Client) -> int:
         writes = 0
-        with httpx.Client(base_url=base, timeout=60) as client:
-            deadline = time.monotonic() + READ_SECONDS
-            while time.monotonic() < deadline:
-                for title, body in VERSIONS.items():
-                    reply = client.put("/articles/flip", json={"title": title, "body": body})
-                    assert reply.status_code in (200, 201), reply.text
-                    writes += 1
-                churn = f"churn-{writes % 5}"
-                assert client.put(
-                    f"/articles/{churn}", json={"title": f"Churn {writes}", "body": "cup goal"}
-                ).status_code in (200, 201)
-                assert client.delete(f"/articles/{churn}").status_code == 204
-                writes += 2
+        victims = iter(VICTIMS)
+        deadline = time.monotonic() + READ_SECONDS
+        while time.monotonic() < deadline:
+            for title, body in VERSIONS.items():
+                reply = client.put("/articles/flip", json={"title": title, "body": body})
+                assert reply.status_code in (200, 201), reply.text
+            churn = [f"churn-{writes + n}" for n in range(3)]
+            for article_id in churn:
+                world.written(article_id)
+            bulk = [{"id": i, "title": f"Churn {i}", "body": "cup goal flood river"} for i in churn]
+            assert client.post("/articles", json={"articles": bulk}).status_code == 200
+            for article_id in churn:
+                assert client.delete(f"/articles/{article_id}").status_code == 204
+                world.deleted(article_id)
+            victim = next(victims, None)
+            if victim is not None:
+                assert client.delete(f"/articles/{victim}").status_code == 204
+                world.deleted(victim)
+            writes += 6 + (victim is not None)
         return writes
 
-    with running_server(app) as base:
-        with httpx.Client(base_url=base) as client:
-            deadline = time.monotonic() + 30
-            while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            first = {"title": "A version", "body": VERSIONS["A version"]}
-            assert client.put("/articles/flip", json=first).status_code == 201
+    with running_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first = {"title": "A version", "body": VERSIONS["A version"]}
+        assert client.put("/articles/flip", json=first).status_code == 201
         readers = [threading.Thread(target=reader, args=(base, n)) for n in range(6)]
         for thread in readers:
             thread.start()
         try:
-            writes = writer(base)
+            writes = writer(client)
         finally:
             stop.set()
             for thread in readers:
                 thread.join(timeout=60)
+        for victim in world.deleted_at:
+            assert client.get(f"/articles/{victim}").status_code == 404
 
     assert not problems, problems[:5]
-    assert writes >= 6
+    assert writes >= 12
+    assert set(world.deleted_at) >= set(VICTIMS[:2])
+    assert statuses.pop(-1) > 0, "the victims were never listed: the check would be empty"
     assert statuses[200] > 50
     assert set(statuses) <= {200, 404}, statuses  # 404: a churn article between put and delete
