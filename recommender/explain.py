@@ -45,8 +45,11 @@ class Explanation:
             parts.append("both about " + _listed([t.replace("-", " ") for t in self.topics[:2]]))
         if self.terms:
             parts.append("both mention " + _listed(list(self.terms)))
-        parts.append(_coverage_text(self.coverage, self.days_apart))
-        line = "; ".join(parts)
+        timing = _coverage_text(self.coverage, self.days_apart)
+        if timing is not None:
+            parts.append(timing)
+        # Nothing shared to name: the dense (meaning) side of the score picked it.
+        line = "; ".join(parts) or "similar in meaning overall"
         return line[:1].upper() + line[1:]
 
     def to_dict(self) -> dict[str, object]:
@@ -166,9 +169,9 @@ def _coverage(query: PublishedTime | None, published: str | None) -> tuple[str, 
     return "same time", days
 
 
-def _coverage_text(coverage: str, days: float | None) -> str:
+def _coverage_text(coverage: str, days: float | None) -> str | None:
     if coverage == "undated" or days is None:
-        return "undated coverage"
+        return None
     if coverage == "same time":
         return "published at the same time"
     return f"{coverage} coverage, {_span(days)} {'before' if coverage == 'earlier' else 'after'}"

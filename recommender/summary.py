@@ -29,7 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from embeddings import Embedder
+from recommender.articles import Article
 from recommender.errors import InvalidInputError
+from recommender.index import ArticleIndex
 from recommender.sentences import Sentence, split_sentences
 from recommender.summary_cache import SummaryCache
 from recommender.terms import term_counts
@@ -46,7 +48,7 @@ METHODS = (
     "dense-textrank-lead",
 )
 # Chosen by eval/summary_study.py on seeds/ (see the README's summaries section).
-DEFAULT_METHOD = "tfidf-centroid-lead"
+DEFAULT_METHOD = "tfidf-centroid"
 DEFAULT_SENTENCES = 3
 MAX_SENTENCES = 20
 MIN_WORDS = 6
@@ -123,6 +125,12 @@ class Summarizer:
         positions = select(split, scores, sentences)
         return Summary(tuple(split[i].text for i in positions), tuple(positions), self.method)
 
+    def summarize_article(self, article: Article, sentences: int = DEFAULT_SENTENCES) -> Summary:
+        """A stored article's summary; its scores are cached under its content hash."""
+        return self.summarize(
+            article.title, article.body, sentences, content_key=article.content_hash
+        )
+
     def scores(self, title: str, split: Sequence[Sentence]) -> list[float]:
         """One score per sentence (higher = more central)."""
         if not split:
@@ -151,6 +159,11 @@ class Summarizer:
         encoded = self.embedder.encode(distinct)
         row = {text: position for position, text in enumerate(distinct)}
         return np.asarray(encoded[[row[text] for text in texts]], dtype=np.float64)
+
+
+def summarizer_for(index: ArticleIndex, method: str = DEFAULT_METHOD) -> Summarizer:
+    """A summarizer with the index's embedder and the score cache in its directory."""
+    return Summarizer(index.embedder, method, SummaryCache.in_directory(index.directory))
 
 
 def check_sentences(sentences: int) -> None:

@@ -26,6 +26,7 @@ from service import (
     routes_articles,
     routes_demo,
     routes_health,
+    routes_summary,
     routes_text,
     routes_writes,
 )
@@ -81,7 +82,15 @@ def create_app(
     app.state.metrics = Metrics(live.status)
     app.state.proxy = None
     http_errors.install(app)
-    for module in (routes_health, routes_articles, routes_writes, routes_text, routes_demo):
+    # Summary routes before the articles' catch-all `/articles/{id}`, which would match them.
+    for module in (
+        routes_health,
+        routes_summary,
+        routes_articles,
+        routes_writes,
+        routes_text,
+        routes_demo,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=routes_demo.STATIC_DIR), name="static")
 

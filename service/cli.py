@@ -31,7 +31,7 @@ from recommender import (
     open_index,
 )
 from recommender.topics import build_tagger
-from service import cli_eval, cli_serve, cli_topics
+from service import cli_eval, cli_serve, cli_summary, cli_topics
 from service import cli_output as output
 
 EXIT_BAD_INPUT = 2
@@ -211,6 +211,7 @@ def info(index_dir: IndexDir = None, as_json: AsJson = False) -> None:
 cli_topics.register(app)
 cli_eval.register(app)
 cli_serve.register(app)
+cli_summary.register(app)
 
 
 def _collect_ids(ids: list[str] | None, ids_file: Path | None) -> list[str]:

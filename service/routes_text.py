@@ -26,7 +26,13 @@ _INVALID: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/related", response_model=TextRelatedResponse, responses=_INVALID, tags=["articles"])
+@router.post(
+    "/related",
+    response_model=TextRelatedResponse,
+    response_model_exclude_unset=True,  # `why` only when explained
+    responses=_INVALID,
+    tags=["articles"],
+)
 async def related_to_text(query: TextQuery, live: Live) -> TextRelatedResponse:
     """Related articles for a new text (title + body), without indexing it."""
     filters = RelatedFilters(
@@ -55,7 +61,12 @@ def _related_to_text(
     live.embedder.prime([f"{query.title}\n{query.body}" if query.body else query.title])
     with live.reading() as snapshot:
         return snapshot.recommender.related_to_text(
-            query.title, query.body, query.k, filters, published=query.published
+            query.title,
+            query.body,
+            query.k,
+            filters,
+            published=query.published,
+            explain=query.explain,
         )
 
 

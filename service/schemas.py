@@ -12,24 +12,46 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender import RelatedArticle
+from recommender.explain import Explanation
 from recommender.store import ArticleSummary, AssignedTopics
+from recommender.summary import DEFAULT_SENTENCES, MAX_SENTENCES
 from recommender.topics import TopicAssignment
 
 MAX_K = 100
 MAX_TEXT_CHARS = 200_000  # a long feature is ~50,000 characters; the body limit binds first
 
 
+class Reasons(BaseModel):
+    """What `why` says, as data."""
+
+    topics: list[str] = Field(description="Topic labels both articles carry.")
+    terms: list[str] = Field(
+        description="The shared terms that weigh most in the TF-IDF similarity, as spelt."
+    )
+    coverage: Literal["earlier", "later", "same time", "undated"]
+    days_apart: float | None
+
+    @classmethod
+    def of(cls, explanation: Explanation) -> Reasons:
+        return cls.model_validate(explanation.to_dict())
+
+
 class RelatedItem(BaseModel):
+    """An item of a related list or a slot. `why` and `reasons` only with `explain=true`
+    (they are left out otherwise, not null)."""
+
     id: str
     title: str
     score: float
     published: str | None
     source: str | None
     topics: list[str] = Field(description="Topic labels assigned at index time.")
+    why: str | None = Field(default=None, description="Why it was picked, in one line.")
+    reasons: Reasons | None = None
 
     @classmethod
     def of(cls, related: RelatedArticle) -> RelatedItem:
-        return cls(
+        item = cls(
             id=related.id,
             title=related.title,
             score=round(related.score, 6),
@@ -37,6 +59,11 @@ class RelatedItem(BaseModel):
             source=related.source,
             topics=list(related.topics),
         )
+        if related.explanation is not None:
+            # Assigned only when explained: responses leave unset fields out.
+            item.why = related.explanation.text
+            item.reasons = Reasons.of(related.explanation)
+        return item
 
 
 class RelatedResponse(BaseModel):
@@ -73,10 +100,32 @@ class TextQuery(BaseModel):
         default=None, description="ISO 8601; lets the time boost favour nearby stories."
     )
     filters: TextFilters = Field(default_factory=TextFilters)
+    explain: bool = Field(default=False, description="Add `why` and `reasons` to each item.")
 
 
 class TextRelatedResponse(BaseModel):
     related: list[RelatedItem]
+
+
+class SummaryResponse(BaseModel):
+    id: str
+    sentences: list[str] = Field(
+        description="The most central sentences of the body, verbatim, in their order."
+    )
+
+
+class TextSummaryQuery(BaseModel):
+    """A text to summarise; nothing is stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(default="", max_length=MAX_TEXT_CHARS)
+    body: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    sentences: int = Field(default=DEFAULT_SENTENCES, ge=1, le=MAX_SENTENCES)
+
+
+class TextSummaryResponse(BaseModel):
+    sentences: list[str]
 
 
 class TopicText(BaseModel):
