@@ -10,6 +10,8 @@ vectors it still holds.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,11 @@ AUTO_HNSW_FROM = 100_000
 _AUTO_EXACT_BELOW = 0.8
 DEFAULT_EF_SEARCH = 128
 _QUERY_BLOCK = 256  # queries scored at once: bounds the (block, n) score matrix
+# Fewer queries than this are searched one thread each, by FAISS's own SIMD kernels (the
+# same cut-off FAISS uses between its per-query code and BLAS). A request's single query
+# gains nothing from a second thread, and on a shared two-core machine waking one (OpenMP's
+# and OpenBLAS's spinning pools) measured 16-24 ms against 0.05 ms: see eval/bench_query.
+_SINGLE_THREAD_BELOW = 20
 _HNSW_NEIGHBOURS = 32
 _HNSW_EF_CONSTRUCTION = 80
 
@@ -107,10 +114,16 @@ class VectorIndex:
         """
         depth = max(1, min(depth, len(self)))
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if self.kind == "exact":
+        if self.kind == "exact" and len(queries) >= _SINGLE_THREAD_BELOW:
             return self._exact_search(queries, depth, allowed)
         params = self._search_parameters(allowed)
-        scores, row_ids = self._index.search(queries, depth, params=params)
+        if len(queries) >= _SINGLE_THREAD_BELOW:
+            scores, row_ids = self._index.search(queries, depth, params=params)
+        else:
+            with _one_openmp_thread():
+                scores, row_ids = self._index.search(queries, depth, params=params)
+        # FAISS pads a short result with id -1 and the worst float; say -inf, as numpy does.
+        scores[row_ids < 0] = -np.inf
         return scores, row_ids
 
     def _exact_search(
@@ -184,6 +197,21 @@ class VectorIndex:
         if self.kind == "hnsw":
             return faiss.SearchParametersHNSW(sel=selector, efSearch=self._ef_search)
         return faiss.SearchParameters(sel=selector) if selector is not None else None
+
+
+@contextmanager
+def _one_openmp_thread() -> Iterator[None]:
+    """FAISS's OpenMP regions run on this thread alone for the duration.
+
+    The thread count is an OpenMP per-thread setting (libgomp's ICV), so other threads,
+    an index build among them, keep theirs.
+    """
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
 
 
 def choose_index_kind(

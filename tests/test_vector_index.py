@@ -236,3 +236,23 @@ def test_save_then_load_gives_identical_results(kind: str, tmp_path: Path) -> No
         np.testing.assert_array_equal(after_ids, before_ids)
         np.testing.assert_array_equal(after_scores, before_scores)
     np.testing.assert_array_equal(loaded.vectors_of(ids[1:4]), index.vectors_of(ids[1:4]))
+
+
+@pytest.mark.parametrize("queries", [1, 19, 20, 300])
+def test_exact_search_agrees_one_query_at_a_time_and_in_bulk(queries: int) -> None:
+    # Below 20 queries FAISS's own kernels answer on one thread; from 20, numpy's BLAS.
+    vectors, ids = _unit_vectors(700, seed=34), _sparse_ids(700, seed=35)
+    index = _filled("exact", vectors, ids)
+    allowed = ids[np.random.default_rng(36).random(700) < 0.01]  # a handful of rows
+    batch = _unit_vectors(queries, seed=37)
+
+    scores, found = index.search(batch, 10)
+    masked_scores, masked = index.search(batch, 10, bitmap_of(allowed))
+
+    expected_scores, expected_ids = _oracle(vectors, ids, batch, 10)
+    np.testing.assert_array_equal(found, expected_ids)
+    np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
+    assert np.isin(masked[masked >= 0], allowed).all()
+    assert (masked >= 0).sum(axis=1).tolist() == [len(allowed)] * queries
+    # Padding past the allowed rows is id -1 with score -inf, whichever path answered.
+    assert np.isneginf(masked_scores[masked < 0]).all()
