@@ -110,3 +110,30 @@ def test_an_awkward_id_opens(base_url: str, page: sync_api.Page) -> None:
     article_id = "50% off? #deal + more"
     page.goto(f"{base_url}/#/article/{quote(article_id, safe='')}")
     sync_api.expect(page.locator("#article-title")).to_have_attribute("data-id", article_id)
+
+
+def test_summary_box_and_why_of_each_item(base_url: str, page: sync_api.Page) -> None:
+    page.goto(f"{base_url}/#/article/{quote('libya-2', safe='')}")
+    sync_api.expect(page.locator("#article-title")).to_have_attribute("data-id", "libya-2")
+    summary = page.locator("#summary-list li")
+    sync_api.expect(summary).to_have_count(0)
+    expected = httpx.get(f"{base_url}/articles/libya-2/summary").json()["sentences"]
+    assert expected
+
+    page.click("#summary-button")
+
+    sync_api.expect(summary).to_have_text(expected)
+    sync_api.expect(page.locator("#summary-button")).to_be_hidden()
+    # Each slot and related item says why it was picked, as the API explains it.
+    slots = httpx.get(f"{base_url}/articles/libya-2/slots?explain=true").json()
+    sync_api.expect(page.locator("#slot-previous .slot-why")).to_have_text(slots["previous"]["why"])
+    assert "earlier coverage" in slots["previous"]["why"]
+    related = httpx.get(f"{base_url}/articles/libya-2/related?k=6&explain=true").json()
+    sync_api.expect(page.locator("#related-list .related-why")).to_have_text(
+        [item["why"] for item in related["related"]]
+    )
+    # Another article starts with the summary folded again.
+    page.locator("#slot-next .slot-link").click()
+    sync_api.expect(page.locator("#article-title")).not_to_have_attribute("data-id", "libya-2")
+    sync_api.expect(page.locator("#summary-button")).to_be_visible()
+    sync_api.expect(summary).to_have_count(0)

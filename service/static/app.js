@@ -1,4 +1,6 @@
-// The demo page: hash routing (#/article/<percent-encoded id>), four API calls per article.
+// The demo page: hash routing (#/article/<percent-encoded id>), four API calls per article
+// (related and slots with explain=true, so each item says why it was picked), and a fifth
+// for the summary when the reader asks for it.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -60,18 +62,21 @@ function renderSlot(slotId, item) {
   const slot = $(slotId);
   const link = slot.querySelector(".slot-link");
   const meta = slot.querySelector(".slot-meta");
+  const why = slot.querySelector(".slot-why");
   slot.classList.toggle("empty", !item);
   if (!item) {
     link.textContent = "No other article";
     link.removeAttribute("href");
     link.removeAttribute("data-id");
     meta.textContent = "";
+    why.textContent = "";
     return;
   }
   link.textContent = item.title;
   link.href = articleHref(item.id);
   link.dataset.id = item.id;
   meta.textContent = [item.source, formatDate(item.published)].filter(Boolean).join(" · ");
+  why.textContent = item.why || "";
 }
 
 function renderRelated(items) {
@@ -86,13 +91,56 @@ function renderRelated(items) {
     const meta = document.createElement("span");
     meta.className = "related-meta";
     meta.textContent = [item.source, formatDate(item.published)].filter(Boolean).join(" · ");
-    entry.append(link, meta);
+    const why = document.createElement("span");
+    why.className = "related-why why";
+    why.textContent = item.why || "";
+    entry.append(link, meta, why);
     list.append(entry);
   }
   if (!items.length) {
     const entry = document.createElement("li");
     entry.textContent = "No related stories yet.";
     list.append(entry);
+  }
+}
+
+// -- summary box -----------------------------------------------------------------------
+
+function resetSummary() {
+  const button = $("summary-button");
+  button.hidden = false;
+  button.disabled = false;
+  $("summary-list").replaceChildren();
+  $("summary-list").hidden = true;
+  $("summary-status").hidden = true;
+}
+
+async function showSummary() {
+  const id = document.body.dataset.articleId;
+  if (!id) return;
+  const button = $("summary-button");
+  const status = $("summary-status");
+  button.disabled = true;
+  status.textContent = "Summarising…";
+  status.hidden = false;
+  try {
+    const found = await api("/articles/" + enc(id) + "/summary?sentences=3");
+    if (document.body.dataset.articleId !== id) return; // the reader moved on meanwhile
+    const list = $("summary-list");
+    list.replaceChildren();
+    for (const sentence of found.sentences) {
+      const item = document.createElement("li");
+      item.textContent = sentence;
+      list.append(item);
+    }
+    list.hidden = !found.sentences.length;
+    button.hidden = true;
+    status.textContent = found.sentences.length
+      ? "Summary: the article's most central sentences, as written."
+      : "This article has no text to summarise.";
+  } catch (error) {
+    button.disabled = false;
+    status.textContent = "No summary: " + error.message;
   }
 }
 
@@ -103,8 +151,8 @@ async function show(id) {
     const [article, topics, slots, related] = await Promise.all([
       api(path),
       api(path + "/topics").catch(() => ({ topics: [] })),
-      api(path + "/slots"),
-      api(path + "/related?k=6"),
+      api(path + "/slots?explain=true"),
+      api(path + "/related?k=6&explain=true"),
     ]);
     document.title = article.title + " · The Related Desk";
     $("article-title").textContent = article.title;
@@ -114,6 +162,7 @@ async function show(id) {
     $("article-date").dateTime = article.published || "";
     renderTopics(topics.topics.map((t) => t.label));
     renderBody(article.body);
+    resetSummary();
     renderSlot("slot-previous", slots.previous);
     renderSlot("slot-next", slots.next);
     renderRelated(related.related);
@@ -206,5 +255,6 @@ function setUpSearch() {
 window.addEventListener("hashchange", route);
 document.addEventListener("DOMContentLoaded", () => {
   setUpSearch();
+  $("summary-button").addEventListener("click", showSummary);
   route();
 });
