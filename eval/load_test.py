@@ -6,9 +6,13 @@ Two steps:
     python -m eval.load_test run /tmp/newsrec-100k --duration 20
 
 `build` indexes WCEP (read from ../shared/data, never copied) and tops it up with synthetic
-articles to 100,000, with the hashing embedder (encoding 100k texts with MiniLM would take
-an hour on two cores; related-by-id never runs the model, so the embedder does not change
-what is measured, only the vector width: 256 here against MiniLM's 384).
+articles to 100,000 (or `--total`). Encoding 100k texts with MiniLM would take an hour on two
+cores, and related-by-id never runs the model, so the vectors are precomputed
+(`--vectors minilm`, the default): WCEP's real MiniLM vectors (encoded once, cached in /tmp)
+and, for each synthetic story, unit vectors clustered around a random centre, all under the
+real model's identity, so the index is a MiniLM index (384 dimensions) that serves
+related-for-text with the real model. `--vectors hashing` uses the hashing test embedder
+instead (256 dimensions, no model needed at all).
 
 `run` starts `newsrec serve` (one worker, unless --workers) on 127.0.0.1 with a free port,
 then loads it with `wrk` when installed (Debian's package), else with a Python asyncio
@@ -40,6 +44,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -52,17 +57,68 @@ WCEP = (
     / "wcep_current_events.jsonl.gz"
 )
 HOT_SET = 1000
+_BUILD_SLICE = 50_000
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
 
 # -- build ---------------------------------------------------------------------------------
 
 
-def build(index_dir: Path, total: int, wcep: Path, seed: int) -> None:
+def build(index_dir: Path, total: int, wcep: Path, seed: int, vectors: str = "minilm") -> float:
+    """Index WCEP + synthetic articles up to `total`; returns the seconds it took."""
     # Imported here so `run` does not pay for the core's imports in the client process.
-    from recommender import Article, Settings, load_articles, open_index
+    from recommender import Settings, open_index
 
-    settings = Settings(index_dir=index_dir, embedder="hashing")
+    articles = corpus(total, wcep, seed)
+    settings = Settings(
+        index_dir=index_dir, embedder="hashing" if vectors == "hashing" else "minilm"
+    )
+    embedder = None if vectors == "hashing" else _cached_embedder(articles, wcep, seed)
+    started = time.perf_counter()
+    added = updated = unchanged = 0
+    with open_index(settings, writable=True, embedder=embedder) as index:
+        # Slices bound the memory of term vectors and fingerprints computed per upsert.
+        for start in range(0, len(articles), _BUILD_SLICE):
+            report = index.upsert(articles[start : start + _BUILD_SLICE])
+            added, updated = added + report.added, updated + report.updated
+            unchanged += report.unchanged
+            print(
+                f"  {start + _BUILD_SLICE:>9,} written, {time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
+        index.save()
+        count = len(index)
+        kind = index.info().index_type
+    seconds = time.perf_counter() - started
+    print(
+        f"{count:,} articles in {index_dir} ({added:,} added, {updated:,} updated,"
+        f" {unchanged:,} unchanged; {kind} vectors) in {seconds:.0f} s"
+    )
+    return seconds
+
+
+def _cached_embedder(articles: list[Any], wcep: Path, seed: int) -> Any:
+    """Real MiniLM vectors for WCEP's texts, story-clustered ones for synthetic texts."""
+    import numpy as np
+
+    from embeddings import MiniLMEmbedder
+    from eval.bench_vectors import CachedEmbedder, story_vectors, wcep_vectors
+
+    known: dict[str, Any] = {}
+    real = [article for article in articles if article.source != "synthetic"]
+    if real:
+        known.update(zip((a.text for a in real), wcep_vectors(wcep)[: len(real)], strict=True))
+    synthetic = [article for article in articles if article.source == "synthetic"]
+    stories = np.asarray([int(a.story.rsplit("-", 1)[1]) for a in synthetic], dtype=np.int64)
+    vectors = story_vectors(stories, seed=seed)
+    known.update(zip((a.text for a in synthetic), vectors, strict=True))
+    return CachedEmbedder(known, MiniLMEmbedder())
+
+
+def corpus(total: int, wcep: Path, seed: int) -> list[Any]:
+    """WCEP's articles (up to `total`), then synthetic stories up to `total` articles."""
+    from recommender import Article, load_articles
+
     articles: list[Article] = []
     if wcep.is_file():
         articles = load_articles([wcep]).articles[:total]
@@ -87,15 +143,7 @@ def build(index_dir: Path, total: int, wcep: Path, seed: int) -> None:
                 story=f"synthetic-story-{story}",
             )
         )
-    started = time.perf_counter()
-    with open_index(settings, writable=True) as index:
-        report = index.upsert(articles)
-        index.save()
-        count = len(index)
-    print(
-        f"{count:,} articles in {index_dir} ({report.added:,} added, {report.updated:,} updated,"
-        f" {report.unchanged:,} unchanged) in {time.perf_counter() - started:.0f} s"
-    )
+    return articles
 
 
 # -- run -----------------------------------------------------------------------------------
@@ -121,14 +169,24 @@ class Figures:
         )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def _start_server(index_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "NEWSREC_EMBEDDER": "hashing", "NEWSREC_READ_ONLY": "false"}
+def _index_embedder(index_dir: Path) -> str:
+    """The NEWSREC_EMBEDDER value the index was built with (from its manifest)."""
+    manifest = json.loads((index_dir / "newsrec-manifest.json").read_text(encoding="utf-8"))
+    return "hashing" if str(manifest["embedder"]).startswith("hashing") else "minilm"
+
+
+def start_server(index_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "NEWSREC_EMBEDDER": _index_embedder(index_dir),
+        "NEWSREC_READ_ONLY": "false",
+    }
     command = [
         sys.executable,
         "-m",
@@ -146,7 +204,7 @@ def _start_server(index_dir: Path, port: int, workers: int) -> subprocess.Popen[
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
 
-def _wait_ready(base: str, timeout: float) -> None:
+def wait_ready(base: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -158,7 +216,7 @@ def _wait_ready(base: str, timeout: float) -> None:
     raise SystemExit(f"the service at {base} was not ready within {timeout:.0f} s")
 
 
-def _sample_ids(base: str, wcep: Path, count: int, seed: int) -> list[str]:
+def sample_ids(base: str, wcep: Path, count: int, seed: int) -> list[str]:
     """Ids to ask for: WCEP's and the synthetic ones `build` made, shuffled.
 
     Enough distinct ids that the cold phase never asks for the same article twice.
@@ -255,13 +313,41 @@ def _measure(label: str, paths: list[str], base: str, options: argparse.Namespac
     return figures
 
 
-def run(options: argparse.Namespace) -> None:
-    port = _free_port()
+@dataclass(frozen=True)
+class LoadResult:
+    healthz: Figures
+    related_cold: Figures
+    related_hot: Figures
+    slots: Figures
+    rss_bytes: int  # the server's resident memory after the load (all its processes)
+    peak_rss_bytes: int  # their high-water marks, summed
+
+
+def process_memory(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) in bytes of a process and its children, from /proc."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.is_file():
+        pids += [int(child) for child in children.read_text().split()]
+    rss = peak = 0
+    for each in pids:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        rss += int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+        peak += int(fields.get("VmHWM", "0 kB").split()[0]) * 1024
+    return rss, peak
+
+
+def run(options: argparse.Namespace) -> LoadResult:
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = _start_server(options.index_dir, port, options.workers)
+    server = start_server(options.index_dir, port, options.workers)
     try:
-        _wait_ready(base, timeout=600)
-        cold = _sample_ids(base, options.wcep, 60_000, options.seed)
+        wait_ready(base, timeout=600)
+        cold = sample_ids(base, options.wcep, 60_000, options.seed)
         _check_exist(base, cold[:50])
         random_state = random.Random(options.seed)
         hot_ids = cold[-HOT_SET:]
@@ -300,12 +386,21 @@ def run(options: argparse.Namespace) -> None:
             print(
                 f"{figures.label}: {figures.per_second / floor.per_second:.2f}x the /healthz rate"
             )
+        rss, peak = process_memory(server.pid)
+        print(f"server memory: {rss / 2**20:,.0f} MiB resident, peak {peak / 2**20:,.0f} MiB")
+        return LoadResult(floor, cold_figures, hot_figures, slots, rss, peak)
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def main(argv: list[str] | None = None) -> None:
+def run_options(index_dir: Path, **overrides: Any) -> argparse.Namespace:
+    """The options `run` takes, with the command line's defaults."""
+    options = _parser().parse_args(["run", str(index_dir)])
+    return argparse.Namespace(**{**vars(options), **overrides})
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     build_parser = commands.add_parser("build", help="index WCEP + synthetic articles")
@@ -313,6 +408,7 @@ def main(argv: list[str] | None = None) -> None:
     build_parser.add_argument("--total", type=int, default=100_000)
     build_parser.add_argument("--wcep", type=Path, default=WCEP)
     build_parser.add_argument("--seed", type=int, default=7)
+    build_parser.add_argument("--vectors", choices=("minilm", "hashing"), default="minilm")
     run_parser = commands.add_parser("run", help="serve the index and load it")
     run_parser.add_argument("index_dir", type=Path)
     run_parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
@@ -324,9 +420,13 @@ def main(argv: list[str] | None = None) -> None:
     run_parser.add_argument("--max-requests", type=int, default=500_000, help="python client cap")
     run_parser.add_argument("--seed", type=int, default=7)
     run_parser.add_argument("--wcep", type=Path, default=WCEP)
-    options = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = _parser().parse_args(argv)
     if options.command == "build":
-        build(options.index_dir, options.total, options.wcep, options.seed)
+        build(options.index_dir, options.total, options.wcep, options.seed, options.vectors)
     else:
         run(options)
 
