@@ -104,12 +104,19 @@ def _shared_terms(
     if total <= 0:
         return ()
     contributions.sort(key=lambda item: (-item[0], names[item[1]]))
-    strongest = [
-        names[feature]
-        for value, feature in contributions[: 2 * MAX_TERMS]
-        if value >= MIN_SHARE * total
-    ]
+    strongest: list[str] = []
+    for value, feature in contributions[: 3 * MAX_TERMS]:
+        name = names[feature]
+        if value >= MIN_SHARE * total and not any(_same_family(name, s) for s in strongest):
+            strongest.append(name)
     return tuple(_joined_names(strongest, text)[:MAX_TERMS])
+
+
+def _same_family(word: str, other: str) -> bool:
+    """ "Russia" and "Russian", "Libya" and "Libyan": one shown is enough."""
+    shorter, longer = sorted((word.lower(), other.lower()), key=len)
+    # An ending of up to three letters ("-n", "-ns", "-ian"), not another word ("Portugal").
+    return len(shorter) >= 4 and longer.startswith(shorter) and len(longer) - len(shorter) <= 3
 
 
 def _joined_names(terms: list[str], text: str) -> list[str]:

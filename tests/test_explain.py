@@ -14,7 +14,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recommender import Article, ArticleIndex, Recommender
-from recommender.explain import Explanation, _span
+from recommender.explain import Explanation, _same_family, _span
 from recommender.store import AssignedTopics
 from tests.conftest import make_article
 
@@ -193,3 +193,17 @@ def test_unrelated_items_name_no_terms(recommender: Recommender) -> None:
 def test_spans_read_naturally(days: float, text: str) -> None:
     assert _span(days) == text
     assert _span(800) == "2 years"
+
+
+@pytest.mark.parametrize(
+    ("word", "other", "same"),
+    [
+        ("Russia", "Russian", True),
+        ("Libyan", "Libya", True),
+        ("LNA", "LNAs", False),
+        ("port", "Portugal", False),
+        ("talks", "defence", False),
+    ],
+)
+def test_a_word_family_is_named_once(word: str, other: str, same: bool) -> None:
+    assert _same_family(word, other) is same
