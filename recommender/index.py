@@ -259,6 +259,7 @@ class ArticleIndex:
     def plan_upsert(self, articles: Sequence[Article]) -> UpsertPlan:
         """Sort articles into new, changed and unchanged, and count the texts to encode."""
         self._require_writable()
+        _refuse_repeated_ids(articles)
         states = self._store.states([article.id for article in articles])
         changed: list[Article] = []
         added = 0
@@ -448,10 +449,13 @@ class ArticleIndex:
     def _load_vectors(self) -> VectorIndex:
         manifest = self._manifest()
         generation = self._store.generation
-        snapshot = self.directory / str(manifest.get("vectors_file", ""))
+        # Only this generation's snapshot, by its own name in this directory: the manifest's
+        # `vectors_file` is never followed (a swapped manifest could name "../elsewhere").
+        snapshot = self.directory / f"{_SNAPSHOT_PREFIX}{generation}.faiss"
         saved_kind = manifest.get("index_type")
         if (
-            manifest.get("generation") == generation
+            manifest.get("vectors_file") == snapshot.name
+            and manifest.get("generation") == generation
             and self._snapshot_acceptable(saved_kind)
             and snapshot.is_file()
         ):
@@ -507,6 +511,18 @@ class ArticleIndex:
     def _require_writable(self) -> None:
         if self._lock is None:
             raise InvalidInputError("this index was opened read-only")
+
+
+def _refuse_repeated_ids(articles: Sequence[Article]) -> None:
+    # Two versions of one id in a batch would both be written: the store keeps the last,
+    # but the vector index and the catalog would hold an entry for each.
+    seen: set[str] = set()
+    for article in articles:
+        if article.id in seen:
+            raise InvalidInputError(
+                f"duplicate id {article.id!r} in one upsert; give each id at most once per batch"
+            )
+        seen.add(article.id)
 
 
 def _prepare(articles: list[Article]) -> list[PreparedArticle]:
