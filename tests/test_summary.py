@@ -22,7 +22,7 @@ from recommender.summary import (
     tfidf_vectors,
 )
 from recommender.summary_cache import CACHE_FILE, SummaryCache
-from tests.conftest import SEEDS_DIR
+from tests.conftest import MODEL_INSTALLED, SEEDS_DIR
 
 
 def _texts(body: str) -> list[str]:
@@ -254,3 +254,16 @@ def test_a_cache_that_cannot_be_opened_falls_back_to_memory(tmp_path: Path) -> N
     cache.put("h", "m", [1.0, 2.0])
     assert cache.get("h", "m") == [1.0, 2.0]
     assert len(cache) == 1
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not MODEL_INSTALLED, reason="the packaged MiniLM model is not installed")
+def test_dense_summary_with_the_real_model() -> None:
+    from embeddings import MiniLMEmbedder
+
+    rows = [json.loads(line) for line in (SEEDS_DIR / "articles.jsonl").open()]
+    row = rows[0]
+    summary = Summarizer(MiniLMEmbedder(), "dense-centroid").summarize(row["title"], row["body"], 3)
+    assert len(summary.sentences) == 3
+    assert all(sentence in row["body"] for sentence in summary.sentences)
+    assert list(summary.positions) == sorted(summary.positions)
