@@ -3,8 +3,9 @@
 The vector layer holds only ids and vectors. Two kinds: `exact` (a flat index, searched by
 brute force) and `hnsw` (a graph: sub-linear search for a little recall). `auto`, the
 default setting, picks by corpus size (`choose_index_kind`): exact below `AUTO_HNSW_FROM`
-vectors, HNSW from there on. HNSW cannot delete in place, so a removal rebuilds it from the
-vectors it still holds.
+vectors, HNSW from there on. HNSW cannot delete in place: a removed vector stays in the
+graph as a tombstone (its id becomes negative, and searches select ids >= 0 only), and the
+graph is rebuilt from the live vectors once tombstones pass a tenth of it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ AUTO_HNSW_FROM = 100_000
 # threshold, so a corpus hovering at the threshold is not rebuilt back and forth.
 _AUTO_EXACT_BELOW = 0.8
 DEFAULT_EF_SEARCH = 128
+_TOMBSTONE = -2  # the id of a removed HNSW node (-1 is FAISS's "no result")
+_MAX_TOMBSTONES = 0.1  # rebuild an HNSW graph past this share of removed nodes
+_LIVE_IDS = (0, 2**62)  # an IDSelectorRange over every valid row id
 _QUERY_BLOCK = 256  # queries scored at once: bounds the (block, n) score matrix
 # Fewer queries than this are searched one thread each, by FAISS's own SIMD kernels (the
 # same cut-off FAISS uses between its per-query code and BLAS). A request's single query
@@ -48,9 +52,10 @@ class VectorIndex:
         self._ef_search = hnsw_ef_search
         self._index = self._empty()
         self._ids_cache: np.ndarray | None = None
+        self._tombstones = 0
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return int(self._index.ntotal) - self._tombstones
 
     @property
     def ef_search(self) -> int:
@@ -75,9 +80,17 @@ class VectorIndex:
         if kind == self.kind:
             return self
         other = VectorIndex(self.dimension, kind, hnsw_ef_search=self._ef_search)
-        if len(self):
-            other.add(self._row_id_array(), self._index.index.reconstruct_n(0, len(self)))
+        other.add(*self._live())
         return other
+
+    def _live(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ids (m,) and vectors (m, dimension) of every vector not removed."""
+        ids = self._row_id_array()
+        vectors = self._index.index.reconstruct_n(0, len(ids)) if len(ids) else None
+        if vectors is None:
+            return ids, np.zeros((0, self.dimension), dtype=np.float32)
+        live = ids >= 0
+        return ids[live], vectors[live]
 
     def remove(self, row_ids: np.ndarray) -> None:
         row_ids = np.ascontiguousarray(row_ids, dtype=np.int64)
@@ -87,11 +100,21 @@ class VectorIndex:
         if self.kind == "exact":
             self._index.remove_ids(row_ids)
             return
-        kept_ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
-        keep = ~np.isin(kept_ids, row_ids)
-        vectors = self._index.index.reconstruct_n(0, len(kept_ids))
-        self._index = self._empty()
-        self.add(kept_ids[keep], vectors[keep])
+        # Rebuilding a graph of a million vectors takes minutes: mark the nodes instead.
+        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        removed = np.isin(ids, row_ids)
+        if not removed.any():
+            return
+        ids[removed] = _TOMBSTONE
+        self._tombstones += int(removed.sum())
+        if self._tombstones > _MAX_TOMBSTONES * len(ids):
+            live = ids >= 0
+            vectors = self._index.index.reconstruct_n(0, len(ids))
+            self._index, self._tombstones = self._empty(), 0
+            self.add(ids[live], vectors[live])
+            return
+        faiss.copy_array_to_vector(ids, self._index.id_map)
+        self._index.construct_rev_map()  # vectors_of looks ids up there
 
     def vectors_of(self, row_ids: np.ndarray) -> np.ndarray:
         """The stored vectors: (m,) -> (m, dimension). Raises KeyError for an absent id."""
@@ -178,6 +201,7 @@ class VectorIndex:
         index = cls(loaded.d, kind, hnsw_ef_search=hnsw_ef_search)
         index._index = loaded
         index._ids_cache = None
+        index._tombstones = int((index._row_id_array() < 0).sum())
         return index
 
     def _empty(self) -> Any:
@@ -193,7 +217,10 @@ class VectorIndex:
     def _search_parameters(self, allowed: np.ndarray | None) -> Any:
         selector = None
         if allowed is not None:
+            # Ids are read unsigned: a tombstone's negative id is never in the bitmap.
             selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(allowed))
+        elif self._tombstones:
+            selector = faiss.IDSelectorRange(*_LIVE_IDS)
         if self.kind == "hnsw":
             return faiss.SearchParametersHNSW(sel=selector, efSearch=self._ef_search)
         return faiss.SearchParameters(sel=selector) if selector is not None else None

@@ -256,3 +256,39 @@ def test_exact_search_agrees_one_query_at_a_time_and_in_bulk(queries: int) -> No
     assert (masked >= 0).sum(axis=1).tolist() == [len(allowed)] * queries
     # Padding past the allowed rows is id -1 with score -inf, whichever path answered.
     assert np.isneginf(masked_scores[masked < 0]).all()
+
+
+def test_hnsw_removal_marks_nodes_and_filtered_searches_skip_them(tmp_path: Path) -> None:
+    vectors, ids = _unit_vectors(500, seed=38), _sparse_ids(500, seed=39)
+    index = _filled("hnsw", vectors, ids)
+    removed = ids[:20]  # 4%: below the rebuild share, so the graph keeps tombstones
+
+    index.remove(removed)
+    index.remove(removed[:5])  # removing again changes nothing
+
+    assert len(index) == 480
+    everything = bitmap_of(ids)  # a bitmap that still names the removed ids
+    for allowed in (None, everything):
+        _, found = index.search(vectors[:20], 10, allowed)
+        assert not np.isin(found, removed).any() and (found >= 0).all()
+        assert (found[:, 0] != ids[:20]).all()
+    with pytest.raises(KeyError):
+        index.vectors_of(removed[:1])
+    path = tmp_path / "vectors.faiss"
+    index.save(path)
+    loaded = VectorIndex.load(path, "hnsw")
+    assert len(loaded) == 480
+    _, found = loaded.search(vectors[:20], 10)
+    assert not np.isin(found, removed).any()
+    assert len(loaded.converted("exact")) == 480
+
+
+def test_hnsw_rebuilds_once_removals_pass_a_tenth() -> None:
+    vectors, ids = _unit_vectors(200, seed=40), _sparse_ids(200, seed=41)
+    index = _filled("hnsw", vectors, ids)
+
+    index.remove(ids[:30])
+
+    assert len(index) == 170 == index._index.ntotal  # rebuilt: no tombstones left
+    _, found = index.search(vectors[30:40], 1)
+    np.testing.assert_array_equal(found[:, 0], ids[30:40])
