@@ -40,8 +40,9 @@ CREATE TABLE IF NOT EXISTS sentence_scores (
 class SummaryCache:
     """Thread-safe. `path=None` keeps scores in memory only."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, max_rows: int = MAX_ROWS) -> None:
         self.path = path
+        self.max_rows = max_rows
         self._memory: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
@@ -88,11 +89,12 @@ class SummaryCache:
                     (*key, json.dumps([round(s, 6) for s in scores]), time.time()),
                 )
                 self._writes += 1
-                if self._writes % _PRUNE_EVERY == 0:
+                # Once per process and then every so often: the file stays bounded.
+                if self._writes % _PRUNE_EVERY == 1:
                     db.execute(
                         "DELETE FROM sentence_scores WHERE rowid IN (SELECT rowid FROM "
-                        "sentence_scores ORDER BY created DESC LIMIT -1 OFFSET ?)",
-                        (MAX_ROWS,),
+                        "sentence_scores ORDER BY created DESC, rowid DESC LIMIT -1 OFFSET ?)",
+                        (self.max_rows,),
                     )
             except sqlite3.Error:
                 pass  # a busy or read-only file: the scores stay in memory

@@ -267,3 +267,16 @@ def test_dense_summary_with_the_real_model() -> None:
     assert len(summary.sentences) == 3
     assert all(sentence in row["body"] for sentence in summary.sentences)
     assert list(summary.positions) == sorted(summary.positions)
+
+
+def test_the_cache_file_keeps_the_newest_entries_within_its_bound(tmp_path: Path) -> None:
+    first = SummaryCache(tmp_path / CACHE_FILE, max_rows=3)
+    for number in range(5):
+        first.put(f"h{number}", "m", [float(number)])
+    first.close()
+    second = SummaryCache(tmp_path / CACHE_FILE, max_rows=3)
+    second.put("h5", "m", [5.0])  # a process's first write prunes
+    assert len(second) == 3
+    assert [second.get(f"h{n}", "m") for n in (3, 4, 5)] == [[3.0], [4.0], [5.0]]
+    second.close()
+    assert SummaryCache(tmp_path / CACHE_FILE).get("h0", "m") is None
