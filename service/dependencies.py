@@ -53,6 +53,14 @@ async def require_write_access(
         raise HTTPException(403, "this service is read-only (NEWSREC_READ_ONLY)")
 
 
+def check_k(k: int, settings: ServiceSettings) -> None:
+    """The schema bounds k by the API's ceiling; a service may set a lower limit."""
+    if k > settings.max_k:
+        raise HTTPException(
+            422, f"k={k} is over this service's limit of {settings.max_k} (NEWSREC_MAX_K)"
+        )
+
+
 Live = Annotated[LiveIndex, Depends(live_index)]
 ArticleId = Annotated[str, Depends(article_id)]
 WriteAccess = Depends(require_write_access)

@@ -34,6 +34,7 @@ from recommender import (
     Article,
     ArticleIndex,
     ArticleNotFoundError,
+    InvalidInputError,
     NewsrecError,
     Recommender,
     Settings,
@@ -284,6 +285,7 @@ class LiveIndex:
 
     def upsert(self, articles: Sequence[Article]) -> tuple[UpsertReport, int]:
         """Add or replace articles; returns the report and the new store generation."""
+        self._check_lengths(articles)
         with self._write_mutex:
             snapshot = self._writable_snapshot()
             with snapshot.lock.reading():
@@ -307,6 +309,17 @@ class LiveIndex:
                 self._after_write(snapshot, [], [article_id])
             self._publish(snapshot)
             return snapshot.generation
+
+    def _check_lengths(self, articles: Sequence[Article]) -> None:
+        """NEWSREC_MAX_TEXT_CHARS, checked here so forwarded writes are held to it too."""
+        limit = self.service.max_text_chars
+        for article in articles:
+            for name, text in (("title", article.title), ("body", article.body)):
+                if len(text) > limit:
+                    raise InvalidInputError(
+                        f"article {article.id!r}: {name} is {len(text):,} characters; at most "
+                        f"{limit:,} per title or body (NEWSREC_MAX_TEXT_CHARS)"
+                    )
 
     def _writable_snapshot(self) -> Snapshot:
         if not self.writable:

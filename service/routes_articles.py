@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from recommender import InvalidInputError, RelatedFilters
 from service import routes_summary
-from service.dependencies import ArticleId, Live
+from service.dependencies import ArticleId, Live, check_k
 from service.live_index import Snapshot
 from service.middleware import ARTICLE_SUFFIXES
 from service.schemas import (
@@ -60,6 +60,7 @@ async def related(
     explain: Annotated[bool, _EXPLAIN] = False,
 ) -> Response:
     """The k most related articles (never itself or a near-duplicate of itself)."""
+    check_k(k, live.service)
     excluded = frozenset(exclude or ())
     key = (
         "related",

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from recommender import InvalidInputError, RelatedArticle, RelatedFilters
-from service.dependencies import Live
+from service.dependencies import Live, check_k
 from service.live_index import LiveIndex
 from service.schemas import (
     ErrorResponse,
@@ -35,6 +35,7 @@ _INVALID: dict[int | str, dict[str, Any]] = {
 )
 async def related_to_text(query: TextQuery, live: Live) -> TextRelatedResponse:
     """Related articles for a new text (title + body), without indexing it."""
+    check_k(query.k, live.service)
     filters = RelatedFilters(
         exclude_ids=frozenset(query.filters.exclude),
         since=query.filters.since,

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.schemas import MAX_K, MAX_TEXT_CHARS
+
 # "single": one process reads and writes (the default). "reader": opens the index read-only
 # and reloads each newly published version; writes are proxied to `writer_socket` when set,
 # else refused (read-only). Set by `newsrec serve --workers N`, not by hand.
@@ -30,6 +32,20 @@ class ServiceSettings(BaseSettings):
     )
     max_bulk_articles: int = Field(
         default=500, ge=1, le=100_000, description="Articles per `POST /articles` request."
+    )
+    max_k: int = Field(
+        default=MAX_K,
+        ge=1,
+        le=MAX_K,
+        description=f"Largest k a related request may ask for (422 above; at most {MAX_K}).",
+    )
+    max_text_chars: int = Field(
+        default=MAX_TEXT_CHARS,
+        ge=100,
+        le=MAX_TEXT_CHARS,
+        description="Longest title or body of an article written through the API, in "
+        f"characters (422 above; at most {MAX_TEXT_CHARS:,}). Stored in full; the model "
+        "reads the first 256 tokens.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
