@@ -5,6 +5,10 @@ scores "same story" relevance with ranx on a sample of queries (every article wh
 has another member).
 
     python -m eval.ranking_study INDEX_DIR CORPUS [--queries 2000] [--pool 200]
+    python -m eval.ranking_study INDEX_DIR CORPUS --variant 0.6,1,180,0.5,5 --variant ...
+
+A variant is dense weight, time boost, decay days, feedback weight, feedback depth (the
+last two optional: no feedback).
 """
 
 from __future__ import annotations
@@ -20,19 +24,32 @@ from ranx import Qrels, Run, evaluate
 from recommender import Ranking, Recommender, Settings, build_embedder, load_articles, open_index
 
 METRICS = ["ndcg@10", "mrr", "precision@5", "recall@10"]
-# (dense weight, time boost, decay days): dense only, lexical only, blends, time boosts.
+# (dense weight, time boost, decay days, feedback weight, feedback depth): dense only,
+# lexical only, blends, time boosts, pseudo-relevance feedback.
 VARIANTS = [
-    (1.0, 0.0, 180.0),
-    (0.0, 0.0, 180.0),
-    (0.5, 0.0, 180.0),
-    (0.6, 0.0, 180.0),
-    (0.5, 1.0, 90.0),
-    (0.5, 1.0, 30.0),
-    (0.5, 1.0, 365.0),
-    (0.6, 1.0, 180.0),
-    (0.4, 1.0, 90.0),
-    (0.5, 2.0, 90.0),
+    (1.0, 0.0, 180.0, 0.0, 5),
+    (0.0, 0.0, 180.0, 0.0, 5),
+    (0.5, 0.0, 180.0, 0.0, 5),
+    (0.6, 0.0, 180.0, 0.0, 5),
+    (0.5, 1.0, 90.0, 0.0, 5),
+    (0.5, 1.0, 30.0, 0.0, 5),
+    (0.5, 1.0, 365.0, 0.0, 5),
+    (0.6, 1.0, 180.0, 0.0, 5),
+    (0.4, 1.0, 90.0, 0.0, 5),
+    (0.5, 2.0, 90.0, 0.0, 5),
+    (0.6, 1.0, 180.0, 0.5, 5),
+    (0.6, 1.0, 180.0, 1.0, 5),
+    (0.6, 1.0, 180.0, 1.0, 10),
 ]
+
+
+def _variant(text: str) -> tuple[float, float, float, float, int]:
+    parts = [float(part) for part in text.split(",")]
+    if len(parts) not in (3, 5):
+        raise argparse.ArgumentTypeError("a variant is w,boost,days[,feedback,depth]")
+    weight, boost, days = parts[:3]
+    feedback, depth = (parts[3], int(parts[4])) if len(parts) == 5 else (0.0, 5)
+    return weight, boost, days, feedback, depth
 
 
 def main() -> None:
@@ -41,6 +58,7 @@ def main() -> None:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--pool", type=int, default=200)
+    parser.add_argument("--variant", type=_variant, action="append", help="w,boost,days[,fb,m]")
     arguments = parser.parse_args()
 
     articles = load_articles([arguments.corpus]).articles
@@ -59,17 +77,19 @@ def main() -> None:
     settings = Settings(index_dir=arguments.index_dir)
     print(f"{len(queries)} queries; pool {arguments.pool}")
     print(
-        f"{'dense w':>8}{'boost':>7}{'days':>7}"
+        f"{'dense w':>8}{'boost':>7}{'days':>7}{'fb':>6}{'fb m':>6}"
         + "".join(f"{m:>13}" for m in METRICS)
         + "  ms/query"
     )
     with open_index(settings, embedder=build_embedder(settings)) as index:
-        for weight, boost, days in VARIANTS:
+        for weight, boost, days, feedback, depth in arguments.variant or VARIANTS:
             ranking = Ranking(
                 dense_weight=weight,
                 time_boost=boost,
                 time_decay_days=days,
                 pool_depth=arguments.pool,
+                feedback_weight=feedback,
+                feedback_depth=depth,
             )
             started = time.perf_counter()
             lists = Recommender(index, ranking).related_many(queries, k=20)
@@ -77,7 +97,11 @@ def main() -> None:
             run = Run({q: {hit.id: hit.score for hit in hits} for q, hits in lists.items()})
             scores = evaluate(qrels, run, METRICS)
             row = "".join(f"{scores[m]:>13.4f}" for m in METRICS)
-            print(f"{weight:>8.1f}{boost:>7.1f}{days:>7.0f}{row}{per_query:>10.1f}", flush=True)
+            print(
+                f"{weight:>8.2f}{boost:>7.1f}{days:>7.0f}{feedback:>6.2f}{depth:>6d}"
+                f"{row}{per_query:>10.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
