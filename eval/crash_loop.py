@@ -270,7 +270,7 @@ def index_run(
         problems.append(f"the next run failed ({finished.returncode}): {finished.stderr[-300:]}")
     else:
         _, _, after = check_index(directory, {i: {t} for i, t in titles.items()}, settings)
-        problems.extend(f"after the next run: {problem}" for problem in after)
+        problems.extend(f"after the next run: {problem}" for problem in after + _strays(directory))
     return result
 
 
@@ -426,7 +426,15 @@ def final_http_run(directory: Path, ledger: Ledger, env: dict[str, str]) -> list
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
     _, _, problems = check_index(directory, ledger.allowed(), _settings(directory, env))
-    return problems
+    return problems + _strays(directory)
+
+
+def _strays(directory: Path) -> list[str]:
+    """Files a killed save left behind must be gone once a later save completes."""
+    names = sorted(p.name for p in directory.iterdir())
+    snapshots = [n for n in names if n.startswith("newsrec-vectors-")]
+    leftovers = [n for n in names if n.endswith(".tmp")] + snapshots[1:]
+    return [f"files left behind by a killed save: {leftovers}"] if leftovers else []
 
 
 # -- the loop ------------------------------------------------------------------------------

@@ -371,9 +371,12 @@ class ArticleIndex:
             },
         )
         self._snapshot_generation = generation
-        for old in self.directory.glob(f"{_SNAPSHOT_PREFIX}*.faiss"):
-            if old != final:
-                old.unlink(missing_ok=True)
+        # Older snapshots, and the temporary file of a save that was killed part-way (this
+        # process holds the write lock: no other save is running).
+        for pattern in (f"{_SNAPSHOT_PREFIX}*.faiss", f".{_SNAPSHOT_PREFIX}*.faiss.tmp"):
+            for old in self.directory.glob(pattern):
+                if old != final:
+                    old.unlink(missing_ok=True)
 
     # -- internals -----------------------------------------------------------------------
 
