@@ -116,13 +116,6 @@ class LexicalIndex:
             raise KeyError(row_id)
         return self._weighted[position]
 
-    def rows_of(self, row_ids: np.ndarray) -> sparse.csr_matrix:
-        """Stored unit TF-IDF vectors of the given rows (empty rows for unknown ones)."""
-        self._apply_pending()
-        positions = self._positions(np.asarray(row_ids, dtype=np.int64))
-        rows = self._weighted[np.maximum(positions, 0)].tocsr()
-        return sparse.csr_matrix(sparse.diags((positions >= 0).astype(np.float32)) @ rows)
-
     def query_for_text(self, text: str) -> sparse.csr_matrix:
         self._apply_pending()
         return _unit_rows(term_vectors([text]).multiply(self._idf[None, :]).tocsr())

@@ -360,7 +360,7 @@ class Recommender:
                 query.vector,
                 query.terms,
                 self.index.vectors.vectors_of(top),
-                self.index.lexical.rows_of(top),
+                [self.index.lexical.query_of(int(row_id)) for row_id in top],
                 self.ranking.feedback_weight,
             )
             scores = self._fused(query, candidates)

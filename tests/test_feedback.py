@@ -17,12 +17,12 @@ def test_expansion_is_the_scaled_mean_on_both_sides() -> None:
     vector = np.array([1.0, 0.0, 0.0], dtype=np.float32)
     neighbours = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
     terms = sparse.csr_matrix(np.array([[1.0, 0.0, 0.0]], dtype=np.float32))
-    neighbour_terms = sparse.csr_matrix(neighbours)
+    neighbour_terms = [sparse.csr_matrix(row[None, :]) for row in neighbours]
     dense, lexical = expanded_query(vector, terms, neighbours, neighbour_terms, 1.0)
     assert dense == pytest.approx([0.5, 0.25, 0.25])
     assert lexical.toarray()[0] == pytest.approx([0.5, 0.25, 0.25])
     assert dense.dtype == np.float32
-    unchanged = expanded_query(vector, terms, neighbours[:0], neighbour_terms[:0], 1.0)
+    unchanged = expanded_query(vector, terms, neighbours[:0], [], 1.0)
     assert unchanged[0] is vector
 
 
