@@ -58,6 +58,9 @@ IdsFile = Annotated[
     Path | None, typer.Option("--ids-file", help="A file of ids, one per line ('-' = stdin).")
 ]
 TopK = Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="How many related.")]
+Explain = Annotated[
+    bool, typer.Option("--explain", help="Say why each article was picked (a little slower).")
+]
 
 
 class BadInput(Exception):
@@ -111,6 +114,7 @@ def related(
     ] = None,
     min_score: Annotated[float | None, typer.Option(help="Drop results scoring below.")] = None,
     topic: Annotated[str | None, typer.Option(help="Only articles tagged with this topic.")] = None,
+    explain: Explain = False,
     index_dir: IndexDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -127,7 +131,8 @@ def related(
     settings = _settings(index_dir)
     with open_index(settings) as article_index:
         known, unknown = _split_known(article_index, wanted)
-        lists = build_recommender(settings, article_index).related_many(known, k, filters)
+        recommender = build_recommender(settings, article_index)
+        lists = recommender.related_many(known, k, filters, explain=explain)
     for article_id in wanted:
         if article_id in lists:
             output.related(article_id, lists[article_id], as_json)
@@ -138,6 +143,7 @@ def related(
 def slots(
     ids: Annotated[list[str] | None, typer.Argument(help="Article ids.")] = None,
     ids_file: IdsFile = None,
+    explain: Explain = False,
     index_dir: IndexDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -146,7 +152,7 @@ def slots(
     settings = _settings(index_dir)
     with open_index(settings) as article_index:
         known, unknown = _split_known(article_index, wanted)
-        found = build_recommender(settings, article_index).slots_many(known)
+        found = build_recommender(settings, article_index).slots_many(known, explain=explain)
     for article_id in wanted:
         if article_id in found:
             output.slots(article_id, found[article_id], as_json)

@@ -91,6 +91,7 @@ def related(article_id: str, hits: list[RelatedArticle], as_json: bool) -> None:
     line(article_id)
     for rank, hit in enumerate(hits, start=1):
         line(f"  {rank:>3}. {_describe(hit)}")
+        _why(hit, indent=7)
 
 
 def slots(article_id: str, found: Slots, as_json: bool) -> None:
@@ -105,7 +106,9 @@ def slots(article_id: str, found: Slots, as_json: bool) -> None:
         return
     line(article_id)
     line(f"  previous: {_describe(found.previous) if found.previous else '-'}")
+    _why(found.previous, indent=12)
     line(f"  next:     {_describe(found.next) if found.next else '-'}")
+    _why(found.next, indent=12)
 
 
 def similar(hits: list[RelatedArticle], as_json: bool) -> None:
@@ -131,6 +134,11 @@ def info(details: IndexInfo, as_json: bool) -> None:
         return
     for key, value in values.items():
         line(f"{key:>15}: {value}")
+
+
+def _why(hit: RelatedArticle | None, indent: int) -> None:
+    if hit is not None and hit.why:
+        line(" " * indent + f"why: {hit.why}")
 
 
 def _describe(hit: RelatedArticle) -> str:

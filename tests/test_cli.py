@@ -583,3 +583,20 @@ def test_read_commands_and_an_embedder_mismatch_never_import_torch(indexed: Cli)
     lines = mismatch["err"].splitlines()
     assert len(lines) == 1, mismatch["err"]
     assert "hashing-bow-256" in lines[0] and "all-MiniLM-L6-v2" in lines[0]
+
+
+def test_explain_says_why_in_json_and_text(indexed: Cli) -> None:
+    (line,) = indexed("related", "h2", "-k", "2", "--explain", "--json").json_lines()
+    for hit in line["related"]:
+        assert set(hit) == RESULT_KEYS | {"why", "reasons"}
+        assert hit["why"]
+        # h2 is dated: every dated neighbour is earlier or later coverage.
+        assert hit["reasons"]["coverage"] in {"earlier", "later", "same time"}
+    (slots,) = indexed("slots", "h2", "--explain", "--json").json_lines()
+    assert slots["previous"]["reasons"]["coverage"] == "earlier"
+    assert slots["next"]["reasons"]["coverage"] == "later"
+    text = indexed("slots", "h2", "--explain")
+    assert text.code == 0
+    assert sum(row.strip().startswith("why: ") for row in text.out.splitlines()) == 2
+    plain = indexed("related", "h2", "-k", "2", "--json").json_lines()[0]
+    assert all("why" not in hit for hit in plain["related"])
