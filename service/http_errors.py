@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -41,6 +42,41 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(kind, _handler(status))
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    _document_edge_errors(app)
+
+
+# Answers that come from the edge rather than from a route, so no route declares them: the
+# body limit (every operation that takes a body) and "not ready" (every operation that
+# needs the index). Without them a client generated from the schema meets undocumented codes.
+_EDGE_ERRORS = {
+    "413": "Request body over NEWSREC_MAX_BODY_BYTES.",
+    "503": "The index is not loaded (yet), or the writer is not reachable; see Retry-After.",
+}
+_NEEDS_NO_INDEX = frozenset({"/healthz", "/metrics"})
+
+
+def _document_edge_errors(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()  # cached by FastAPI after the first call; the edits are idempotent
+        error = {"$ref": "#/components/schemas/ErrorResponse"}
+        has_model = "ErrorResponse" in schema.get("components", {}).get("schemas", {})
+        for path, item in schema.get("paths", {}).items():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in _EDGE_ERRORS.items():
+                    if status == "413" and "requestBody" not in operation:
+                        continue
+                    if status == "503" and path in _NEEDS_NO_INDEX:
+                        continue
+                    documented: dict[str, Any] = {"description": description}
+                    if has_model:
+                        documented["content"] = {"application/json": {"schema": error}}
+                    responses.setdefault(status, documented)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _handler(status: int):  # type: ignore[no-untyped-def]
