@@ -9,6 +9,7 @@ result names an article that is not in the index.
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from pathlib import Path
@@ -24,10 +25,12 @@ from recommender import (
     Article,
     ArticleIndex,
     ArticleNotFoundError,
+    InvalidArticleError,
     InvalidInputError,
     Recommender,
     RelatedFilters,
     article_from_mapping,
+    load_articles,
 )
 
 pytestmark = pytest.mark.fuzz
@@ -204,3 +207,50 @@ def test_a_duplicate_id_in_one_upsert_is_refused_naming_it(tmp_path: Path) -> No
         with pytest.raises(InvalidInputError, match="duplicate id 'x'"):
             index.upsert([first, second])
         assert len(index) == 0 and len(index.vectors) == 0
+
+
+csv_cells = odd_text | st.sampled_from(['"', '""', "\n", "\r\n", ",", ";", "\x00", "2025-13-01"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    header=st.lists(st.sampled_from(["id", "title", "body", "published", "topics", "x", ""])),
+    rows=st.lists(st.lists(csv_cells, max_size=6), max_size=6),
+)
+def test_any_csv_gives_articles_row_errors_or_one_file_error(
+    header: list[str], rows: list[list[str]]
+) -> None:
+    raw = "\n".join(",".join(cells) for cells in [header, *rows])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "garbage.csv"
+        path.write_text(raw, encoding="utf-8", errors="surrogatepass")
+        try:
+            batch = load_articles([path], skip_invalid=True)
+        except InvalidInputError as error:  # the file as a whole is unreadable
+            _one_line(error)
+            assert str(error).startswith(str(path))
+            return
+    for error in batch.invalid:
+        assert str(error).startswith(f"{path}, line ")
+        _one_line(error)
+    assert len({article.id for article in batch.articles}) == len(batch.articles)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "ç/é", " a"]), published), max_size=8))
+def test_repeated_ids_keep_the_first_and_fail_a_strict_batch(
+    rows: list[tuple[str, str | None]],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rows.jsonl"
+        lines = [{"id": i, "title": f"T{n}", "published": when} for n, (i, when) in enumerate(rows)]
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+        batch = load_articles([path], skip_invalid=True)
+        first = {}
+        for line in lines:
+            first.setdefault(line["id"], line["title"])
+        assert {a.id: a.title for a in batch.articles} == first
+        assert len(batch.invalid) == len(lines) - len(first)
+        if batch.invalid:
+            with pytest.raises(InvalidArticleError, match="duplicate id"):
+                load_articles([path])
