@@ -121,3 +121,49 @@ def assignments_from_scores(
             )
         )
     return assignments
+
+
+def logistic(logits: np.ndarray) -> np.ndarray:
+    """Scores in (0, 1); clipped so that extreme logits cannot overflow."""
+    return 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
+
+
+class ThresholdTagger:
+    """What every tagger shares: its labels, the embedder it reads, a threshold, and `tag`
+    on top of the subclass's `scores`."""
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        *,
+        embedder_name: str,
+        threshold: float,
+        iptc: Mapping[str, str | None] | None,
+    ) -> None:
+        self._labels = tuple(labels)
+        self._embedder_name = embedder_name
+        self._threshold = check_threshold(threshold)
+        self._iptc = dict(iptc or {})
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self._labels
+
+    @property
+    def embedder_name(self) -> str:
+        return self._embedder_name
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
+
+    def scores(self, vectors: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def tag(self, vectors: np.ndarray, *, threshold: float | None = None) -> list[TopicAssignment]:
+        return assignments_from_scores(
+            self.scores(vectors),
+            self._labels,
+            self._iptc,
+            self._threshold if threshold is None else threshold,
+        )

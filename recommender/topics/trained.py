@@ -17,12 +17,7 @@ from typing import Any
 import numpy as np
 
 from recommender.errors import InvalidInputError
-from recommender.topics.assignment import (
-    TopicAssignment,
-    assignments_from_scores,
-    check_threshold,
-    check_vectors,
-)
+from recommender.topics.assignment import ThresholdTagger, check_vectors, logistic
 from recommender.topics.errors import InvalidTopicModelError
 from recommender.topics.evaluation import evaluate_assignments
 from recommender.topics.model_files import check_embedder, load_model, save_model
@@ -42,7 +37,7 @@ class CrossValidation:
     macro_f1_std: float
 
 
-class TrainedTagger:
+class TrainedTagger(ThresholdTagger):
     """Scores = per-label logistic probabilities; meets the `TopicTagger` protocol."""
 
     def __init__(
@@ -57,7 +52,7 @@ class TrainedTagger:
         cross_validation: CrossValidation | None = None,
     ) -> None:
         """weights: (len(labels), dimension); bias: (len(labels),)."""
-        self._labels = tuple(labels)
+        super().__init__(labels, embedder_name=embedder_name, threshold=threshold, iptc=iptc)
         self._weights = np.asarray(weights, dtype=np.float32)
         self._bias = np.asarray(bias, dtype=np.float32)
         if self._weights.shape[0] != len(self._labels) or self._bias.shape != (len(labels),):
@@ -65,39 +60,16 @@ class TrainedTagger:
                 f"{len(self._labels)} labels but weights {self._weights.shape} and bias "
                 f"{self._bias.shape}"
             )
-        self._embedder_name = embedder_name
-        self._threshold = check_threshold(threshold)
-        self._iptc = dict(iptc or {})
         self.cross_validation = cross_validation
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self._labels
-
-    @property
-    def embedder_name(self) -> str:
-        return self._embedder_name
 
     @property
     def dimension(self) -> int:
         return int(self._weights.shape[1])
 
-    @property
-    def threshold(self) -> float:
-        return self._threshold
-
     def scores(self, vectors: np.ndarray) -> np.ndarray:
         """vectors: (n, dimension) -> (n, len(labels)) probabilities."""
         logits = check_vectors(vectors, self.dimension) @ self._weights.T + self._bias
-        return 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
-
-    def tag(self, vectors: np.ndarray, *, threshold: float | None = None) -> list[TopicAssignment]:
-        return assignments_from_scores(
-            self.scores(vectors),
-            self._labels,
-            self._iptc,
-            self._threshold if threshold is None else threshold,
-        )
+        return logistic(logits)
 
     def save(self, directory: Path) -> None:
         meta: dict[str, Any] = {

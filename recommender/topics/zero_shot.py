@@ -29,12 +29,7 @@ from typing import Any
 import numpy as np
 
 from embeddings import Embedder, l2_normalise
-from recommender.topics.assignment import (
-    TopicAssignment,
-    assignments_from_scores,
-    check_threshold,
-    check_vectors,
-)
+from recommender.topics.assignment import ThresholdTagger, check_vectors, logistic
 from recommender.topics.errors import InvalidTopicModelError
 from recommender.topics.model_files import check_embedder, load_model, save_model
 from recommender.topics.taxonomy import Taxonomy
@@ -47,7 +42,7 @@ BEST_PROMPTS = 3
 CENTROID_WEIGHT = 0.5
 
 
-class ZeroShotTagger:
+class ZeroShotTagger(ThresholdTagger):
     """Meets the `TopicTagger` protocol. Build it with `from_taxonomy` or `load`."""
 
     def __init__(
@@ -63,7 +58,7 @@ class ZeroShotTagger:
         scale: float = SCALE,
     ) -> None:
         """prompt_vectors: (m, d) embedded prompts; prompt_owners: (m,) label index of each."""
-        self._labels = tuple(labels)
+        super().__init__(labels, embedder_name=embedder_name, threshold=threshold, iptc=iptc)
         vectors = np.asarray(prompt_vectors, dtype=np.float32)
         owners = np.asarray(prompt_owners, dtype=np.int64)
         if vectors.ndim != 2 or owners.shape != (vectors.shape[0],):
@@ -76,9 +71,6 @@ class ZeroShotTagger:
             raise InvalidTopicModelError(f"scale must be positive, got {scale}")
         self._prompt_vectors = vectors
         self._prompt_owners = owners
-        self._embedder_name = embedder_name
-        self._threshold = check_threshold(threshold)
-        self._iptc = dict(iptc or {})
         self._centre_value = float(centre)
         self._scale = float(scale)
         self._mean_prompt = vectors.mean(axis=0)
@@ -110,20 +102,8 @@ class ZeroShotTagger:
         )
 
     @property
-    def labels(self) -> tuple[str, ...]:
-        return self._labels
-
-    @property
-    def embedder_name(self) -> str:
-        return self._embedder_name
-
-    @property
     def dimension(self) -> int:
         return int(self._prompt_vectors.shape[1])
-
-    @property
-    def threshold(self) -> float:
-        return self._threshold
 
     def similarities(self, vectors: np.ndarray) -> np.ndarray:
         """vectors: (n, d) -> (n, len(labels)) centred similarities (step 3 above)."""
@@ -140,15 +120,7 @@ class ZeroShotTagger:
     def scores(self, vectors: np.ndarray) -> np.ndarray:
         """vectors: (n, d) -> (n, len(labels)) calibrated scores in [0, 1]."""
         logits = (self.similarities(vectors) - self._centre_value) / self._scale
-        return 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
-
-    def tag(self, vectors: np.ndarray, *, threshold: float | None = None) -> list[TopicAssignment]:
-        return assignments_from_scores(
-            self.scores(vectors),
-            self._labels,
-            self._iptc,
-            self._threshold if threshold is None else threshold,
-        )
+        return logistic(logits)
 
     def save(self, directory: Path) -> None:
         """Keep the embedded prompts, so tagging later needs no model to embed them again."""
