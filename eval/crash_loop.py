@@ -260,7 +260,8 @@ def index_run(
             allowed[article_id] = {None, title}
     settings = _settings(directory, env)
     stored, lost, problems = check_index(directory, allowed, settings)
-    this_run = sum(acknowledged.get(i) == t for i, t in titles.items())
+    # Writes of this run: new ids and changed texts, committed before the kill.
+    this_run = sum(acknowledged.get(i) == t != previous.get(i) for i, t in titles.items())
     result = RunResult("index", killed_after, landed, this_run, stored, lost, problems)
     # The next run completes and leaves every article at this run's text.
     finished = subprocess.run(
