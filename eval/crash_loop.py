@@ -516,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         report = crash_loop(workdir, args.runs, args.articles, args.mode, args.seed)
     print(
-        f"runs: {len(report.runs)}; killed mid-write: {report.killed}; "
+        f"runs: {len(report.runs)}; killed while running: {report.killed}; "
         f"recovered: {report.recovered}; "
         f"articles lost: {report.lost}; {time.monotonic() - started:.0f} s"
     )
