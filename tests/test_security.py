@@ -203,3 +203,20 @@ def test_cors_is_off_unless_configured(index_dir: Path) -> None:
         assert allowed.status_code == 200
         assert allowed.headers["access-control-allow-origin"] == "https://news.example"
         assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+
+
+def test_no_operation_takes_a_file_or_directory_name(client: TestClient) -> None:
+    """The index directory and model paths are the operator's settings, never a request's."""
+    schema = client.get("/openapi.json").json()
+    names = [
+        parameter["name"]
+        for item in schema["paths"].values()
+        for operation in item.values()
+        for parameter in operation.get("parameters", [])
+    ]
+    names += [
+        name
+        for model in schema["components"]["schemas"].values()
+        for name in model.get("properties", {})
+    ]
+    assert names and not [n for n in names if any(w in n.lower() for w in ("dir", "path", "file"))]
