@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.metrics import Metrics
 
 ARTICLE_PREFIX = "/articles/"
-ARTICLE_SUFFIXES = frozenset({"related", "slots", "topics"})
+ARTICLE_SUFFIXES = frozenset({"related", "slots", "topics", "summary"})
 
 access_logger = logging.getLogger("newsrec.access")
 

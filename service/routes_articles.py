@@ -10,14 +10,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from recommender import InvalidInputError, RelatedFilters
-from service import routes_summary
+from recommender import RelatedFilters
 from service.dependencies import ArticleId, Live, check_k
 from service.live_index import Snapshot
-from service.middleware import ARTICLE_SUFFIXES
 from service.schemas import (
     MAX_K,
     ArticleOut,
@@ -146,10 +144,8 @@ def article_topics(article_id: ArticleId, live: Live) -> ArticleTopicsResponse:
 
 
 @router.get("/articles/{article_id:path}", response_model=ArticleOut, responses=_NOT_FOUND)
-async def get_article(request: Request, article_id: ArticleId, live: Live) -> Response:
+async def get_article(article_id: ArticleId, live: Live) -> Response:
     """The stored article, as it was written (extra fields included)."""
-    if _summary_suffix(request):
-        return await _summary_fallback(request, article_id.removesuffix("/summary"), live)
     record = await run_in_threadpool(_record, live, article_id)
     return Response(ArticleOut.model_validate(record).model_dump_json().encode(), media_type=_JSON)
 
@@ -157,33 +153,6 @@ async def get_article(request: Request, article_id: ArticleId, live: Live) -> Re
 def _record(live: Live, article_id: str) -> dict[str, Any]:
     with live.reading() as snapshot:
         return snapshot.index.article(article_id).to_record()
-
-
-def _summary_suffix(request: Request) -> bool:
-    """True for `/articles/{id}/summary` that ArticlePathMiddleware routed here as an id.
-
-    The middleware treats a last raw segment as a suffix only when it knows it; until it
-    lists "summary", it routes `/articles/a/summary` to this route with the id "a/summary".
-    As it does for its own suffixes, an unencoded last segment is the suffix, and an id
-    that really ends in "/summary" arrives encoded ("a%2Fsummary").
-    """
-    if "summary" in ARTICLE_SUFFIXES:
-        return False  # the summary route matches first
-    raw_path: bytes = request.scope.get("raw_path") or b""
-    return raw_path.endswith(b"/summary")
-
-
-async def _summary_fallback(request: Request, article_id: str, live: Live) -> Response:
-    raw = request.query_params.get("sentences", str(routes_summary.DEFAULT_SENTENCES))
-    try:
-        sentences = int(raw)
-    except ValueError:
-        raise InvalidInputError(f"sentences must be an integer, got {raw!r}") from None
-    summaries = await routes_summary.summarizer(request, live)
-    found = await run_in_threadpool(
-        routes_summary.summary_of, live, summaries, article_id, sentences
-    )
-    return Response(found.model_dump_json().encode(), media_type=_JSON)
 
 
 @router.get("/articles", response_model=SearchResponse)
