@@ -188,11 +188,11 @@ def _check_consistency(
 
 
 def write_corpus(path: Path, articles: int, version: int) -> dict[str, str]:
-    """A corpus whose every third text changes with `version`; returns id -> title."""
+    """A corpus whose texts change with `version`, but every fifth; returns id -> title."""
     titles: dict[str, str] = {}
     with path.open("w", encoding="utf-8") as stream:
         for n in range(articles):
-            edition = version if n % 3 == version % 3 else 0
+            edition = version if n % 5 else 0
             title = f"story {n % 40} update {n} edition {edition}"
             row = {
                 "id": f"a{n}",
@@ -229,9 +229,27 @@ def _committed_titles(directory: Path) -> dict[str, str]:
         return {}
 
 
+def _committed_of_version(directory: Path, version: int) -> int:
+    try:
+        with sqlite3.connect(f"file:{directory / STORE_FILE}?mode=ro", uri=True, timeout=5) as db:
+            query = "SELECT COUNT(*) FROM articles WHERE title LIKE ?"
+            return int(db.execute(query, (f"% edition {version}",)).fetchone()[0])
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
 def index_run(
-    directory: Path, corpus: Path, version: int, articles: int, delay: float, env: dict[str, str]
+    directory: Path,
+    corpus: Path,
+    version: int,
+    articles: int,
+    env: dict[str, str],
+    *,
+    delay: float | None = None,
+    after_rows: int | None = None,
 ) -> RunResult:
+    """Kill `delay` seconds after the start, or once `after_rows` of this run's writes
+    are committed (a kill certain to land mid-write)."""
     previous = _committed_titles(directory)
     titles = write_corpus(corpus, articles, version)
     process = subprocess.Popen(
@@ -241,7 +259,11 @@ def index_run(
         stderr=subprocess.DEVNULL,
     )
     started = time.monotonic()
-    while time.monotonic() - started < delay and process.poll() is None:
+    while process.poll() is None and time.monotonic() - started < _READY_SECONDS:
+        if delay is not None and time.monotonic() - started >= delay:
+            break
+        if after_rows is not None and _committed_of_version(directory, version) >= after_rows:
+            break
         time.sleep(0.005)
     acknowledged = _committed_titles(directory)  # read just before the kill
     landed = process.poll() is None
@@ -470,9 +492,13 @@ def crash_loop(
     index_window = _full_run_seconds(workdir / "calibration", corpus, articles, env)
     for number in range(runs):
         kind = modes[number % len(modes)]
-        if kind == "index":
+        if kind == "index" and (number // len(modes)) % 2:
+            # Half the index runs are killed after a random number of committed articles.
+            rows = rng.randint(1, max(1, articles * 4 // 5 - 1))
+            result = index_run(index_dir, corpus, number + 1, articles, env, after_rows=rows)
+        elif kind == "index":  # the others at a random time, start-up and final save included
             delay = rng.uniform(0.0, 0.95 * index_window)
-            result = index_run(index_dir, corpus, number + 1, articles, delay, env)
+            result = index_run(index_dir, corpus, number + 1, articles, env, delay=delay)
         else:
             delay = rng.uniform(0.05, http_window)
             result = http_run(http_dir, ledger, delay, rng.randrange(2**32), env)
