@@ -20,7 +20,7 @@ from recommender import Article, ArticleIndex
 def test_three_kills_lose_no_acknowledged_write_and_leave_a_consistent_index(
     tmp_path: Path,
 ) -> None:
-    report = crash_loop(tmp_path, runs=3, articles=300, seed=7, http_window=1.5, log=False)
+    report = crash_loop(tmp_path, runs=3, articles=150, seed=7, http_window=1.0, log=False)
     assert len(report.runs) == 3
     assert [run.mode for run in report.runs] == ["index", "http", "index"]
     assert report.problems == []
