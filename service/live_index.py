@@ -21,6 +21,7 @@ import itertools
 import json
 import logging
 import os
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -52,6 +53,7 @@ from service.titles import TitleCatalog
 
 logger = logging.getLogger("newsrec.service")
 _RETRY_SECONDS = 2.0
+_PARENT_CHECK_SECONDS = 0.5
 _serials = itertools.count(1)
 
 
@@ -142,6 +144,23 @@ class LiveIndex:
         """Load in the background: the app answers /healthz (and 503s) meanwhile."""
         self._thread = threading.Thread(target=self._run, name="newsrec-index", daemon=True)
         self._thread.start()
+        if self.service.parent_pid is not None:
+            threading.Thread(
+                target=self._exit_with_parent,
+                args=(self.service.parent_pid,),
+                name="newsrec-parent",
+                daemon=True,
+            ).start()
+
+    def _exit_with_parent(self, parent_pid: int) -> None:
+        """Stop this process, as SIGTERM does, once the `newsrec serve` that started it is
+        gone (killed with SIGKILL it can stop nobody): an orphan writer would keep the
+        index's write lock, orphan readers the port, and a restart would fail."""
+        while not self._stop.wait(_PARENT_CHECK_SECONDS):
+            if os.getppid() != parent_pid:
+                logger.error("the newsrec serve process %d is gone: stopping", parent_pid)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
 
     def stop(self) -> None:
         self._stop.set()

@@ -46,6 +46,9 @@ def serve(
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
         return
+    # The writer and the reader workers exit when this process is gone, even killed with
+    # SIGKILL: orphans would keep the port and the index's write lock (see LiveIndex).
+    os.environ["NEWSREC_PARENT_PID"] = str(os.getpid())
     if ServiceSettings().read_only:
         _run_readers(host, port, workers, writer_socket=None)
         return

@@ -62,6 +62,11 @@ class ServiceSettings(BaseSettings):
         description="Seconds between checks for a new index version (reader role).",
     )
     role: ServiceRole = "single"
+    parent_pid: int | None = Field(
+        default=None,
+        description="Exit (as on SIGTERM) once this process is gone; `newsrec serve --workers` "
+        "sets it for the writer and the reader workers it starts.",
+    )
     writer_socket: Path | None = Field(
         default=None, description="Unix socket of the writer that readers forward writes to."
     )
