@@ -24,8 +24,17 @@ class TextFigures:
     related: Latency  # Recommender.related_to_text, encode included
 
 
-def measure(index_dir: Path, *, queries: int = 100, corpus: Path = SEEDS) -> TextFigures:
+def measure(
+    index_dir: Path, *, queries: int = 100, corpus: Path = SEEDS, torch_threads: int | None = None
+) -> TextFigures:
+    """`torch_threads`: torch's intra-op threads for the run (default: torch's own choice,
+    one per core)."""
     from recommender import Settings, build_recommender, load_articles, open_index
+
+    if torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(torch_threads)
 
     texts = [(a.title, a.body) for a in load_articles([corpus]).articles]
     texts = (texts * (queries // len(texts) + 1))[:queries]

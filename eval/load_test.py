@@ -82,10 +82,9 @@ def build(index_dir: Path, total: int, wcep: Path, seed: int, vectors: str = "mi
             report = index.upsert(articles[start : start + _BUILD_SLICE])
             added, updated = added + report.added, updated + report.updated
             unchanged += report.unchanged
-            print(
-                f"  {start + _BUILD_SLICE:>9,} written, {time.perf_counter() - started:.0f} s",
-                flush=True,
-            )
+            written = min(start + _BUILD_SLICE, len(articles))
+            elapsed = time.perf_counter() - started
+            print(f"  {written:>9,} written, {elapsed:.0f} s", flush=True)
         index.save()
         count = len(index)
         kind = index.info().index_type
