@@ -1,6 +1,6 @@
 """Crash loop: kill -9 newsrec at random points while it writes, then check the index.
 
-    python -m eval.crash_loop --runs 20 [--articles N] [--mode both|index|http] [--seed S]
+    python -m eval.crash_loop --runs 20 [--articles N] [--mode both|all|index|http|workers]
 
 Each run starts a writer, sends it SIGKILL after a random delay, and checks what is left:
 
@@ -10,6 +10,9 @@ Each run starts a writer, sends it SIGKILL after a random delay, and checks what
 - `http` runs `newsrec serve` and one client sends PUTs, bulk POSTs and DELETEs; a write is
   acknowledged when its 2xx answer arrives. Runs share one directory, so writes
   acknowledged in earlier runs must survive every later kill too.
+- `workers` (in `--mode all`) is `http` against `newsrec serve --workers 2`: the client
+  writes through the reader workers, which forward to the writer process; SIGKILL reaches
+  only the serve process, and its writer and readers must exit by themselves.
 
 After each kill the index must open; every acknowledged write must be there (the version
 acknowledged, or the one in flight at the kill); no article may be half-present: the
@@ -365,6 +368,8 @@ def _client_writes(base: str, ledger: Ledger, rng: random.Random, stop: threadin
                     reply = client.put(f"/articles/{article_id}", json=payload)
             except httpx.TransportError:
                 return  # the server was killed: this write stays in flight
+            if reply.status_code == 503:  # a reader whose writer is already gone
+                return  # not acknowledged: this write stays in flight
             if reply.status_code >= 300:
                 ledger.refused.append(f"write refused: {reply.status_code} {reply.text[:200]}")
                 return
@@ -378,11 +383,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(directory: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def _server(
+    directory: Path, env: dict[str, str], workers: int = 1
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = _free_port()
     command = [sys.executable, "-m", "service.cli", "serve", "--index-dir", str(directory)]
     process = subprocess.Popen(
-        [*command, "--port", str(port)],
+        [*command, "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -397,20 +404,51 @@ def _server(directory: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.P
                 if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                     break
             time.sleep(0.05)
+        children = _children(process.pid)
         yield process, base
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    # With workers, SIGKILL reaches only the `newsrec serve` process: its writer and
+    # readers must notice and exit, or the next run finds the port and the lock taken.
+    deadline = time.monotonic() + 15
+    while [pid for pid in children if _alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    orphans = [pid for pid in children if _alive(pid)]
+    for pid in orphans:
+        os.kill(pid, signal.SIGKILL)
+    if orphans:
+        raise RuntimeError(f"processes of the killed server still ran 15 s later: {orphans}")
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(child) for child in found.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
 
 
 def http_run(
-    directory: Path, ledger: Ledger, delay: float, seed: int, env: dict[str, str]
+    directory: Path,
+    ledger: Ledger,
+    delay: float,
+    seed: int,
+    env: dict[str, str],
+    workers: int = 1,
 ) -> RunResult:
+    """`newsrec serve` (with `workers` readers and a writer process when more than one)
+    killed while one client writes through it."""
+    mode = "http" if workers == 1 else "workers"
     stop = threading.Event()
     problems: list[str] = []
     try:
-        with _server(directory, env) as (process, base):
+        with _server(directory, env, workers) as (process, base):
             writer = threading.Thread(
                 target=_client_writes, args=(base, ledger, random.Random(seed), stop)
             )
@@ -422,8 +460,8 @@ def http_run(
             process.wait()
             killed_after = time.monotonic() - started
             writer.join(timeout=60)
-    except RuntimeError as error:  # the previous kill left an index the server cannot serve
-        return RunResult("http", 0.0, False, 0, 0, 0, [str(error)])
+    except RuntimeError as error:  # a server that did not start, or outlived its kill
+        return RunResult(mode, 0.0, False, 0, 0, 0, [str(error)])
     stop.set()
     settings = _settings(directory, env)
     allowed = ledger.allowed()
@@ -432,15 +470,17 @@ def http_run(
     problems.extend(ledger.refused)
     ledger.refused.clear()
     acknowledged = sum(1 for title in ledger.acknowledged.values() if title is not None)
-    result = RunResult("http", killed_after, landed, acknowledged, stored, lost, problems)
+    result = RunResult(mode, killed_after, landed, acknowledged, stored, lost, problems)
     with ArticleIndex.open(directory, build_embedder(settings)) as index:
         ledger.settle({i: index.article(i).title for i in ledger.in_flight if i in index})
     return result
 
 
-def final_http_run(directory: Path, ledger: Ledger, env: dict[str, str]) -> list[str]:
+def final_http_run(
+    directory: Path, ledger: Ledger, env: dict[str, str], workers: int = 1
+) -> list[str]:
     """The next run completes: the server restarts, takes a write, and stops cleanly."""
-    with _server(directory, env) as (process, base):
+    with _server(directory, env, workers) as (process, base):
         ledger.begin({"final": "final check"})
         reply = httpx.put(f"{base}/articles/final", json={"title": "final check"}, timeout=30)
         if reply.status_code not in (200, 201):
@@ -485,10 +525,11 @@ def crash_loop(
     rng = random.Random(seed)
     env = {**os.environ, **_ENVIRONMENT}
     report = LoopReport()
-    index_dir, http_dir = workdir / "index-runs", workdir / "http-runs"
+    index_dir = workdir / "index-runs"
     corpus = workdir / "corpus.jsonl"
-    ledger = Ledger()
-    modes = ["index", "http"] if mode == "both" else [mode]
+    served = {"http": 1, "workers": 2}  # reader processes of `newsrec serve` in each mode
+    ledgers = {kind: Ledger() for kind in served}
+    modes = {"both": ["index", "http"], "all": ["index", "http", "workers"]}.get(mode, [mode])
     index_window = _full_run_seconds(workdir / "calibration", corpus, articles, env)
     for number in range(runs):
         kind = modes[number % len(modes)]
@@ -501,7 +542,8 @@ def crash_loop(
             result = index_run(index_dir, corpus, number + 1, articles, env, delay=delay)
         else:
             delay = rng.uniform(0.05, http_window)
-            result = http_run(http_dir, ledger, delay, rng.randrange(2**32), env)
+            directory, seed_of_run = workdir / f"{kind}-runs", rng.randrange(2**32)
+            result = http_run(directory, ledgers[kind], delay, seed_of_run, env, served[kind])
         report.runs.append(result)
         if log:
             verdict = "recovered" if result.recovered else "NOT RECOVERED: " + result.problems[0]
@@ -513,10 +555,10 @@ def crash_loop(
                 f"{result.lost} lost; {verdict}",
                 flush=True,
             )
-    if "http" in modes and runs >= len(modes):
-        final = final_http_run(http_dir, ledger, env)
-        if final and report.runs:
-            report.runs[-1].problems.extend(f"final restart: {p}" for p in final)
+    for kind, workers in served.items():
+        if any(run.mode == kind for run in report.runs):
+            final = final_http_run(workdir / f"{kind}-runs", ledgers[kind], env, workers)
+            report.runs[-1].problems.extend(f"final {kind} restart: {p}" for p in final)
     return report
 
 
@@ -532,7 +574,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="kills (default 20)")
     parser.add_argument("--articles", type=int, default=2000, help="corpus size (index mode)")
-    parser.add_argument("--mode", choices=("both", "index", "http"), default="both")
+    parser.add_argument(
+        "--mode",
+        choices=("both", "all", "index", "http", "workers"),
+        default="both",
+        help="both = index and http; all = index, http and workers (serve --workers 2)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="keep the indexes here (default: temporary)")
     args = parser.parse_args(argv)
