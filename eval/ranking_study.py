@@ -8,7 +8,8 @@ has another member).
     python -m eval.ranking_study INDEX_DIR CORPUS --variant 0.6,1,180,0.5,5 --variant ...
 
 A variant is dense weight, time boost, decay days, feedback weight, feedback depth (the
-last two optional: no feedback).
+last two optional: no feedback). `--long-weight W` sets the dense weight for long articles
+(the default keeps the Ranking's).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--pool", type=int, default=200)
     parser.add_argument("--variant", type=_variant, action="append", help="w,boost,days[,fb,m]")
+    parser.add_argument("--long-weight", type=float, action="append", help="long-text dense w")
     arguments = parser.parse_args()
 
     articles = load_articles([arguments.corpus]).articles
@@ -77,14 +79,20 @@ def main() -> None:
     settings = Settings(index_dir=arguments.index_dir)
     print(f"{len(queries)} queries; pool {arguments.pool}")
     print(
-        f"{'dense w':>8}{'boost':>7}{'days':>7}{'fb':>6}{'fb m':>6}"
+        f"{'dense w':>8}{'long w':>7}{'boost':>7}{'days':>7}{'fb':>6}{'fb m':>6}"
         + "".join(f"{m:>13}" for m in METRICS)
         + "  ms/query"
     )
     with open_index(settings, embedder=build_embedder(settings)) as index:
-        for weight, boost, days, feedback, depth in arguments.variant or VARIANTS:
+        variants = [
+            (*variant, long_weight)
+            for variant in arguments.variant or VARIANTS
+            for long_weight in arguments.long_weight or [None]
+        ]
+        for weight, boost, days, feedback, depth, long_weight in variants:
             ranking = Ranking(
                 dense_weight=weight,
+                dense_weight_long=weight if long_weight is None else long_weight,
                 time_boost=boost,
                 time_decay_days=days,
                 pool_depth=arguments.pool,
@@ -98,7 +106,8 @@ def main() -> None:
             scores = evaluate(qrels, run, METRICS)
             row = "".join(f"{scores[m]:>13.4f}" for m in METRICS)
             print(
-                f"{weight:>8.2f}{boost:>7.1f}{days:>7.0f}{feedback:>6.2f}{depth:>6d}"
+                f"{weight:>8.2f}{ranking.dense_weight_long:>7.2f}{boost:>7.1f}{days:>7.0f}"
+                f"{feedback:>6.2f}{depth:>6d}"
                 f"{row}{per_query:>10.1f}",
                 flush=True,
             )

@@ -82,6 +82,13 @@ class Ranking:
 
     # Measured with eval on WCEP and seeds/: see the README's relevance section.
     dense_weight: float = 0.6
+    # The model reads an article's first 256 tokens; TF-IDF reads all of it. For a query
+    # with more than `long_text_terms` distinct terms the dense weight falls to
+    # `dense_weight_long` (log-linearly from `short_text_terms`): a long article's own words
+    # say more about its story than a vector of its opening does.
+    dense_weight_long: float = 0.1
+    short_text_terms: int = 32
+    long_text_terms: int = 128
     time_boost: float = 1.0
     time_decay_days: float = 180.0
     pool_depth: int = 200
@@ -90,9 +97,25 @@ class Ranking:
     feedback_weight: float = 0.0
     feedback_depth: int = 5
 
+    def dense_weight_for(self, distinct_terms: int) -> float:
+        """The dense side's weight for a query with this many distinct terms."""
+        short, long = self.short_text_terms, self.long_text_terms
+        if distinct_terms <= short or long == short:
+            return self.dense_weight
+        if distinct_terms >= long:
+            return self.dense_weight_long
+        along = np.log(distinct_terms / short) / np.log(long / short)
+        return float(self.dense_weight + along * (self.dense_weight_long - self.dense_weight))
+
     def __post_init__(self) -> None:
-        if not 0.0 <= self.dense_weight <= 1.0:
-            raise InvalidInputError(f"dense_weight must be in [0, 1], got {self.dense_weight}")
+        for name in ("dense_weight", "dense_weight_long"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InvalidInputError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 1 <= self.short_text_terms <= self.long_text_terms:
+            raise InvalidInputError(
+                "short_text_terms must be >= 1 and <= long_text_terms, got "
+                f"{self.short_text_terms} and {self.long_text_terms}"
+            )
         if not self.time_boost >= 0.0:
             raise InvalidInputError(f"time_boost must be >= 0, got {self.time_boost}")
         if not self.time_decay_days > 0.0:
@@ -381,9 +404,10 @@ class Recommender:
         ranking = self.ranking
         vector, terms = query.scoring or (query.vector, query.terms)
         scores = (self.index.vectors.vectors_of(row_ids) @ vector).astype(np.float64)
-        if ranking.dense_weight < 1.0:
+        weight = ranking.dense_weight_for(query.terms.nnz)
+        if weight < 1.0:
             lexical = self.index.lexical.scores(terms, row_ids).astype(np.float64)
-            scores = ranking.dense_weight * scores + (1.0 - ranking.dense_weight) * lexical
+            scores = weight * scores + (1.0 - weight) * lexical
         if ranking.time_boost > 0.0 and query.published is not None:
             catalog = self.index.catalog
             starts = catalog.starts[np.searchsorted(catalog.row_ids, row_ids)]

@@ -49,7 +49,15 @@ class Settings(BaseSettings):
         default=0.6,
         ge=0.0,
         le=1.0,
-        description="Weight of the dense cosine against the whole-text TF-IDF cosine.",
+        description="Weight of the dense cosine against the whole-text TF-IDF cosine "
+        "(short texts: up to 32 distinct terms).",
+    )
+    dense_weight_long: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="The dense weight for long articles (128 distinct terms or more), "
+        "reached log-linearly from `dense_weight`.",
     )
     time_boost: float = Field(
         default=1.0, ge=0.0, description="Bounded boost for stories close in time (0 = off)."

@@ -50,6 +50,7 @@ def build_recommender(settings: Settings, index: ArticleIndex) -> Recommender:
         index,
         Ranking(
             dense_weight=settings.dense_weight,
+            dense_weight_long=settings.dense_weight_long,
             time_boost=settings.time_boost,
             time_decay_days=settings.time_decay_days,
         ),

@@ -65,7 +65,12 @@ def test_blended_scores_and_order_match_an_oracle(
     corpus = _corpus()
     index = open_test_index()
     index.upsert(corpus)
-    ranking = Ranking(dense_weight=dense_weight, time_boost=0.0, pool_depth=len(corpus))
+    ranking = Ranking(
+        dense_weight=dense_weight,
+        dense_weight_long=dense_weight,
+        time_boost=0.0,
+        pool_depth=len(corpus),
+    )
     recommender = Recommender(index, ranking)
     vectors = embedder.encode([article.text for article in corpus])
     blended = dense_weight * (vectors @ vectors.T) + (1 - dense_weight) * _tfidf_oracle(
@@ -106,3 +111,40 @@ def test_ranking_rejects_out_of_range_weights() -> None:
         Ranking(dense_weight=1.5)
     with pytest.raises(InvalidInputError, match="time_decay_days"):
         Ranking(time_decay_days=0)
+
+
+def test_the_dense_weight_falls_log_linearly_with_the_query_length() -> None:
+    ranking = Ranking(
+        dense_weight=0.6, dense_weight_long=0.1, short_text_terms=32, long_text_terms=128
+    )
+    assert ranking.dense_weight_for(5) == 0.6
+    assert ranking.dense_weight_for(32) == 0.6
+    assert ranking.dense_weight_for(64) == pytest.approx(0.35)  # halfway on a log scale
+    assert ranking.dense_weight_for(128) == pytest.approx(0.1)
+    assert ranking.dense_weight_for(5000) == pytest.approx(0.1)
+    with pytest.raises(InvalidInputError, match="dense_weight_long"):
+        Ranking(dense_weight_long=-0.1)
+    with pytest.raises(InvalidInputError, match="short_text_terms"):
+        Ranking(short_text_terms=200, long_text_terms=100)
+
+
+def test_a_long_article_is_scored_with_the_long_weight(
+    open_test_index: Callable[..., ArticleIndex], embedder: HashingEmbedder
+) -> None:
+    long_body = " ".join(f"term{i}" for i in range(200))
+    corpus = [
+        make_article("long", "a long report", long_body),
+        make_article("near", "a long report", " ".join(f"term{i}" for i in range(0, 200, 2))),
+        make_article("far", "another report", " ".join(f"term{i}" for i in range(150, 260))),
+    ]
+    index = open_test_index()
+    index.upsert(corpus)
+    ranking = Ranking(dense_weight=0.9, dense_weight_long=0.2, time_boost=0.0)
+    hits = {hit.id: hit.score for hit in Recommender(index, ranking).related("long", k=2)}
+    texts = [article.text for article in corpus]
+    vectors = embedder.encode(texts)
+    lexical = _tfidf_oracle(texts)
+    for position, article_id in ((1, "near"), (2, "far")):
+        dense = float(vectors[0] @ vectors[position])
+        expected = 0.2 * dense + 0.8 * lexical[0, position]
+        assert hits[article_id] == pytest.approx(expected, abs=1e-4)
