@@ -36,21 +36,36 @@ def _export(model: Any, path: Path) -> None:
     tokenizer, transformer = model.tokenizer, model[0].auto_model.eval()
     sample = tokenizer(["an example"], return_tensors="pt")
     names = list(sample.keys())
-    axes = {name: {0: "batch", 1: "tokens"} for name in names}
+
+    class _Hidden(torch.nn.Module):
+        """Positional inputs in, last hidden state out: what the exporter traces."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, *inputs: Any) -> Any:
+            named = dict(zip(names, inputs, strict=True))
+            return self.transformer(**named, return_dict=True).last_hidden_state
+
+    axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
     with torch.no_grad():
         torch.onnx.export(
-            transformer,
-            (dict(sample),),
+            _Hidden(),
+            tuple(sample[name] for name in names),
             str(path),
             input_names=names,
             output_names=["last_hidden_state"],
-            dynamic_axes={**axes, "last_hidden_state": {0: "batch", 1: "tokens"}},
+            dynamic_axes=axes,
             opset_version=17,
             dynamo=False,
         )
 
 
-def measure(texts: list[str], *, cache_dir: Path = CACHE_DIR) -> OnnxFigures:
+def measure(
+    texts: list[str], *, cache_dir: Path = CACHE_DIR, threads: int | None = None
+) -> OnnxFigures:
+    """`threads`: intra-op threads for both torch and onnxruntime (default: their own)."""
     import onnxruntime
 
     from embeddings import MiniLMEmbedder
@@ -63,7 +78,13 @@ def measure(texts: list[str], *, cache_dir: Path = CACHE_DIR) -> OnnxFigures:
     if not path.is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)
         _export(model, path)
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+        options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     wanted = {item.name for item in session.get_inputs()}
 
     def onnx_encode(batch: list[str]) -> np.ndarray:
@@ -90,10 +111,15 @@ def measure(texts: list[str], *, cache_dir: Path = CACHE_DIR) -> OnnxFigures:
 
 
 def main() -> None:
+    import argparse
+
     from recommender import load_articles
 
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=None, help="for torch and onnxruntime")
+    threads = parser.parse_args().threads
     texts = [article.text for article in load_articles([SEEDS]).articles]
-    figures = measure(texts * 2)
+    figures = measure(texts * 2, threads=threads)
     print(f"{figures.texts} texts, lowest cosine to sentence-transformers {figures.min_cosine:.5f}")
     for label, latency in (
         ("sentence-transformers", figures.sentence_transformers),
