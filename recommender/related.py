@@ -14,6 +14,7 @@ only when the index has no more eligible articles.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -62,6 +63,8 @@ class RelatedFilters:
                     raise InvalidInputError(f"{name}: {error}") from None
         if self.max_age_days is not None and not self.max_age_days >= 0:
             raise InvalidInputError(f"max_age_days must be >= 0, got {self.max_age_days}")
+        if self.min_score is not None and not math.isfinite(self.min_score):
+            raise InvalidInputError(f"min_score must be a finite number, got {self.min_score}")
 
     @property
     def restricts_candidates(self) -> bool:

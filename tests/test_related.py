@@ -839,3 +839,9 @@ def test_property_upserting_unchanged_text_is_a_no_op(
         assert report.unchanged == len(articles)
         assert index.info().generation == generation
         assert _everything(Recommender(index), 5) == before
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_min_score_must_be_finite(value: float) -> None:
+    with pytest.raises(InvalidInputError, match="min_score"):
+        RelatedFilters(min_score=value)
