@@ -33,6 +33,7 @@ from recommender import (
 from recommender.topics import build_tagger
 from service import cli_eval, cli_serve, cli_summary, cli_topics
 from service import cli_output as output
+from service.cli_options import AsJson, IndexDir
 
 EXIT_BAD_INPUT = 2
 
@@ -45,15 +46,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-IndexDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--index-dir",
-        help="Index directory [default: $NEWSREC_HOME, else ./newsrec-data].",
-        show_default=False,
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
 IdsFile = Annotated[
     Path | None, typer.Option("--ids-file", help="A file of ids, one per line ('-' = stdin).")
 ]

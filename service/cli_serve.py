@@ -7,21 +7,15 @@ commands do not pay for them.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from service.cli_options import IndexDir
+
 
 def serve(
-    index_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--index-dir",
-            help="Index directory [default: $NEWSREC_HOME, else ./newsrec-data].",
-            show_default=False,
-        ),
-    ] = None,
+    index_dir: IndexDir = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -36,18 +35,9 @@ from recommender.summary import (
     summarizer_for,
 )
 from service import cli_output as output
+from service.cli_options import AsJson, IndexDir
 
 _EXIT_BAD_INPUT = 2
-
-IndexDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--index-dir",
-        help="Index directory [default: $NEWSREC_HOME, else ./newsrec-data].",
-        show_default=False,
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
 
 
 def summary(
