@@ -200,9 +200,11 @@ def memory(options: argparse.Namespace) -> Iterator[Row]:
         figures = service_memory(ensure_index(size))
         yield Row(
             "memory",
-            f"service RSS, {SIZES[size]:,} articles{_flag(size)}: serving related / + model",
-            f"{figures.serving_bytes / 2**20:,.0f} MiB / {figures.with_model_bytes / 2**20:,.0f}"
-            f" MiB, against vectors {figures.vectors_bytes / 2**20:,.0f} MiB"
+            f"service RSS, {SIZES[size]:,} articles{_flag(size)}: ready / serving related /"
+            " + model",
+            f"{figures.started_bytes / 2**20:,.0f} MiB / {figures.serving_bytes / 2**20:,.0f} MiB"
+            f" / {figures.with_model_bytes / 2**20:,.0f} MiB, against vectors"
+            f" {figures.vectors_bytes / 2**20:,.0f} MiB"
             f" (+ graph {figures.graph_bytes / 2**20:,.0f} MiB)"
             f" + model {figures.model_bytes / 2**20:,.0f} MiB",
         )
