@@ -11,6 +11,7 @@ from recommender.dates import PublishedTime
 from recommender.fingerprint import SIGNATURE_SIZE, estimated_similarity
 from recommender.store import CatalogRows
 from recommender.vector_index import bitmap_of
+from recommender.vector_store import PayloadConditions, RowSelection
 
 _MAX_TOPICS = 64
 
@@ -135,3 +136,7 @@ class Catalog:
 
     def bitmap(self, mask: np.ndarray) -> np.ndarray:
         return bitmap_of(self.row_ids[mask])
+
+    def selection(self, mask: np.ndarray, conditions: PayloadConditions) -> RowSelection:
+        """The rows of `mask`, with `conditions` saying the same on the payload (Qdrant)."""
+        return RowSelection(self.bitmap(mask), conditions)

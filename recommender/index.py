@@ -29,6 +29,7 @@ import numpy as np
 from embeddings import Embedder, ProgressCallback
 from recommender.articles import Article, content_hash
 from recommender.catalog import Catalog
+from recommender.dates import PublishedTime
 from recommender.errors import (
     ArticleNotFoundError,
     IndexBusyError,
@@ -48,11 +49,13 @@ from recommender.vector_index import (
     VectorIndex,
     choose_index_kind,
 )
+from recommender.vector_store import VECTOR_BACKENDS, VectorStore
 
 STORE_FILE = "newsrec-store.sqlite"
 MANIFEST_FILE = "newsrec-manifest.json"
 LOCK_FILE = "newsrec.lock"
 _SNAPSHOT_PREFIX = "newsrec-vectors-"
+QDRANT_LOCAL_DIR = "newsrec-qdrant"  # qdrant-client's local mode, when no URL is set
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,9 @@ class ArticleIndex:
         write_batch_size: int,
         lock: IO[str] | None,
         tagger: Callable[[], TopicTagger] | None = None,
+        vector_backend: str = "faiss",
+        qdrant_url: str | None = None,
+        qdrant_collection: str = "newsrec",
     ) -> None:
         self.directory = directory
         self.embedder = embedder
@@ -108,7 +114,10 @@ class ArticleIndex:
         self._hnsw_from = hnsw_from
         self._write_batch_size = write_batch_size
         self._lock = lock
-        self._vectors: VectorIndex | None = None
+        self._vector_backend = vector_backend
+        self._qdrant_url = qdrant_url
+        self._qdrant_collection = qdrant_collection
+        self._vectors: VectorStore | None = None
         self._catalog: Catalog | None = None
         self._lexical: LexicalIndex | None = None
         # Built on first use: a zero-shot tagger embeds its taxonomy, which loads the model.
@@ -131,6 +140,9 @@ class ArticleIndex:
         duplicate_threshold: float = 0.7,
         write_batch_size: int = 1024,
         tagger: Callable[[], TopicTagger] | None = None,
+        vector_backend: str = "faiss",
+        qdrant_url: str | None = None,
+        qdrant_collection: str = "newsrec",
     ) -> ArticleIndex:
         """Open (and, when writable, create) the index in `directory`.
 
@@ -138,8 +150,15 @@ class ArticleIndex:
         one, articles are stored untagged. `index_type` "auto" keeps the vectors exact below
         `hnsw_from` articles and in HNSW from there on; the kind changes when `save`
         publishes a snapshot (a snapshot of either kind is read as it is).
+        `vector_backend` "qdrant" keeps the vectors in a Qdrant collection instead of FAISS
+        (`qdrant_url`: a URL, ":memory:", or None for local mode in this directory).
         """
         choose_index_kind(index_type, 0)  # an unknown kind fails here, naming the choices
+        if vector_backend not in VECTOR_BACKENDS:
+            raise InvalidInputError(
+                f"unknown vector backend {vector_backend!r}; "
+                f"choose one of {', '.join(VECTOR_BACKENDS)}"
+            )
         directory = Path(directory)
         if directory.exists() and not directory.is_dir():
             raise InvalidInputError(f"{directory}: exists and is not a directory")
@@ -173,9 +192,15 @@ class ArticleIndex:
             write_batch_size=write_batch_size,
             lock=lock,
             tagger=tagger,
+            vector_backend=vector_backend,
+            qdrant_url=qdrant_url,
+            qdrant_collection=qdrant_collection,
         )
 
     def close(self) -> None:
+        close_vectors = getattr(self._vectors, "close", None)  # a Qdrant client's connection
+        if close_vectors is not None:
+            close_vectors()
         self._store.close()
         if self._lock is not None:
             self._lock.close()
@@ -215,7 +240,7 @@ class ArticleIndex:
         return self._store
 
     @property
-    def vectors(self) -> VectorIndex:
+    def vectors(self) -> VectorStore:
         if self._vectors is None:
             self._vectors = self._load_vectors()
         return self._vectors
@@ -246,7 +271,9 @@ class ArticleIndex:
 
     @property
     def vector_kind(self) -> str:
-        """The kind of the vector index in use ("exact" or "hnsw"), without loading it."""
+        """The kind of the vector index in use ("exact", "hnsw" or "qdrant"), unloaded."""
+        if self._vector_backend == "qdrant":
+            return "qdrant"
         if self._vectors is not None:
             return self._vectors.kind
         saved = self._manifest().get("index_type")
@@ -327,9 +354,13 @@ class ArticleIndex:
             if progress is not None:
                 progress(len(row_ids))
         self._store.set_topics(assigned)
+        ids = np.fromiter(assigned, dtype=np.int64, count=len(assigned))
         if self._catalog is not None:
-            ids = np.fromiter(assigned, dtype=np.int64, count=len(assigned))
             self._catalog.set_topics(ids, [a.labels for a in assigned.values()])
+        if self._vector_backend == "qdrant":
+            catalog = self.catalog
+            published = [catalog.published(int(row_id)) for row_id in ids]
+            self.vectors.describe(ids, published, [a.labels for a in assigned.values()])
         return len(assigned)
 
     def topics_of(self, article_id: str) -> AssignedTopics | None:
@@ -346,6 +377,10 @@ class ArticleIndex:
             self._snapshot_generation == generation and self._manifest_generation() == generation
         )
         vectors = self.vectors
+        if not isinstance(vectors, VectorIndex):
+            if not up_to_date:  # Qdrant is written as the store is: only the manifest to say so
+                self._write_manifest(vectors, generation, vectors_file=None)
+            return
         kind = self._kind_for(len(vectors), vectors.kind)
         if up_to_date and kind == vectors.kind:
             return
@@ -356,21 +391,7 @@ class ArticleIndex:
         temporary = self.directory / f".{final.name}.tmp"
         vectors.save(temporary)
         publish_file(temporary, final)
-        write_json_atomically(
-            self.directory / MANIFEST_FILE,
-            {
-                "format": "newsrec-index",
-                "schema_version": SCHEMA_VERSION,
-                "embedder": self.embedder.name,
-                "dimension": self.embedder.dimension,
-                "index_type": vectors.kind,
-                "generation": generation,
-                "vectors_file": final.name,
-                "articles": len(vectors),
-                "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
-        )
-        self._snapshot_generation = generation
+        self._write_manifest(vectors, generation, vectors_file=final.name)
         # Older snapshots, and the temporary file of a save that was killed part-way (this
         # process holds the write lock: no other save is running).
         for pattern in (f"{_SNAPSHOT_PREFIX}*.faiss", f".{_SNAPSHOT_PREFIX}*.faiss.tmp"):
@@ -379,6 +400,26 @@ class ArticleIndex:
                     old.unlink(missing_ok=True)
 
     # -- internals -----------------------------------------------------------------------
+
+    def _write_manifest(
+        self, vectors: VectorStore, generation: int, vectors_file: str | None
+    ) -> None:
+        manifest: dict[str, Any] = {
+            "format": "newsrec-index",
+            "schema_version": SCHEMA_VERSION,
+            "embedder": self.embedder.name,
+            "dimension": self.embedder.dimension,
+            "index_type": vectors.kind,
+            "generation": generation,
+            "vectors_file": vectors_file,
+            "articles": len(vectors),
+            "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        if vectors_file is None:
+            manifest.pop("vectors_file")
+            manifest["qdrant_collection"] = self._qdrant_collection
+        write_json_atomically(self.directory / MANIFEST_FILE, manifest)
+        self._snapshot_generation = generation
 
     def _write_batch(
         self,
@@ -423,12 +464,12 @@ class ArticleIndex:
                 batch_vectors[moved],
             )
         batch_row_ids = np.asarray([row_ids[item.article.id] for item in batch], dtype=np.int64)
+        published = [item.article.published_time for item in batch]
+        labels = [topics[item.article.id].labels if topics else () for item in batch]
         catalog.upsert_many(
-            batch_row_ids,
-            [item.article.published_time for item in batch],
-            np.stack([item.fingerprint for item in batch]),
-            [topics[item.article.id].labels if topics else () for item in batch],
+            batch_row_ids, published, np.stack([item.fingerprint for item in batch]), labels
         )
+        vectors.describe(batch_row_ids, published, labels)  # Qdrant's payload; FAISS: nothing
         lexical.upsert(batch_row_ids, frequency_rows([item.terms for item in batch]))
         return len(new_vectors)
 
@@ -449,7 +490,9 @@ class ArticleIndex:
             self._cached_tagger = self._tagger_factory()
         return self._cached_tagger
 
-    def _load_vectors(self) -> VectorIndex:
+    def _load_vectors(self) -> VectorStore:
+        if self._vector_backend == "qdrant":
+            return self._open_qdrant()
         manifest = self._manifest()
         generation = self._store.generation
         # Only this generation's snapshot, by its own name in this directory: the manifest's
@@ -483,6 +526,51 @@ class ArticleIndex:
                 f"{self.directory}: {self._store.count() - len(rebuilt)} articles have no vector"
             )
         return rebuilt
+
+    def _open_qdrant(self) -> VectorStore:
+        """The Qdrant collection, rebuilt from the store unless a save left it in step.
+
+        Qdrant is written as the store is, after each commit, so only a crash (or a change
+        of backend) leaves it behind; the manifest's generation, written by `save`, tells.
+        A reader cannot rebuild a shared collection: it asks for a writer instead.
+        """
+        from recommender.qdrant_index import QdrantVectorIndex  # the `distributed` extra
+
+        location = self._qdrant_url or str(self.directory / QDRANT_LOCAL_DIR)
+        vectors = QdrantVectorIndex.connect(
+            location, self._qdrant_collection, self.embedder.dimension
+        )
+        manifest, generation, count = self._manifest(), self._store.generation, self._store.count()
+        if (
+            manifest.get("index_type") == vectors.kind
+            and manifest.get("qdrant_collection") == self._qdrant_collection
+            and manifest.get("generation") == generation
+            and vectors.exists
+            and len(vectors) == count
+        ):
+            self._snapshot_generation = generation
+            return vectors
+        if self._lock is None and location != ":memory:":
+            vectors.close()
+            raise IndexMismatchError(
+                f"the Qdrant collection {self._qdrant_collection!r} at {location} is not in "
+                f"step with {self.directory} (generation {generation}): a writer rebuilds "
+                "it from the store (any `newsrec index` run)"
+            )
+        vectors.reset()
+        for row_ids, stored in self._store.vector_rows(self.embedder.dimension):
+            vectors.add(row_ids, stored)
+        rows = self._store.catalog_rows(SIGNATURE_SIZE)
+        published = [
+            None if np.isnan(start) else PublishedTime(float(start), float(end))
+            for start, end in zip(rows.starts, rows.ends, strict=True)
+        ]
+        vectors.describe(rows.row_ids, published, rows.topics)
+        if len(vectors) != count:
+            raise IndexCorruptError(
+                f"{self.directory}: {count - len(vectors)} articles have no vector"
+            )
+        return vectors
 
     def _kind_for(self, count: int, current: str | None) -> str:
         return choose_index_kind(self.index_type, count, current, hnsw_from=self._hnsw_from)

@@ -30,6 +30,12 @@ from recommender.fingerprint import estimated_similarity, text_signature
 from recommender.index import ArticleIndex
 from recommender.store import ArticleSummary
 from recommender.vector_index import in_bitmap
+from recommender.vector_store import (
+    PayloadConditions,
+    RowSelection,
+    earlier_than,
+    later_than,
+)
 
 MAX_K = 1000
 _FIRST_DEPTH_MARGIN = 16
@@ -336,9 +342,11 @@ class Recommender:
                     break
             # Beyond the pool, the side's best dense match stands in.
             if previous is None and before.any():
-                previous = self._rescored(query, self._first(query, catalog.bitmap(before)))
+                earlier = catalog.selection(before, earlier_than(query.published))
+                previous = self._rescored(query, self._first(query, earlier))
             if following is None and after.any():
-                following = self._rescored(query, self._first(query, catalog.bitmap(after)))
+                later = catalog.selection(after, later_than(query.published))
+                following = self._rescored(query, self._first(query, later))
         # Fill an empty side with the best remaining related article.
         if previous is None:
             previous = self._best_remaining(query, pool)
@@ -355,7 +363,7 @@ class Recommender:
         return self._rescored(query, self._first(query, None))
 
     def _pool(
-        self, query: _Query, allowed: np.ndarray | None, depth: int
+        self, query: _Query, allowed: RowSelection | None, depth: int
     ) -> list[tuple[int, float]]:
         """Dense and lexical candidates, scored exactly on both sides, best first.
 
@@ -370,7 +378,7 @@ class Recommender:
         if self.ranking.dense_weight < 1.0:
             lexical_ids = self.index.lexical.search(query.terms, depth)[0]
             if allowed is not None:
-                lexical_ids = lexical_ids[in_bitmap(allowed, lexical_ids)]
+                lexical_ids = lexical_ids[in_bitmap(allowed.bitmap, lexical_ids)]
             candidates = np.union1d(dense_ids, lexical_ids)
         if query.row_id is not None:
             candidates = candidates[candidates != query.row_id]
@@ -394,7 +402,7 @@ class Recommender:
         return [(int(candidates[i]), float(scores[i])) for i in order]
 
     def _beyond(
-        self, query: _Query, allowed: np.ndarray | None, pool: list[tuple[int, float]]
+        self, query: _Query, allowed: RowSelection | None, pool: list[tuple[int, float]]
     ) -> Iterator[tuple[int, float]]:
         """The dense stream past the pool, so a list reaches k whenever the index can."""
         seen = {row_id for row_id, _ in pool}
@@ -436,12 +444,12 @@ class Recommender:
         query.chosen.append(self.index.catalog.fingerprint(hit[0]))
         return hit
 
-    def _first(self, query: _Query, allowed: np.ndarray | None) -> tuple[int, float] | None:
+    def _first(self, query: _Query, allowed: RowSelection | None) -> tuple[int, float] | None:
         hit = next(self._acceptable(query, allowed), None)
         return self._choose(query, hit) if hit is not None else None
 
     def _acceptable(
-        self, query: _Query, allowed: np.ndarray | None, *, first_block_only: bool = False
+        self, query: _Query, allowed: RowSelection | None, *, first_block_only: bool = False
     ) -> Iterator[tuple[int, float]]:
         """Candidates best first, without the query, its near-duplicates, or copies of picks."""
         threshold = self.index.duplicate_threshold
@@ -466,7 +474,7 @@ class Recommender:
                 yield int(row_ids[position]), float(scores[position])
 
     def _blocks(
-        self, query: _Query, allowed: np.ndarray | None
+        self, query: _Query, allowed: RowSelection | None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Successively deeper result blocks (new rows only), until the index is exhausted."""
         vectors = self.index.vectors
@@ -493,17 +501,20 @@ class Recommender:
             seen = found
             depth *= 4
 
-    def _allowed(self, query: _Query, filters: RelatedFilters) -> np.ndarray | None:
-        """A FAISS bitmap of the rows passing the filters, or None when unrestricted."""
+    def _allowed(self, query: _Query, filters: RelatedFilters) -> RowSelection | None:
+        """The rows passing the filters (a bitmap for FAISS, payload conditions for Qdrant),
+        or None when unrestricted."""
         if not filters.restricts_candidates:
             return None
         catalog = self.index.catalog
         mask = np.ones(len(catalog), dtype=bool)
-        if (
+        dated = (
             filters.since is not None
             or filters.until is not None
             or filters.max_age_days is not None
-        ):
+        )
+        since = until = None
+        if dated:
             since = parse_bound(filters.since, upper=False) if filters.since else None
             until = parse_bound(filters.until, upper=True) if filters.until else None
             if filters.max_age_days is not None and query.published is not None:
@@ -512,6 +523,7 @@ class Recommender:
                 since = low if since is None else max(since, low)
                 until = high if until is None else min(until, high)
             mask &= catalog.dated_between(since, until)
+        conditions = PayloadConditions(dated, since, until, topic=filters.topic)
         if filters.topic is not None:
             try:
                 mask &= catalog.with_topic(filters.topic)
@@ -520,7 +532,7 @@ class Recommender:
                 raise InvalidInputError(
                     f"unknown topic {filters.topic!r}; indexed topics: {known}"
                 ) from None
-        return catalog.bitmap(mask)
+        return catalog.selection(mask, conditions)
 
     def _row_ids_of(self, article_ids: frozenset[str]) -> set[int]:
         found = self.index.store.states(list(article_ids)) if article_ids else {}

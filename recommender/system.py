@@ -42,6 +42,9 @@ def open_index(
         duplicate_threshold=settings.duplicate_threshold,
         write_batch_size=settings.write_batch_size,
         tagger=tagger,
+        vector_backend=settings.vector_backend,
+        qdrant_url=settings.qdrant_url,
+        qdrant_collection=settings.qdrant_collection,
     )
 
 

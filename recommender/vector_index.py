@@ -11,13 +11,16 @@ graph is rebuilt from the live vectors once tombstones pass a tenth of it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
+
+from recommender.dates import PublishedTime
+from recommender.vector_store import RowSelection, bitmap_in
 
 INDEX_KINDS = ("exact", "hnsw")
 INDEX_TYPES = ("auto", *INDEX_KINDS)  # what a setting may ask for
@@ -130,13 +133,15 @@ class VectorIndex:
             raise KeyError(int(missing[0]) if len(missing) else -1) from None
 
     def search(
-        self, queries: np.ndarray, depth: int, allowed: np.ndarray | None = None
+        self, queries: np.ndarray, depth: int, allowed: RowSelection | np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top `depth` by inner product for each query.
 
         queries: (q, dimension); allowed: bitmap (packed, little bit order) over row ids, or
-        None for all. Returns scores (q, depth) and row_ids (q, depth), -1 where fewer exist.
+        a selection (its bitmap is exact: the payload conditions are for Qdrant), or None for
+        all. Returns scores (q, depth) and row_ids (q, depth), -1 where fewer exist.
         """
+        allowed = bitmap_in(allowed)
         depth = max(1, min(depth, len(self)))
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if self.kind == "exact" and len(queries) >= _SINGLE_THREAD_BELOW:
@@ -150,6 +155,14 @@ class VectorIndex:
         # FAISS pads a short result with id -1 and the worst float; say -inf, as numpy does.
         scores[row_ids < 0] = -np.inf
         return scores, row_ids
+
+    def describe(
+        self,
+        row_ids: np.ndarray,
+        published: Sequence[PublishedTime | None],
+        topics: Sequence[tuple[str, ...]],
+    ) -> None:
+        """Nothing to keep: FAISS filters by the bitmap the catalog builds."""
 
     def _exact_search(
         self, queries: np.ndarray, depth: int, allowed: np.ndarray | None
