@@ -131,7 +131,8 @@ def query(options: argparse.Namespace) -> Iterator[Row]:
             exact_queries=min(options.queries, 200),
             ef_values=options.ef,
             nprobe_values=options.nprobe,
-            hnsw=hnsw,
+            hnsw=None if options.graph else hnsw,
+            graph=options.graph,
         ):
             yield _search_row(row)
 
@@ -252,6 +253,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=500, help="timed queries per row")
     parser.add_argument("--ef", default="200,300,500", help="HNSW efSearch values")
     parser.add_argument("--nprobe", default="16,64", help="IVF nprobe values ('' = no IVF)")
+    parser.add_argument(
+        "--graph", default="", help="query: build HNSW with M,efConstruction (e.g. 48,200)"
+    )
     parser.add_argument("--ingest-limit", type=int, default=2000)
     parser.add_argument("--duration", type=float, default=15.0, help="service: s per phase")
     options = parser.parse_args(argv)
@@ -261,6 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown size {sorted(unknown)[0]!r}; choose from {', '.join(SIZES)}")
     options.ef = [int(value) for value in options.ef.split(",") if value]
     options.nprobe = [int(value) for value in options.nprobe.split(",") if value]
+    options.graph = tuple(int(value) for value in options.graph.split(",") if value) or None
     sections = SECTIONS if options.section == "all" else (options.section,)
     runners = {"ingest": ingest, "query": query, "service": service, "text": text}
     runners["memory"] = memory

@@ -103,6 +103,7 @@ def vector_rows(
     ef_values: Sequence[int],
     nprobe_values: Sequence[int] = (),
     hnsw: VectorIndex | None = None,
+    graph: tuple[int, int] | None = None,
     seed: int = 0,
 ) -> Iterator[SearchRow]:
     """Exact, HNSW and IVF over `vectors`; queries are stored vectors (related-by-id).
@@ -111,6 +112,7 @@ def vector_rows(
     the exact timing runs, which are linear in n; recall is computed on all `queries`
     against a batched exact search. `hnsw`: an HNSW index already built over the same
     vectors in the same order (an index's snapshot; its build time is then not known).
+    `graph`: (M, efConstruction) for an HNSW index built here (default: newsrec's).
     """
     rng = np.random.default_rng(seed)
     size, dimension = vectors.shape
@@ -128,14 +130,18 @@ def vector_rows(
     build = float("nan")
     if hnsw is None:
         started = time.perf_counter()
-        hnsw = VectorIndex(dimension, "hnsw")
+        shape = {} if graph is None else {"hnsw_neighbours": graph[0]}
+        if graph is not None:
+            shape["hnsw_ef_construction"] = graph[1]
+        hnsw = VectorIndex(dimension, "hnsw", **shape)
         hnsw.add(ids, vectors)
         build = time.perf_counter() - started
     for ef in ef_values:
         hnsw.ef_search = ef
         seconds, scores, found = _search_each(lambda q: hnsw.search(q, POOL_DEPTH), picked)
         recall = recall_at_k(found, scores, truth_scores)
-        yield SearchRow(corpus, size, f"hnsw ef={ef}", Latency.of(seconds), recall, build)
+        label = f"hnsw ef={ef}" if graph is None else f"hnsw M={graph[0]} efC={graph[1]} ef={ef}"
+        yield SearchRow(corpus, size, label, Latency.of(seconds), recall, build)
 
     if nprobe_values:
         started = time.perf_counter()

@@ -42,19 +42,28 @@ _QUERY_BLOCK = 256  # queries scored at once: bounds the (block, n) score matrix
 # gains nothing from a second thread, and on a shared two-core machine waking one (OpenMP's
 # and OpenBLAS's spinning pools) measured 16-24 ms against 0.05 ms: see eval/bench_query.
 _SINGLE_THREAD_BELOW = 20
-_HNSW_NEIGHBOURS = 32
-_HNSW_EF_CONSTRUCTION = 80
+HNSW_NEIGHBOURS = 32
+HNSW_EF_CONSTRUCTION = 80
 
 
 class VectorIndex:
     def __init__(
-        self, dimension: int, kind: str = "exact", *, hnsw_ef_search: int = DEFAULT_EF_SEARCH
+        self,
+        dimension: int,
+        kind: str = "exact",
+        *,
+        hnsw_ef_search: int = DEFAULT_EF_SEARCH,
+        hnsw_neighbours: int = HNSW_NEIGHBOURS,
+        hnsw_ef_construction: int = HNSW_EF_CONSTRUCTION,
     ) -> None:
+        """`hnsw_neighbours` (M) and `hnsw_ef_construction` shape a graph built from here;
+        a loaded graph keeps its own."""
         if kind not in INDEX_KINDS:
             raise ValueError(f"unknown index type {kind!r}; choose one of {', '.join(INDEX_KINDS)}")
         self.dimension = dimension
         self.kind = kind
         self._ef_search = hnsw_ef_search
+        self._graph = (hnsw_neighbours, hnsw_ef_construction)
         self._index = self._empty()
         self._ids_cache: np.ndarray | None = None
         self._tombstones = 0
@@ -84,7 +93,14 @@ class VectorIndex:
         """This index as another kind, same ids and vectors (itself when already that kind)."""
         if kind == self.kind:
             return self
-        other = VectorIndex(self.dimension, kind, hnsw_ef_search=self._ef_search)
+        neighbours, ef_construction = self._graph
+        other = VectorIndex(
+            self.dimension,
+            kind,
+            hnsw_ef_search=self._ef_search,
+            hnsw_neighbours=neighbours,
+            hnsw_ef_construction=ef_construction,
+        )
         other.add(*self._live())
         return other
 
@@ -217,16 +233,18 @@ class VectorIndex:
         index._index = loaded
         index._ids_cache = None
         index._tombstones = int((index._row_id_array() < 0).sum())
+        if kind == "hnsw":  # a rebuild (tombstones, conversion) keeps the saved graph's shape
+            graph = faiss.downcast_index(loaded.index).hnsw
+            index._graph = (graph.nb_neighbors(0) // 2, graph.efConstruction)
         return index
 
     def _empty(self) -> Any:
         if self.kind == "exact":
             inner = faiss.IndexFlatIP(self.dimension)
         else:
-            inner = faiss.IndexHNSWFlat(
-                self.dimension, _HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT
-            )
-            inner.hnsw.efConstruction = _HNSW_EF_CONSTRUCTION
+            neighbours, ef_construction = self._graph
+            inner = faiss.IndexHNSWFlat(self.dimension, neighbours, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = ef_construction
         return faiss.IndexIDMap2(inner)
 
     def _search_parameters(self, allowed: np.ndarray | None) -> Any:

@@ -292,3 +292,16 @@ def test_hnsw_rebuilds_once_removals_pass_a_tenth() -> None:
     assert len(index) == 170 == index._index.ntotal  # rebuilt: no tombstones left
     _, found = index.search(vectors[30:40], 1)
     np.testing.assert_array_equal(found[:, 0], ids[30:40])
+
+
+def test_hnsw_graph_shape_is_a_parameter_kept_across_conversion() -> None:
+    import faiss
+
+    vectors, ids = _unit_vectors(100, seed=42), _sparse_ids(100, seed=43)
+    index = VectorIndex(DIMENSION, "hnsw", hnsw_neighbours=8, hnsw_ef_construction=20)
+    index.add(ids, vectors)
+
+    for each in (index, index.converted("exact").converted("hnsw")):
+        graph = faiss.downcast_index(each._index.index).hnsw
+        assert graph.nb_neighbors(0) == 16  # 2 M links on the base layer
+        assert graph.efConstruction == 20
