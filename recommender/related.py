@@ -375,7 +375,7 @@ class Recommender:
             dense_ids = self.index.vectors.search(query.vector[None, :], depth, allowed)[1][0]
             dense_ids = dense_ids[dense_ids >= 0]
         candidates = dense_ids
-        if self.ranking.dense_weight < 1.0:
+        if min(self.ranking.dense_weight, self.ranking.dense_weight_long) < 1.0:
             lexical_ids = self.index.lexical.search(query.terms, depth)[0]
             if allowed is not None:
                 lexical_ids = lexical_ids[in_bitmap(allowed.bitmap, lexical_ids)]
