@@ -358,3 +358,8 @@ def test_settings_select_the_backend(tmp_path: Path) -> None:
         assert len(index.vectors) == len(index) == 12
     with pytest.raises(InvalidInputError, match="faiss, qdrant"):
         ArticleIndex.open(tmp_path / "x", HashingEmbedder(8), writable=True, vector_backend="x")
+
+
+def test_an_unreachable_server_is_an_input_error_naming_it() -> None:
+    with pytest.raises(InvalidInputError, match=r"cannot reach Qdrant at http://127\.0\.0\.1:9"):
+        QdrantVectorIndex.connect("http://127.0.0.1:9", "newsrec", 8)
