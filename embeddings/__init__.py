@@ -1,6 +1,6 @@
 """Text to vectors. Knows nothing of articles, indexes or HTTP."""
 
-from embeddings.base import Embedder, ProgressCallback, l2_normalise
+from embeddings.base import Embedder, ProgressCallback, WrappedEmbedder, l2_normalise
 from embeddings.hashing import HashingEmbedder
 from embeddings.minilm import MiniLMEmbedder, ModelNotInstalledError, bundled_model_path
 from embeddings.registry import EMBEDDER_KINDS, EmbedderChoice, create_embedder
@@ -13,6 +13,7 @@ __all__ = [
     "MiniLMEmbedder",
     "ModelNotInstalledError",
     "ProgressCallback",
+    "WrappedEmbedder",
     "bundled_model_path",
     "create_embedder",
     "l2_normalise",

@@ -32,6 +32,22 @@ class Embedder(Protocol):
         ...
 
 
+class WrappedEmbedder:
+    """Base of embedders that add something (a cache, a counter) around another one: they
+    are the same function, so they carry its name and dimension and may share its index."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length; an all-zero row stays zero rather than becoming NaN.
 

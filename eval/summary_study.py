@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from embeddings import Embedder, MiniLMEmbedder, ProgressCallback, l2_normalise
+from embeddings import Embedder, MiniLMEmbedder, ProgressCallback, WrappedEmbedder, l2_normalise
 from recommender import Article, load_articles
 from recommender.fingerprint import estimated_similarity, text_signatures
 from recommender.sentences import split_sentences
@@ -41,22 +41,14 @@ DUPLICATE_THRESHOLD = 0.7
 BOOTSTRAP_DRAWS = 10_000
 
 
-class MemoEmbedder:
+class MemoEmbedder(WrappedEmbedder):
     """Encodes each distinct text once for the whole study, whichever scorer asks."""
 
     def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.vectors: dict[str, np.ndarray] = {}
         self.encoded = 0
         self.seconds = 0.0
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
 
     def encode(
         self, texts: Sequence[str], *, progress: ProgressCallback | None = None

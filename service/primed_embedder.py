@@ -14,28 +14,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from embeddings import Embedder, ProgressCallback
+from embeddings import Embedder, ProgressCallback, WrappedEmbedder
 
 _MAX_PRIMED = 4096  # texts kept waiting for their call; a bound, not a tuning knob
 
 
-class PrimedEmbedder:
+class PrimedEmbedder(WrappedEmbedder):
     """Meets the `Embedder` protocol; delegates to `inner` for anything not primed."""
 
     def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._primed: OrderedDict[str, np.ndarray] = OrderedDict()
         self._primed_lock = threading.Lock()
         # One model call at a time: the model loads lazily and is CPU-bound anyway.
         self._model_lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
 
     def prime(self, texts: Sequence[str]) -> None:
         """Encode `texts` now, so that a later `encode` of the same texts is a look-up."""

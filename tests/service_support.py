@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from embeddings import HashingEmbedder
+from embeddings import HashingEmbedder, WrappedEmbedder
 from recommender import Article, Settings, open_index
 from service.api import create_app
 from service.settings import ServiceSettings
@@ -138,20 +138,12 @@ def running_server(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=30)
 
 
-class CountingEmbedder:
+class CountingEmbedder(WrappedEmbedder):
     """The hashing embedder, counting the texts it encodes (to prove the model never ran)."""
 
     def __init__(self) -> None:
-        self.inner = HashingEmbedder(256)
+        super().__init__(HashingEmbedder(256))
         self.encoded = 0
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
 
     def encode(self, texts: Any, *, progress: Any = None) -> np.ndarray:
         self.encoded += len(texts)
