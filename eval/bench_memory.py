@@ -21,9 +21,10 @@ from eval.load_test import (
     start_server,
     wait_ready,
 )
+from recommender.vector_index import HNSW_NEIGHBOURS
 
-# An HNSW graph at M = 32 holds 2 * 32 neighbour ids (int32) per vector on its base layer.
-_GRAPH_BYTES_PER_VECTOR = 2 * 32 * 4
+# An HNSW graph holds 2 M neighbour ids (int32) per vector on its base layer.
+_GRAPH_BYTES_PER_VECTOR = 2 * HNSW_NEIGHBOURS * 4
 
 
 @dataclass(frozen=True)
