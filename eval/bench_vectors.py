@@ -19,13 +19,8 @@ from typing import Any
 
 import numpy as np
 
-WCEP = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
-    / "wcep"
-    / "wcep_current_events.jsonl.gz"
-)
+from eval.shared_data import WCEP
+
 CACHE_DIR = Path("/tmp/newsrec-bench")
 
 

@@ -208,7 +208,8 @@ def write_corpus(path: Path, articles: int, version: int) -> dict[str, str]:
     return titles
 
 
-def _index_command(corpus: Path, directory: Path) -> list[str]:
+def index_command(corpus: Path, directory: Path) -> list[str]:
+    """`newsrec index CORPUS --index-dir DIRECTORY` as a child process runs it."""
     return [
         sys.executable,
         "-m",
@@ -256,7 +257,7 @@ def index_run(
     previous = _committed_titles(directory)
     titles = write_corpus(corpus, articles, version)
     process = subprocess.Popen(
-        _index_command(corpus, directory),
+        index_command(corpus, directory),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -290,7 +291,7 @@ def index_run(
     result = RunResult("index", killed_after, landed, this_run, stored, lost, problems)
     # The next run completes and leaves every article at this run's text.
     finished = subprocess.run(
-        _index_command(corpus, directory), env=env, capture_output=True, text=True
+        index_command(corpus, directory), env=env, capture_output=True, text=True
     )
     if finished.returncode != 0:
         problems.append(f"the next run failed ({finished.returncode}): {finished.stderr[-300:]}")
@@ -566,7 +567,7 @@ def _full_run_seconds(directory: Path, corpus: Path, articles: int, env: dict[st
     """How long an uninterrupted `newsrec index` takes: the window a kill is drawn from."""
     write_corpus(corpus, articles, 0)
     started = time.monotonic()
-    subprocess.run(_index_command(corpus, directory), env=env, capture_output=True, check=True)
+    subprocess.run(index_command(corpus, directory), env=env, capture_output=True, check=True)
     return time.monotonic() - started
 
 

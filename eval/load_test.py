@@ -49,13 +49,8 @@ from urllib.parse import quote
 
 import httpx
 
-WCEP = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
-    / "wcep"
-    / "wcep_current_events.jsonl.gz"
-)
+from eval.shared_data import WCEP
+
 HOT_SET = 1000
 _BUILD_SLICE = 50_000
 _WORD = re.compile(r"[A-Za-z]{3,}")

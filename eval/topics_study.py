@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from embeddings import Embedder, MiniLMEmbedder
+from eval.shared_data import WCEP
 from recommender import Article, read_article_rows
 from recommender.errors import InvalidArticleError
 from recommender.topics import (
@@ -38,9 +39,7 @@ from recommender.topics import (
     gold_labels,
 )
 
-WCEP_FILE = (
-    Path(__file__).resolve().parents[1].parent / "shared/data/wcep/wcep_current_events.jsonl.gz"
-)
+WCEP_FILE = WCEP
 LABEL_FIELD = "topic"
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -46,3 +49,18 @@ def open_test_index(
 
 def make_article(article_id: str, title: str, body: str = "", **fields: object) -> Article:
     return Article(id=article_id, title=title, body=body, **fields)  # type: ignore[arg-type]
+
+
+def modules_imported_after(statement: str, names: list[str]) -> list[str]:
+    """Which of `names` a fresh interpreter has loaded after running `statement`."""
+    listed = f"[n for n in {names!r} if n in sys.modules]"
+    code = f"import json, sys; {statement}; print(json.dumps({listed}))"
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+    )
+    return list(json.loads(completed.stdout))

@@ -7,13 +7,13 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from embeddings import HashingEmbedder
+from eval.crash_loop import index_command
 from recommender import ArticleIndex, Recommender
 from recommender.index import STORE_FILE
 
@@ -30,18 +30,6 @@ def _write_corpus(path: Path) -> None:
                 "published": f"2024-01-{1 + n % 28:02d}T{n % 24:02d}:00:00Z",
             }
             stream.write(json.dumps(row) + "\n")
-
-
-def _index_command(corpus: Path, directory: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "service.cli",
-        "index",
-        str(corpus),
-        "--index-dir",
-        str(directory),
-    ]
 
 
 def _committed(directory: Path) -> int:
@@ -70,7 +58,7 @@ def test_a_killed_index_run_leaves_a_consistent_index_and_resumes(
         "NEWSREC_TAG_ON_INDEX": "false",
     }
     process = subprocess.Popen(
-        _index_command(corpus, directory),
+        index_command(corpus, directory),
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -92,7 +80,7 @@ def test_a_killed_index_run_leaves_a_consistent_index_and_resumes(
             Recommender(index).related(some_id, k=3)
 
     finished = subprocess.run(
-        _index_command(corpus, directory), env=environment, capture_output=True, text=True
+        index_command(corpus, directory), env=environment, capture_output=True, text=True
     )
     assert finished.returncode == 0, finished.stderr
     assert f"{ARTICLES - stored:,} added" in finished.stdout
