@@ -28,6 +28,7 @@ from recommender.explain import ExplainedQuery, Explanation, explain
 from recommender.feedback import expanded_query
 from recommender.fingerprint import estimated_similarity, text_signature
 from recommender.index import ArticleIndex
+from recommender.related_lists import RankedLists
 from recommender.store import ArticleSummary
 from recommender.vector_index import in_bitmap
 from recommender.vector_store import (
@@ -186,11 +187,41 @@ class _Query:
 
 
 class Recommender:
-    """Answers related and slots questions over an open `ArticleIndex`."""
+    """Answers related and slots questions over an open `ArticleIndex`.
 
-    def __init__(self, index: ArticleIndex, ranking: Ranking | None = None) -> None:
+    Related-by-id without filters (k up to `list_depth`) and slots are read from the lists
+    stored in the index when there are any for this ranking (see `related_lists.py`), and
+    ranked live otherwise; both give the same items.
+    """
+
+    def __init__(
+        self, index: ArticleIndex, ranking: Ranking | None = None, *, list_depth: int = 20
+    ) -> None:
         self.index = index
         self.ranking = ranking or Ranking()
+        self.list_depth = list_depth
+
+    @property
+    def list_signature(self) -> str:
+        """What stored lists must have been ranked with to be read by this recommender."""
+        return (
+            f"{self.ranking!r} depth={self.list_depth} duplicates={self.index.duplicate_threshold}"
+        )
+
+    def ranked_lists(self, article_ids: Sequence[str]) -> dict[int, RankedLists]:
+        """Rank the lists to store for these articles (by row id), live."""
+        depth = self.list_depth
+        queries = self._stored_queries(
+            article_ids, depth=max(depth + _FIRST_DEPTH_MARGIN, self.ranking.pool_depth)
+        )
+        found = {}
+        for query in queries.values():
+            related = self._pick(query, depth, RelatedFilters())
+            query.chosen.clear()
+            previous, following = self._pick_slots(query)
+            assert query.row_id is not None
+            found[query.row_id] = RankedLists(related, previous, following)
+        return found
 
     # -- public --------------------------------------------------------------------------
 
@@ -220,12 +251,20 @@ class Recommender:
         """
         _check_k(k)
         filters = filters or RelatedFilters()
+        picked: dict[str, list[tuple[int, float]]] = {}
+        if not explain and self._lists_serve(k, filters):
+            for article_id, ranked in self._stored_lists(article_ids).items():
+                picked[article_id] = [
+                    hit
+                    for hit in _best_first(ranked.related[:k])
+                    if filters.min_score is None or hit[1] >= filters.min_score
+                ]
+        unranked = [article_id for article_id in article_ids if article_id not in picked]
         queries = self._stored_queries(
-            article_ids, depth=max(k + _FIRST_DEPTH_MARGIN, self.ranking.pool_depth)
+            unranked, depth=max(k + _FIRST_DEPTH_MARGIN, self.ranking.pool_depth)
         )
-        picked = {
-            article_id: self._pick(query, k, filters) for article_id, query in queries.items()
-        }
+        for article_id, query in queries.items():
+            picked[article_id] = _best_first(self._pick(query, k, filters))
         return self._materialise(picked, self._explained(queries) if explain else None)
 
     def related_to_text(
@@ -253,7 +292,7 @@ class Recommender:
             moment,
             self.index.lexical.query_for_text(text),
         )
-        picked = self._pick(query, k, filters or RelatedFilters())
+        picked = _best_first(self._pick(query, k, filters or RelatedFilters()))
         explained = {"": ExplainedQuery(text, query.terms, (), moment)} if explain else None
         return self._materialise({"": picked}, explained)[""]
 
@@ -267,8 +306,12 @@ class Recommender:
         related article; the two slots are never the same story copy. `explain` adds the
         reasons of each slot, as for `related_many`.
         """
-        queries = self._stored_queries(article_ids, depth=self.ranking.pool_depth)
         picked: dict[str, list[tuple[int, float] | None]] = {}
+        if not explain:
+            for article_id, ranked in self._stored_lists(article_ids).items():
+                picked[article_id] = [ranked.previous, ranked.next]
+        unranked = [article_id for article_id in article_ids if article_id not in picked]
+        queries = self._stored_queries(unranked, depth=self.ranking.pool_depth)
         for article_id, query in queries.items():
             picked[article_id] = self._pick_slots(query)
         materialised = self._materialise(
@@ -282,6 +325,26 @@ class Recommender:
         for article_id, pair in picked.items():
             items = iter(materialised[article_id])
             found[article_id] = Slots(*(next(items) if hit else None for hit in pair))
+        return found
+
+    # -- stored lists --------------------------------------------------------------------
+
+    def _lists_serve(self, k: int, filters: RelatedFilters) -> bool:
+        """Whether a stored list answers this request: its first k items are the live answer
+        (the live ranking takes items in pool order), unless filters change the pool."""
+        unfiltered = not filters.restricts_candidates and not filters.exclude_ids
+        return unfiltered and k <= self.list_depth
+
+    def _stored_lists(self, article_ids: Sequence[str]) -> dict[str, RankedLists]:
+        """The stored lists there are for these ids (unknown ids are left to the live path)."""
+        store = self.index.store
+        signature = self.list_signature
+        found = {}
+        for article_id in dict.fromkeys(article_ids):
+            row_id = store.row_id_of(article_id)
+            ranked = store.related_lists.get(row_id, signature) if row_id is not None else None
+            if ranked is not None:
+                found[article_id] = ranked
         return found
 
     # -- queries -------------------------------------------------------------------------
@@ -311,6 +374,8 @@ class Recommender:
     # -- ranking -------------------------------------------------------------------------
 
     def _pick(self, query: _Query, k: int, filters: RelatedFilters) -> list[tuple[int, float]]:
+        """The first k acceptable candidates in pick order: the pool's, then (only when the
+        pool runs out) the dense stream's past it. See `_best_first`."""
         allowed = self._allowed(query, filters)
         excluded = self._row_ids_of(filters.exclude_ids)
         pool = self._pool(query, allowed, max(self.ranking.pool_depth, 4 * k))
@@ -323,8 +388,7 @@ class Recommender:
             picked.append(self._choose(query, hit))
             if len(picked) == k:
                 break
-        # Rows from past the pool only join when the pool ran out; keep the list best first.
-        return sorted(picked, key=lambda hit: -hit[1])
+        return picked
 
     def _pick_slots(self, query: _Query) -> list[tuple[int, float] | None]:
         catalog = self.index.catalog
@@ -594,6 +658,13 @@ def _related(summaries: dict[int, ArticleSummary], hit: tuple[int, float]) -> Re
     return RelatedArticle(
         found.id, found.title, hit[1], found.published, found.source, found.topics
     )
+
+
+def _best_first(picked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Rows from past the pool join a list only when the pool ran out, and may outscore some
+    of its rows: show the list best first. (Stored lists keep pick order, so that their
+    first k items are the live answer for k.)"""
+    return sorted(picked, key=lambda hit: -hit[1])
 
 
 def _check_k(k: int) -> None:

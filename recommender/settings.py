@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     time_decay_days: float = Field(
         default=180.0, gt=0.0, description="Days over which the time boost decays by 1/e."
     )
+    related_list_depth: int = Field(
+        default=20,
+        ge=1,
+        le=100,
+        description="Items per stored related list (`newsrec precompute`): related-by-id "
+        "without filters and k up to this is read from the list instead of ranked live.",
+    )
     topic_model: Path | None = Field(
         default=None,
         description="A topic model directory (`newsrec topics train`); default: zero-shot.",

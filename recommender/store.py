@@ -17,8 +17,12 @@ import numpy as np
 
 from recommender.articles import Article
 from recommender.errors import IndexCorruptError
+from recommender.related_lists import SCHEMA as RELATED_LISTS_SCHEMA
+from recommender.related_lists import RelatedListStore, drop_lists_touching
 
 SCHEMA_VERSION = 2
+# Meta entries saying where the vectors are served from (see recommender/backend_choice.py).
+BACKEND_KEYS = ("vector_backend", "qdrant_url", "qdrant_collection")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -116,6 +120,21 @@ class CatalogRows:
     topics: list[tuple[str, ...]]
 
 
+@dataclass(frozen=True, slots=True)
+class PointRows:
+    """What a vector engine holds of some articles, ordered by row_id.
+
+    row_ids: (m,) int64; vectors: (m, dimension) float32; starts, ends: (m,) float64, NaN
+    when undated; topics: the labels assigned at index time.
+    """
+
+    row_ids: np.ndarray
+    vectors: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    topics: list[tuple[str, ...]]
+
+
 class ArticleStore:
     """One SQLite file. Not thread-safe: one store object per thread or process."""
 
@@ -128,9 +147,12 @@ class ArticleStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + RELATED_LISTS_SCHEMA)
         except sqlite3.DatabaseError as error:
             raise IndexCorruptError(f"{path}: not a readable newsrec store ({error})") from None
+        self.related_lists = RelatedListStore(self._db)
+        # Owners whose stored related lists a write dropped, for the writer to rank again.
+        self.dropped_list_owners: set[int] = set()
 
     def close(self) -> None:
         self._db.close()
@@ -148,6 +170,19 @@ class ArticleStore:
                 dimension=str(dimension),
                 generation="0",
             )
+
+    def record_backend(self, fields: dict[str, str], *, new_generation: bool) -> None:
+        """Record where the vectors are served from (`BACKEND_KEYS`), replacing any earlier
+        record. `new_generation` when they moved: a snapshot or a reader of the old place is
+        then out of step."""
+        if not fields.keys() <= set(BACKEND_KEYS):
+            raise ValueError(f"not backend fields: {sorted(fields.keys() - set(BACKEND_KEYS))}")
+        with self._transaction():
+            marks = ",".join("?" * len(BACKEND_KEYS))
+            self._db.execute(f"DELETE FROM meta WHERE key IN ({marks})", BACKEND_KEYS)
+            if new_generation:
+                fields = {**fields, "generation": str(self.generation + 1)}
+            self._set_meta(**fields)
 
     @property
     def generation(self) -> int:
@@ -240,6 +275,38 @@ class ArticleStore:
             blob = b"".join(row[1] for row in rows)
             yield row_ids, np.frombuffer(blob, dtype=np.float32).reshape(len(rows), dimension)
 
+    def point_rows(
+        self, dimension: int, *, after: int = -1, batch: int = 1024
+    ) -> Iterator[PointRows]:
+        """Every article after row `after`, `batch` at a time: for copying to a vector engine.
+
+        Each slice is its own query from the last row id seen (keyset paging), so no read
+        transaction stays open across a long copy.
+        """
+        nan = float("nan")
+        while True:
+            rows = self._db.execute(
+                "SELECT a.row_id, v.vector, a.published_start, a.published_end, "
+                "a.assigned_topics, a.primary_topic FROM articles a "
+                "JOIN vectors v USING (content_hash) WHERE a.row_id > ? ORDER BY a.row_id LIMIT ?",
+                (after, batch),
+            ).fetchall()
+            if not rows:
+                return
+            count = len(rows)
+            yield PointRows(
+                row_ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=count),
+                vectors=np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
+                    count, dimension
+                ),
+                starts=np.fromiter(
+                    (nan if r[2] is None else r[2] for r in rows), np.float64, count
+                ),
+                ends=np.fromiter((nan if r[3] is None else r[3] for r in rows), np.float64, count),
+                topics=[_labels(r[4], r[5]) for r in rows],
+            )
+            after = int(rows[-1][0])
+
     def catalog_rows(self, signature_size: int) -> CatalogRows:
         rows = self._db.execute(
             "SELECT row_id, published_start, published_end, fingerprint, assigned_topics, "
@@ -304,6 +371,8 @@ class ArticleStore:
                 if row:
                     deleted.append(int(row[0]))
                     released.add(row[1])
+            touched = [*row_ids.values(), *deleted]
+            self.dropped_list_owners.update(drop_lists_touching(self._db, touched))
             # A vector no article uses any more would only grow the file.
             self._db.executemany(
                 "DELETE FROM vectors WHERE content_hash = ? "

@@ -57,4 +57,5 @@ def build_recommender(settings: Settings, index: ArticleIndex) -> Recommender:
             time_boost=settings.time_boost,
             time_decay_days=settings.time_decay_days,
         ),
+        list_depth=settings.related_list_depth,
     )

@@ -30,8 +30,9 @@ from recommender import (
     load_articles,
     open_index,
 )
+from recommender.list_refresh import refresh_lists_after_write
 from recommender.topics import build_tagger
-from service import cli_eval, cli_serve, cli_summary, cli_topics
+from service import cli_eval, cli_lists, cli_serve, cli_summary, cli_topics
 from service import cli_output as output
 from service.cli_options import AsJson, IndexDir
 
@@ -80,6 +81,8 @@ def index(
         plan = article_index.plan_upsert(batch.articles)
         with output.progress_bar("encoding", plan.texts_to_encode) as advance:
             report = article_index.apply(plan, progress=advance)
+        changed = [item.article.id for item in plan.changed]
+        refresh_lists_after_write(build_recommender(settings, article_index), changed)
         article_index.save()
         total = len(article_index)
     output.index_summary(
@@ -173,8 +176,10 @@ def delete(
     index_dir: IndexDir = None,
 ) -> None:
     """Delete articles from the index."""
-    with open_index(_settings(index_dir), writable=True) as article_index:
+    settings = _settings(index_dir)
+    with open_index(settings, writable=True) as article_index:
         missing = article_index.delete(ids)
+        refresh_lists_after_write(build_recommender(settings, article_index), [])
         article_index.save()
     deleted = len(set(ids)) - len(set(missing))
     output.line(f"deleted {deleted} article{'s' if deleted != 1 else ''}")
@@ -210,6 +215,7 @@ cli_topics.register(app)
 cli_eval.register(app)
 cli_serve.register(app)
 cli_summary.register(app)
+cli_lists.register(app)
 
 
 def _collect_ids(ids: list[str] | None, ids_file: Path | None) -> list[str]:

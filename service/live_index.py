@@ -45,6 +45,7 @@ from recommender import (
     open_index,
 )
 from recommender.index import MANIFEST_FILE
+from recommender.list_refresh import stale_lists_ranked, store_ranked_lists
 from recommender.topics import TopicTagger, build_tagger, default_taxonomy
 from service.primed_embedder import PrimedEmbedder
 from service.rwlock import ReadersWriterLock
@@ -312,9 +313,11 @@ class LiveIndex:
                 texts = {item.article.content_hash: item.article.text for item in plan.changed}
                 stored = snapshot.index.store.hashes_with_vectors(texts)
             self._prime([text for key, text in texts.items() if key not in stored])
+            changed = [item.article.id for item in plan.changed]
             with snapshot.lock.writing():
                 report = snapshot.index.apply(plan)
-                self._after_write(snapshot, [item.article.id for item in plan.changed], [])
+                self._after_write(snapshot, changed, [])
+            self._refresh_lists(snapshot, changed)
             self._publish(snapshot)
             return report, snapshot.generation
 
@@ -326,6 +329,7 @@ class LiveIndex:
                 if snapshot.index.delete([article_id]):
                     raise ArticleNotFoundError(article_id)
                 self._after_write(snapshot, [], [article_id])
+            self._refresh_lists(snapshot, [])
             self._publish(snapshot)
             return snapshot.generation
 
@@ -370,6 +374,17 @@ class LiveIndex:
         snapshot.titles.remove(deleted)
         snapshot.generation = index.store.generation
         snapshot.version += 1
+
+    @staticmethod
+    def _refresh_lists(snapshot: Snapshot, changed: list[str]) -> None:
+        """Rank again the stored related lists the write made stale (readers meanwhile get
+        those articles ranked live), then store them while readers wait."""
+        with snapshot.lock.reading():
+            ranked = stale_lists_ranked(snapshot.recommender, changed)
+        if ranked.lists:
+            with snapshot.lock.writing():
+                if store_ranked_lists(snapshot.recommender, ranked):
+                    snapshot.version += 1  # a cached answer may predate a refreshed list
 
     @staticmethod
     def _publish(snapshot: Snapshot) -> None:
