@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from embeddings.base import Embedder
 from embeddings.hashing import HashingEmbedder
 from embeddings.minilm import MODEL_DIMENSION, MODEL_NAME, MiniLMEmbedder
+from embeddings.minilm_onnx import OnnxMiniLMEmbedder
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,10 @@ class EmbedderChoice:
     max_chunks: int = 1
     batch_size: int = 16
     hashing_dimension: int = 256
+    # minilm only. Both backends compute the same function (cosine >= 0.999, tested), so
+    # the backend is not part of `name`: an index built by one is opened by the other.
+    backend: str = "torch"
+    cache_dir: Path | None = None
 
     @property
     def name(self) -> str:
@@ -30,11 +36,19 @@ class EmbedderChoice:
 
 
 EMBEDDER_KINDS = ("minilm", "hashing")
+ENCODER_BACKENDS = ("torch", "onnx")
 
 
 def create_embedder(choice: EmbedderChoice) -> Embedder:
     """Build the embedder; the model itself still loads lazily on first encode."""
+    if choice.kind == "minilm" and choice.backend == "onnx":
+        return OnnxMiniLMEmbedder(
+            batch_size=choice.batch_size, max_chunks=choice.max_chunks, cache_dir=choice.cache_dir
+        )
     if choice.kind == "minilm":
+        if choice.backend != "torch":
+            backends = ", ".join(ENCODER_BACKENDS)
+            raise ValueError(f"unknown encoder backend {choice.backend!r}; choose {backends}")
         return MiniLMEmbedder(batch_size=choice.batch_size, max_chunks=choice.max_chunks)
     if choice.kind == "hashing":
         return HashingEmbedder(choice.hashing_dimension)

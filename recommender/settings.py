@@ -29,6 +29,16 @@ class Settings(BaseSettings):
         description="256-token windows the dense model reads per article (1 = truncate).",
     )
     encode_batch_size: int = Field(default=16, ge=1, le=1024)
+    encoder_backend: Literal["torch", "onnx"] = Field(
+        default="torch",
+        description="What runs MiniLM: sentence-transformers on torch, or its ONNX export on "
+        "onnxruntime (the `onnx` extra; same vectors, so indexes are shared).",
+    )
+    onnx_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the ONNX export is kept, one folder per model version; "
+        "default: ~/.cache/newsrec/onnx.",
+    )
     index_type: Literal["auto", "exact", "hnsw"] = Field(
         default="auto",
         description="Vector index kind; `auto` is exact below `hnsw_from` articles, else HNSW.",

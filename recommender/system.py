@@ -18,6 +18,8 @@ def build_embedder(settings: Settings) -> Embedder:
             kind=settings.embedder,
             max_chunks=settings.max_chunks,
             batch_size=settings.encode_batch_size,
+            backend=settings.encoder_backend,
+            cache_dir=settings.onnx_cache_dir,
         )
     )
 
