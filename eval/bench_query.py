@@ -177,23 +177,31 @@ class RelatedRow:
     open_seconds: float  # open + first query (loads or rebuilds the vector index)
 
 
+STORED = "stored"
+
+
 def related_rows(
     index_dir: Path, kinds: Sequence[str], *, queries: int, seed: int = 0
 ) -> Iterator[RelatedRow]:
     """`Recommender.related(id, k=10)`, one id at a time, on an index opened read-only.
 
     Each kind opens the same index afresh (`index_type` forced: a snapshot of another kind
-    is rebuilt in memory). The first kind should be "exact": the others' lists are compared
-    with its lists (the end-to-end effect of the ANN on what a reader sees).
+    is rebuilt in memory) and ranks every request live. The first kind should be "exact":
+    the others' lists are compared with its lists (the end-to-end effect of the ANN on what a
+    reader sees). The kind "stored" reads the stored related lists instead (skipped when the
+    index has none).
     """
     from recommender import Settings, build_recommender, open_index
 
     reference: dict[str, list[str]] = {}
     for kind in kinds:
         settings = Settings(index_dir=index_dir, embedder=_index_embedder(index_dir))
-        settings = settings.model_copy(update={"index_type": kind})
+        if kind != STORED:
+            settings = settings.model_copy(update={"index_type": kind, "related_list_depth": 0})
         started = time.perf_counter()
         with open_index(settings) as index:
+            if kind == STORED and not index.store.related_lists.count():
+                continue
             recommender = build_recommender(settings, index)
             ids = sorted(index.ids())
             picked = [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))[:queries]]

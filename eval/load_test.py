@@ -18,9 +18,13 @@ instead (256 dimensions, no model needed at all).
 then loads it with `wrk` when installed (Debian's package), else with a Python asyncio
 client (httpx): `/healthz` first (the HTTP floor), then related-by-id. Two id mixes:
 
-- cold: every request asks for a different article, so no response is cached;
+- cold: every request asks for a different article, so no response is cached: answered
+        from the stored related lists (`build` ranks them; `newsrec precompute`);
 - hot:  ids drawn Zipf-like from 1,000 articles, as a news site's traffic is (a few stories
         take most reads); repeated requests are answered from the response cache.
+
+When the index has stored lists, a second server with NEWSREC_RELATED_LIST_DEPTH=0 then
+measures the cold phase ranked live, every request, next to its own /healthz.
 
 Every phase is bounded in time (`--duration`) and the Python client also in count. Only
 127.0.0.1 is ever contacted.
@@ -37,6 +41,7 @@ import random
 import re
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -59,10 +64,20 @@ _WORD = re.compile(r"[A-Za-z]{3,}")
 # -- build ---------------------------------------------------------------------------------
 
 
-def build(index_dir: Path, total: int, wcep: Path, seed: int, vectors: str = "minilm") -> float:
-    """Index WCEP + synthetic articles up to `total`; returns the seconds it took."""
+def build(
+    index_dir: Path,
+    total: int,
+    wcep: Path,
+    seed: int,
+    vectors: str = "minilm",
+    *,
+    stored_lists: bool = True,
+) -> float:
+    """Index WCEP + synthetic articles up to `total` and (`stored_lists`) rank every
+    article's related list ahead; returns the seconds the indexing took."""
     # Imported here so `run` does not pay for the core's imports in the client process.
-    from recommender import Settings, open_index
+    from recommender import Settings, build_recommender, open_index
+    from recommender.list_refresh import owners_to_rank, store_lists_of
 
     articles = corpus(total, wcep, seed)
     settings = Settings(
@@ -83,11 +98,18 @@ def build(index_dir: Path, total: int, wcep: Path, seed: int, vectors: str = "mi
         index.save()
         count = len(index)
         kind = index.info().index_type
-    seconds = time.perf_counter() - started
-    print(
-        f"{count:,} articles in {index_dir} ({added:,} added, {updated:,} updated,"
-        f" {unchanged:,} unchanged; {kind} vectors) in {seconds:.0f} s"
-    )
+        seconds = time.perf_counter() - started
+        print(
+            f"{count:,} articles in {index_dir} ({added:,} added, {updated:,} updated,"
+            f" {unchanged:,} unchanged; {kind} vectors) in {seconds:.0f} s"
+        )
+        if not stored_lists:
+            return seconds
+        ranking_started = time.perf_counter()
+        recommender = build_recommender(settings, index)
+        stored = store_lists_of(recommender, owners_to_rank(recommender))
+        ranking = time.perf_counter() - ranking_started
+        print(f"{stored:,} related lists ranked and stored in {ranking:.0f} s")
     return seconds
 
 
@@ -175,12 +197,16 @@ def _index_embedder(index_dir: Path) -> str:
     return "hashing" if str(manifest["embedder"]).startswith("hashing") else "minilm"
 
 
-def start_server(index_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    index_dir: Path, port: int, workers: int, *, stored_lists: bool = True
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "NEWSREC_EMBEDDER": _index_embedder(index_dir),
         "NEWSREC_READ_ONLY": "false",
     }
+    if not stored_lists:
+        env["NEWSREC_RELATED_LIST_DEPTH"] = "0"
     command = [
         sys.executable,
         "-m",
@@ -310,9 +336,10 @@ def _measure(label: str, paths: list[str], base: str, options: argparse.Namespac
 @dataclass(frozen=True)
 class LoadResult:
     healthz: Figures
-    related_cold: Figures
+    related_cold: Figures  # from the stored lists when the index has them
     related_hot: Figures
     slots: Figures
+    related_live: Figures | None  # every request ranked (a second server, lists off)
     rss_bytes: int  # the server's resident memory after the load (all its processes)
     peak_rss_bytes: int  # their high-water marks, summed
 
@@ -335,10 +362,44 @@ def process_memory(pid: int) -> tuple[int, int]:
     return rss, peak
 
 
+def stored_list_count(index_dir: Path) -> int:
+    """How many related lists the index has stored (`newsrec precompute`)."""
+    with sqlite3.connect(index_dir / "newsrec-store.sqlite") as db:
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM related_lists").fetchone()[0])
+        except sqlite3.OperationalError:  # an index from before stored lists
+            return 0
+
+
 def run(options: argparse.Namespace) -> LoadResult:
+    lists = stored_list_count(options.index_dir)
+    result = _run_server(options, stored_lists=True, label_lists=lists > 0)
+    if not lists:
+        return result
+    print("again with NEWSREC_RELATED_LIST_DEPTH=0: every request ranked live", flush=True)
+    live = _run_server(options, stored_lists=False, label_lists=False)
+    print(
+        f"{live.related_cold.label}: {live.related_cold.per_second / live.healthz.per_second:.2f}x"
+        " the /healthz rate of its own run"
+    )
+    return LoadResult(
+        result.healthz,
+        result.related_cold,
+        result.related_hot,
+        result.slots,
+        live.related_cold,
+        result.rss_bytes,
+        result.peak_rss_bytes,
+    )
+
+
+def _run_server(
+    options: argparse.Namespace, *, stored_lists: bool, label_lists: bool
+) -> LoadResult:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_server(options.index_dir, port, options.workers)
+    server = start_server(options.index_dir, port, options.workers, stored_lists=stored_lists)
+    how = "stored lists" if label_lists else "ranked live"
     try:
         wait_ready(base, timeout=600)
         cold = sample_ids(base, options.wcep, 60_000, options.seed)
@@ -363,7 +424,7 @@ def run(options: argparse.Namespace) -> LoadResult:
                 client.get(f"/articles/{quote(article_id, safe='')}/related?k=10")
         related = [f"/articles/{quote(i, safe='')}/related?k=10" for i in cold[:half]]
         floor = _measure("GET /healthz", ["/healthz"], base, options)
-        cold_figures = _measure("related, cold (no cache)", related, base, options)
+        cold_figures = _measure(f"related, cold, {how}", related, base, options)
         hot_figures = _measure(
             "related, hot (Zipf, cached)",
             [f"/articles/{quote(i, safe='')}/related?k=10" for i in hot],
@@ -371,7 +432,7 @@ def run(options: argparse.Namespace) -> LoadResult:
             options,
         )
         slots = _measure(
-            "slots, cold",
+            f"slots, cold, {how}",
             [f"/articles/{quote(i, safe='')}/slots" for i in cold[half:]],
             base,
             options,
@@ -382,7 +443,7 @@ def run(options: argparse.Namespace) -> LoadResult:
             )
         rss, peak = process_memory(server.pid)
         print(f"server memory: {rss / 2**20:,.0f} MiB resident, peak {peak / 2**20:,.0f} MiB")
-        return LoadResult(floor, cold_figures, hot_figures, slots, rss, peak)
+        return LoadResult(floor, cold_figures, hot_figures, slots, None, rss, peak)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -403,6 +464,12 @@ def _parser() -> argparse.ArgumentParser:
     build_parser.add_argument("--wcep", type=Path, default=WCEP)
     build_parser.add_argument("--seed", type=int, default=7)
     build_parser.add_argument("--vectors", choices=("minilm", "hashing"), default="minilm")
+    build_parser.add_argument(
+        "--no-stored-lists",
+        dest="stored_lists",
+        action="store_false",
+        help="do not rank the related lists ahead (newsrec precompute does it later)",
+    )
     run_parser = commands.add_parser("run", help="serve the index and load it")
     run_parser.add_argument("index_dir", type=Path)
     run_parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
@@ -420,7 +487,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     options = _parser().parse_args(argv)
     if options.command == "build":
-        build(options.index_dir, options.total, options.wcep, options.seed, options.vectors)
+        build(
+            options.index_dir,
+            options.total,
+            options.wcep,
+            options.seed,
+            options.vectors,
+            stored_lists=options.stored_lists,
+        )
     else:
         run(options)
 

@@ -68,7 +68,7 @@ def stale_lists_ranked(recommender: Recommender, changed_ids: Sequence[str]) -> 
     store = index.store
     generation = store.generation
     dropped, store.dropped_list_owners = store.dropped_list_owners, set()
-    if store.related_lists.signature() != recommender.list_signature:
+    if not recommender.list_depth or store.related_lists.signature() != recommender.list_signature:
         return RankedBatch({}, generation)
     present = [article_id for article_id in changed_ids if article_id in index]
     ranked = recommender.ranked_lists(present)

@@ -191,7 +191,7 @@ class Recommender:
 
     Related-by-id without filters (k up to `list_depth`) and slots are read from the lists
     stored in the index when there are any for this ranking (see `related_lists.py`), and
-    ranked live otherwise; both give the same items.
+    ranked live otherwise; both give the same items. `list_depth=0`: always live.
     """
 
     def __init__(
@@ -211,6 +211,8 @@ class Recommender:
     def ranked_lists(self, article_ids: Sequence[str]) -> dict[int, RankedLists]:
         """Rank the lists to store for these articles (by row id), live."""
         depth = self.list_depth
+        if not depth:
+            raise InvalidInputError("stored related lists are off (list depth 0)")
         queries = self._stored_queries(
             article_ids, depth=max(depth + _FIRST_DEPTH_MARGIN, self.ranking.pool_depth)
         )
@@ -339,7 +341,9 @@ class Recommender:
         """The stored lists there are for these ids (unknown ids are left to the live path)."""
         store = self.index.store
         signature = self.list_signature
-        found = {}
+        found: dict[str, RankedLists] = {}
+        if not self.list_depth:
+            return found
         for article_id in dict.fromkeys(article_ids):
             row_id = store.row_id_of(article_id)
             ranked = store.related_lists.get(row_id, signature) if row_id is not None else None

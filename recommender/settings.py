@@ -88,10 +88,11 @@ class Settings(BaseSettings):
     )
     related_list_depth: int = Field(
         default=20,
-        ge=1,
+        ge=0,
         le=100,
         description="Items per stored related list (`newsrec precompute`): related-by-id "
-        "without filters and k up to this is read from the list instead of ranked live.",
+        "without filters and k up to this is read from the list instead of ranked live. "
+        "0: no stored lists; every request is ranked live.",
     )
     topic_model: Path | None = Field(
         default=None,

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from recommender import (
     Article,
     ArticleIndex,
+    InvalidInputError,
     Ranking,
     Recommender,
     RelatedFilters,
@@ -278,3 +279,13 @@ def test_the_service_serves_stored_lists_and_keeps_them_in_step(tmp_path: Path) 
         for article_id, answer in served.items():
             expected = [hit.id for hit in live.related(article_id, k=10)]
             assert [item["id"] for item in answer["related"]] == expected, article_id
+
+
+def test_depth_zero_ranks_every_request_live(seeded: ArticleIndex) -> None:
+    store_lists_of(Recommender(seeded), owners_to_rank(Recommender(seeded)))
+    live_only = Recommender(seeded, list_depth=0)
+    counter = _SearchCounter(seeded)
+    assert live_only.related(SEEDS[0].id, k=5) == Recommender(seeded).related(SEEDS[0].id, k=5)
+    assert counter.calls == 1
+    with pytest.raises(InvalidInputError, match="list depth 0"):
+        live_only.ranked_lists([SEEDS[0].id])
