@@ -28,6 +28,7 @@ import numpy as np
 
 from embeddings import Embedder, ProgressCallback
 from recommender.articles import Article, content_hash
+from recommender.backend_choice import BackendChoice, choose_backend, recorded_backend
 from recommender.catalog import Catalog
 from recommender.dates import PublishedTime
 from recommender.errors import (
@@ -140,9 +141,9 @@ class ArticleIndex:
         duplicate_threshold: float = 0.7,
         write_batch_size: int = 1024,
         tagger: Callable[[], TopicTagger] | None = None,
-        vector_backend: str = "faiss",
+        vector_backend: str | None = None,
         qdrant_url: str | None = None,
-        qdrant_collection: str = "newsrec",
+        qdrant_collection: str | None = None,
     ) -> ArticleIndex:
         """Open (and, when writable, create) the index in `directory`.
 
@@ -151,10 +152,12 @@ class ArticleIndex:
         `hnsw_from` articles and in HNSW from there on; the kind changes when `save`
         publishes a snapshot (a snapshot of either kind is read as it is).
         `vector_backend` "qdrant" keeps the vectors in a Qdrant collection instead of FAISS
-        (`qdrant_url`: a URL, ":memory:", or None for local mode in this directory).
+        (`qdrant_url`: a URL, ":memory:", or None for local mode in this directory). The
+        store records the backend; None opens the recorded one, and asking for the other
+        is an `IndexMismatchError` (see `backend_choice`).
         """
         choose_index_kind(index_type, 0)  # an unknown kind fails here, naming the choices
-        if vector_backend not in VECTOR_BACKENDS:
+        if vector_backend is not None and vector_backend not in VECTOR_BACKENDS:
             raise InvalidInputError(
                 f"unknown vector backend {vector_backend!r}; "
                 f"choose one of {', '.join(VECTOR_BACKENDS)}"
@@ -177,6 +180,16 @@ class ArticleIndex:
         try:
             store = ArticleStore(store_path)
             _check_identity(store, embedder, directory, create=writable)
+            recorded = recorded_backend(store.meta())
+            choice = choose_backend(
+                recorded,
+                directory,
+                backend=vector_backend,
+                qdrant_url=qdrant_url,
+                qdrant_collection=qdrant_collection,
+            )
+            if writable and recorded is None:  # a new index, or one from before the record
+                store.record_backend(choice.record(), new_generation=False)
         except BaseException:
             if lock is not None:
                 lock.close()
@@ -192,9 +205,9 @@ class ArticleIndex:
             write_batch_size=write_batch_size,
             lock=lock,
             tagger=tagger,
-            vector_backend=vector_backend,
-            qdrant_url=qdrant_url,
-            qdrant_collection=qdrant_collection,
+            vector_backend=choice.backend,
+            qdrant_url=choice.qdrant_url,
+            qdrant_collection=choice.qdrant_collection,
         )
 
     def close(self) -> None:
@@ -398,6 +411,34 @@ class ArticleIndex:
             for old in self.directory.glob(pattern):
                 if old != final:
                     old.unlink(missing_ok=True)
+
+    def switch_backend(self, vectors: VectorStore, choice: BackendChoice) -> None:
+        """Serve from `vectors`, which must hold every stored row (a migration copied and
+        checked them), from now on.
+
+        Records `choice` in the store (a new generation when it changes: readers reload, and
+        a snapshot of the old place is out of step), then publishes the manifest and, for
+        FAISS, the snapshot. Leaving FAISS removes its snapshots: they are stale from here.
+        """
+        self._require_writable()
+        if len(vectors) != self._store.count():
+            raise IndexCorruptError(
+                f"{choice.describe()} holds {len(vectors)} vectors, the store "
+                f"{self._store.count()}: not switched"
+            )
+        if recorded_backend(self._store.meta()) != choice:
+            self._store.record_backend(choice.record(), new_generation=True)
+        close_vectors = getattr(self._vectors, "close", None)
+        if self._vectors is not vectors and close_vectors is not None:
+            close_vectors()
+        self._vectors = vectors
+        self._vector_backend = choice.backend
+        self._qdrant_url, self._qdrant_collection = choice.qdrant_url, choice.qdrant_collection
+        self._snapshot_generation = -1
+        self.save()
+        if choice.backend != "faiss":
+            for snapshot in self.directory.glob(f"{_SNAPSHOT_PREFIX}*.faiss"):
+                snapshot.unlink(missing_ok=True)
 
     # -- internals -----------------------------------------------------------------------
 

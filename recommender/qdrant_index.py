@@ -81,6 +81,10 @@ class QdrantVectorIndex:
         """(Re)create the collection empty, with the payload indexes filters use."""
         if self.exists:
             self._client.delete_collection(self.collection)
+        self.create()
+
+    def create(self) -> None:
+        """Create the collection (it must not exist), with the payload indexes filters use."""
         self._client.create_collection(
             self.collection,
             vectors_config=models.VectorParams(size=self.dimension, distance=models.Distance.DOT),
@@ -111,6 +115,37 @@ class QdrantVectorIndex:
             )
         self._count += len(row_ids)
 
+    def upsert_points(
+        self,
+        row_ids: np.ndarray,
+        vectors: np.ndarray,
+        published: Sequence[PublishedTime | None],
+        topics: Sequence[tuple[str, ...]],
+    ) -> None:
+        """Write these rows with their payload in one request; rows already there are
+        replaced (Qdrant upserts by id), so a copy may be repeated. `len` is stale until
+        `recount`.
+
+        row_ids: (m,) int64; vectors: (m, dimension) float32.
+        """
+        self._client.upsert(
+            self.collection,
+            points=models.Batch(
+                ids=[int(row_id) for row_id in row_ids],
+                vectors=np.asarray(vectors, dtype=np.float32).tolist(),
+                payloads=[
+                    point_payload(moment, labels)
+                    for moment, labels in zip(published, topics, strict=True)
+                ],
+            ),
+            wait=True,
+        )
+
+    def recount(self) -> int:
+        """Count the points (exactly) and return the count."""
+        self._count = self._stored_count()
+        return self._count
+
     def remove(self, row_ids: np.ndarray) -> None:
         if not len(row_ids):
             return
@@ -131,7 +166,7 @@ class QdrantVectorIndex:
         operations = [
             models.OverwritePayloadOperation(
                 overwrite_payload=models.SetPayload(
-                    payload=_payload(moment, labels), points=[int(row_id)]
+                    payload=point_payload(moment, labels), points=[int(row_id)]
                 )
             )
             for row_id, moment, labels in zip(row_ids, published, topics, strict=True)
@@ -156,6 +191,19 @@ class QdrantVectorIndex:
         if missing:
             raise KeyError(missing[0])
         return np.asarray([found[row_id] for row_id in wanted], dtype=np.float32)
+
+    def stored_points(self, row_ids: np.ndarray) -> dict[int, tuple[np.ndarray, dict[str, Any]]]:
+        """The vector (dimension,) and payload of each of these rows that is present."""
+        records = self._client.retrieve(
+            self.collection,
+            ids=[int(row_id) for row_id in row_ids],
+            with_vectors=True,
+            with_payload=True,
+        )
+        return {
+            int(record.id): (np.asarray(record.vector, dtype=np.float32), record.payload or {})
+            for record in records
+        }
 
     def search(
         self, queries: np.ndarray, depth: int, allowed: RowSelection | np.ndarray | None = None
@@ -190,7 +238,8 @@ class QdrantVectorIndex:
         return int(self._client.count(self.collection, exact=True).count)
 
 
-def _payload(published: PublishedTime | None, topics: tuple[str, ...]) -> dict[str, Any]:
+def point_payload(published: PublishedTime | None, topics: tuple[str, ...]) -> dict[str, Any]:
+    """A point's payload: what the filters read of the article."""
     payload: dict[str, Any] = {_TOPICS: list(topics)}
     if published is not None:
         payload[_START] = published.start

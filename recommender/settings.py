@@ -49,17 +49,23 @@ class Settings(BaseSettings):
         description="Corpus size from which `auto` switches to HNSW (on the next save).",
     )
     hnsw_ef_search: int = Field(default=DEFAULT_EF_SEARCH, ge=8, le=4096)
-    vector_backend: Literal["faiss", "qdrant"] = Field(
-        default="faiss",
+    vector_backend: Literal["faiss", "qdrant"] | None = Field(
+        default=None,
         description="Where the vectors are searched: FAISS in process, or a Qdrant collection "
-        "(the `distributed` extra).",
+        "(the `distributed` extra). None: the one the index records (`newsrec migrate` moves "
+        "them); FAISS for a new index. Naming the other one is an error.",
     )
     qdrant_url: str | None = Field(
         default=None,
-        description="Qdrant's URL; None: qdrant-client's local mode in the index directory; "
-        "`:memory:`: in process, rebuilt from the store on each open (tests).",
+        description="Qdrant's URL; None: the one the index records, else qdrant-client's local "
+        "mode in the index directory; `:memory:`: in process, rebuilt from the store on each "
+        "open (tests).",
     )
-    qdrant_collection: str = Field(default="newsrec", min_length=1)
+    qdrant_collection: str | None = Field(
+        default=None,
+        min_length=1,
+        description="None: the one the index records, else `newsrec`.",
+    )
     duplicate_threshold: float = Field(
         default=0.7,
         gt=0.0,

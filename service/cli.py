@@ -32,7 +32,7 @@ from recommender import (
 )
 from recommender.list_refresh import refresh_lists_after_write
 from recommender.topics import build_tagger
-from service import cli_eval, cli_lists, cli_serve, cli_summary, cli_topics
+from service import cli_eval, cli_lists, cli_migrate, cli_serve, cli_summary, cli_topics
 from service import cli_output as output
 from service.cli_options import AsJson, IndexDir
 
@@ -216,6 +216,7 @@ cli_eval.register(app)
 cli_serve.register(app)
 cli_summary.register(app)
 cli_lists.register(app)
+cli_migrate.register(app)
 
 
 def _collect_ids(ids: list[str] | None, ids_file: Path | None) -> list[str]:

@@ -35,6 +35,7 @@ from recommender.topics import (
     tag_file,
 )
 from service import cli_output as output
+from service.cli_ray import Engine, EngineOption, RayAddress, batch_job, encoding_file
 
 topics_app = typer.Typer(
     name="topics",
@@ -89,14 +90,19 @@ def tag(
     index_dir: IndexDir = None,
     skip_invalid: SkipInvalid = False,
     batch_size: Annotated[int, typer.Option(min=1, max=65536, help="Rows per batch.")] = 1024,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddress = None,
 ) -> None:
     """Tag every article of a file with topics and scores, in a stream."""
     started = time.perf_counter()
-    embedder = build_embedder(Settings())
+    job = batch_job(engine, Settings(), ray_address)  # a dead cluster fails here, in seconds
+    embedder = job.embedder if job is not None else build_embedder(Settings())
     tagger = build_tagger(embedder, model_dir=model, taxonomy_file=taxonomy)
     total = _count_rows(input_file)
     with (
         _index_vectors(index_dir, embedder) as lookup,
+        # --engine ray: the model runs on Ray while the rows are tagged and written here.
+        encoding_file(job, input_file, out, lookup, skip_invalid),
         output.progress_bar("tagging", total) as advance,
     ):
         report = tag_file(

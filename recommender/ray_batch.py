@@ -1,0 +1,363 @@
+"""Batch encoding on Ray Data: the model runs in a pool of actors, the index is built as usual.
+
+`newsrec index --engine ray` and `newsrec tag --engine ray` read and validate their input on
+the driver exactly as the local path does, then send the texts that still need a vector
+through a Ray Data pipeline (`from_items` -> `map_batches` with one embedder per actor). The
+vectors stream back keyed by content hash into a `StreamedEmbedder`, which the unchanged
+local code (`ArticleIndex.apply`, `tag_file`) encodes with: each of its calls waits for
+the vectors it asks for while the actors go on with the next ones. So the index (store,
+FAISS, catalog, topics) and the tagged output are written by the same code as without Ray,
+overlapping the model's work, and a failure part-way keeps the batches already committed.
+
+The driver ships the texts itself, so a remote cluster needs no shared storage, only newsrec
+installed on its nodes. Ray is imported only here, and only when a job runs: the core
+imports without it (the `ray` extra).
+
+RayUnavailableError (an InvalidInputError: one line, exit code 2 in the CLI) is raised when
+Ray is not installed, the configured address cannot be reached within the timeout, or the
+pipeline fails. The work is never quietly done locally instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, ClassVar
+
+import numpy as np
+
+from embeddings import Embedder, ProgressCallback, WrappedEmbedder
+from recommender.articles import content_hash
+from recommender.errors import InvalidArticleError, InvalidInputError
+from recommender.index import ArticleIndex, UpsertPlan
+from recommender.loaders import read_article_rows
+from recommender.settings import Settings
+from recommender.system import build_embedder
+from recommender.topics.vectors import VectorLookup
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for a cluster's port: Ray's own retries take minutes on a dead address."""
+DEFAULT_RAY_BATCH = 256
+"""Texts per actor call: large enough that Ray's per-call cost vanishes, small enough that
+no actor is left working alone at the end of a job."""
+_GCS_PORT = 6379
+_CLIENT_PORT = 10001
+
+VectorBatches = Iterator[Mapping[str, np.ndarray]]
+"""Batches of content hash -> (dimension,) float32 vector, as a pipeline delivers them."""
+
+
+class RayUnavailableError(InvalidInputError):
+    """Ray is not installed, the cluster cannot be reached, or the pipeline failed."""
+
+
+class StreamedEmbedder(WrappedEmbedder):
+    """Meets the `Embedder` protocol: serves vectors computed elsewhere, by content hash.
+
+    `attach` a source of vector batches and the hashes it will deliver; `encode` then pulls
+    from the source until it holds the vectors asked for. A text the source was never going
+    to deliver (a zero-shot tagger's taxonomy prompts) is encoded by `inner` in this
+    process; `encoded_here` counts those.
+    """
+
+    def __init__(self, inner: Embedder) -> None:
+        super().__init__(inner)
+        self._vectors: dict[str, np.ndarray] = {}
+        self._pending: set[str] = set()
+        self._source: VectorBatches | None = None
+        self.encoded_here = 0
+
+    def attach(self, source: VectorBatches, hashes: Iterable[str]) -> None:
+        self._source = source
+        self._pending = set(hashes) - self._vectors.keys()
+
+    def detach(self) -> None:
+        self._source = None
+        self._pending = set()
+
+    def encode(
+        self, texts: Sequence[str], *, progress: ProgressCallback | None = None
+    ) -> np.ndarray:
+        """(len(texts), dimension) float32, L2-normalised."""
+        keys = [content_hash(text) for text in texts]
+        self._pull({key for key in keys if key in self._pending})
+        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        missing: list[int] = []
+        for position, key in enumerate(keys):
+            vector = self._vectors.get(key)
+            if vector is None:
+                missing.append(position)
+            else:
+                result[position] = vector
+        if missing:
+            result[missing] = self.inner.encode([texts[position] for position in missing])
+            self.encoded_here += len(missing)
+        if progress is not None:
+            progress(len(texts))
+        return result
+
+    def _pull(self, wanted: set[str]) -> None:
+        while wanted:
+            if self._source is None:
+                raise RuntimeError(f"{len(wanted)} vectors were expected from a detached source")
+            try:
+                batch = next(self._source)
+            except StopIteration:
+                raise RuntimeError(
+                    f"the vector source ended {len(self._pending)} vectors short"
+                ) from None
+            self._vectors.update(batch)
+            self._pending.difference_update(batch)
+            wanted.difference_update(batch)
+
+
+def resolve_address(configured: str | None) -> str | None:
+    """The cluster to use: the setting (or --ray-address), else RAY_ADDRESS, else None (a
+    local Ray instance on this machine)."""
+    return configured or os.environ.get("RAY_ADDRESS") or None
+
+
+def check_reachable(address: str | None, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
+    """Fail within `timeout` seconds if `address`'s port does not accept a connection.
+
+    `ray.init` on a dead address retries for minutes before it gives up; a plain TCP connect
+    says the same in one round trip. "auto", "local" and None have no port to try.
+    """
+    target = _host_and_port(address)
+    if target is None:
+        return
+    try:
+        socket.create_connection(target, timeout=timeout).close()
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        raise RayUnavailableError(
+            f"cannot reach the Ray cluster at {address} ({reason}; {timeout:g} s timeout); "
+            "check --ray-address, NEWSREC_RAY_ADDRESS or RAY_ADDRESS. Nothing was run"
+        ) from None
+
+
+def plan_texts(index: ArticleIndex, plan: UpsertPlan) -> dict[str, str]:
+    """Content hash -> text of what `index.apply(plan)` will encode, in the order it will ask
+    (changed articles whose text has no stored vector; each distinct text once)."""
+    texts = {item.article.content_hash: item.article.text for item in plan.changed}
+    stored = index.store.hashes_with_vectors(texts)
+    return {key: text for key, text in texts.items() if key not in stored}
+
+
+def file_texts(
+    source: Path,
+    *,
+    output: Path | IO[str] | None = None,
+    vectors_for: VectorLookup | None = None,
+    skip_invalid: bool = False,
+) -> dict[str, str]:
+    """Content hash -> text of what `tag_file(source, output, ...)` will encode, in file order.
+
+    Rows already in `output` (a resumed run) and texts `vectors_for` has are left out. A bad
+    row raises here, before anything is encoded or written, unless `skip_invalid`.
+    """
+    written = _ids_in_output(output)
+    texts: dict[str, str] = {}
+    for _, row in read_article_rows(Path(source)):
+        if isinstance(row, InvalidArticleError):
+            if not skip_invalid:
+                raise row
+            continue
+        if row.id not in written:
+            texts.setdefault(row.content_hash, row.text)
+    if vectors_for is not None and texts:
+        for key in vectors_for(list(texts)):
+            texts.pop(key, None)
+    return texts
+
+
+class RayBatch:
+    """One batch job whose model work runs on Ray.
+
+    Build the index (or the tagger) on `embedder`, then run the local code inside
+    `with job.encoding(texts):` (texts from `plan_texts` or `file_texts`).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        address: str | None = None,
+        actors: int | None = None,
+        batch_size: int = DEFAULT_RAY_BATCH,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> None:
+        if actors is not None and actors < 1:
+            raise InvalidInputError(f"actors must be at least 1, got {actors}")
+        if batch_size < 1:
+            raise InvalidInputError(f"batch size must be at least 1, got {batch_size}")
+        self.settings = settings
+        self.address = resolve_address(address or settings.ray_address)
+        self.actors = actors
+        self.batch_size = batch_size
+        self.connect_timeout = connect_timeout
+        self.embedder = StreamedEmbedder(build_embedder(settings))
+        self.actors_used = 0
+
+    def check(self) -> None:
+        """Fail now, in seconds, if Ray is missing or the cluster's address is dead."""
+        _import_ray()
+        check_reachable(self.address, self.connect_timeout)
+
+    @contextmanager
+    def encoding(self, texts: Mapping[str, str]) -> Iterator[None]:
+        """Run the pipeline on `texts` (content hash -> text) while the block runs; `embedder`
+        serves the vectors as they arrive, in the order given. Nothing to encode: no Ray."""
+        if not texts:
+            yield
+            return
+        self.check()
+        with _connected(self.address) as ray:
+            batches = self._vector_batches(ray, texts)
+            self.embedder.attach(batches, texts)
+            try:
+                yield
+            finally:
+                self.embedder.detach()
+
+    def _vector_batches(self, ray: Any, texts: Mapping[str, str]) -> VectorBatches:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.actors_used = self.actors or max(1, cpus)
+        items = [{"hash": key, "text": text} for key, text in texts.items()]
+        # At least one block per actor, or a small job leaves actors idle.
+        rows_per_block = min(self.batch_size, math.ceil(len(items) / self.actors_used))
+        blocks = math.ceil(len(items) / rows_per_block)
+        # In order, so the local code's first batch is the pipeline's first output.
+        ray.data.DataContext.get_current().execution_options.preserve_order = True
+        dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+            _encoder_class(self.settings),
+            batch_size=rows_per_block,
+            batch_format="numpy",
+            # One model per actor, each on one CPU (Ray then gives torch one thread).
+            compute=ray.data.ActorPoolStrategy(size=self.actors_used),
+            num_cpus=1,
+        )
+        return _converted_errors(ray, dataset.iter_batches(batch_size=None, batch_format="numpy"))
+
+
+class _EncodeActor:
+    """A Ray Data callable class: one embedder per actor, built once, reused for every batch.
+
+    `settings` is a class attribute of a subclass made per job (`_encoder_class`), so each
+    actor builds exactly the driver's embedder (`build_embedder`, the composition root).
+    """
+
+    settings: ClassVar[Settings]
+
+    def __init__(self) -> None:
+        self._embedder = build_embedder(self.settings)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """{"hash": (n,), "text": (n,)} -> {"hash": (n,), "vector": (n, dimension) float32}"""
+        vectors = self._embedder.encode([str(text) for text in batch["text"]])
+        return {"hash": batch["hash"], "vector": vectors}
+
+
+def _encoder_class(settings: Settings) -> type[_EncodeActor]:
+    return type("EncodeActor", (_EncodeActor,), {"settings": settings})
+
+
+def _converted_errors(ray: Any, batches: Iterable[dict[str, np.ndarray]]) -> VectorBatches:
+    try:
+        for batch in batches:
+            yield dict(zip(batch["hash"].tolist(), batch["vector"], strict=True))
+    except ray.exceptions.RayError as error:
+        raise RayUnavailableError(f"the Ray pipeline failed: {_one_line(error)}") from None
+
+
+@contextmanager
+def _connected(address: str | None) -> Iterator[Any]:
+    """Ray, connected to `address` (None: a new local instance); shut down after if this
+    call connected. A process already connected (a test, a notebook) keeps its connection."""
+    ray = _import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    # Ray's INFO lines and per-operator progress bars would mix with the CLI's output.
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        where = address or "a local instance"
+        raise RayUnavailableError(f"cannot start Ray at {where}: {_one_line(error)}") from None
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise RayUnavailableError(
+            "the ray engine needs Ray: pip install -e '.[ray]' (or use --engine local)"
+        ) from None
+    return ray
+
+
+def _host_and_port(address: str | None) -> tuple[str, int] | None:
+    """HOST:PORT, [IPv6]:PORT or ray://HOST:PORT; a missing port is Ray's default."""
+    if address is None or address in ("auto", "local"):
+        return None
+    text, port = address, _GCS_PORT
+    if text.startswith("ray://"):
+        text, port = text.removeprefix("ray://"), _CLIENT_PORT
+    text = text.split("/", 1)[0]
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if not host or (port_text and not port_text.isdigit()):
+        raise RayUnavailableError(f"not a Ray address: {address!r} (expected HOST:PORT)")
+    return host, int(port_text) if port_text else port
+
+
+def _ids_in_output(output: Path | IO[str] | None) -> set[str]:
+    """Ids a previous run already wrote to `output`. A line that does not parse is left to
+    tag_file, which repairs or refuses the file: missing one here costs one encoding."""
+    if not isinstance(output, Path) or not output.is_file():
+        return set()
+    ids: set[str] = set()
+    with output.open("rb") as stream:
+        for line in stream:
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict) and isinstance(value.get("id"), str):
+                ids.add(value["id"])
+    return ids
+
+
+def _one_line(error: BaseException) -> str:
+    """Ray's errors carry remote tracebacks; the cause, or the last line, says what happened."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, BaseException):
+        return f"{type(cause).__name__}: {cause}".splitlines()[0]
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__

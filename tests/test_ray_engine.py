@@ -1,0 +1,255 @@
+"""`--engine ray`: the model runs in a Ray Data actor pool on a local Ray instance (2 CPUs).
+
+The Ray path must leave exactly what the local path leaves: the same vectors (bit for bit
+with the hashing embedder, within float tolerance with the real model), the same topics,
+the same tagged output. A dead cluster address is one line and exit code 2, in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender import Article, ArticleIndex, Settings, load_articles, open_index
+from recommender.errors import InvalidArticleError
+from recommender.ray_batch import (
+    RayBatch,
+    RayUnavailableError,
+    StreamedEmbedder,
+    check_reachable,
+    file_texts,
+    plan_texts,
+)
+from recommender.system import build_embedder
+from recommender.topics import build_tagger
+from service.cli import main
+from tests.conftest import MODEL_INSTALLED, SEEDS_DIR, modules_imported_after
+
+ray = pytest.importorskip("ray", reason="the `ray` extra is not installed")
+
+SEEDS = SEEDS_DIR / "articles.jsonl"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray() -> Iterator[None]:
+    """One Ray instance for the module; the code under test finds it and keeps it."""
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def hashing_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSREC_EMBEDDER", "hashing")
+    monkeypatch.delenv("NEWSREC_HOME", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.delenv("NEWSREC_RAY_ADDRESS", raising=False)
+
+
+def _index_locally(settings: Settings, articles: list[Article]) -> None:
+    with open_index(settings, writable=True) as index:
+        index.upsert(articles)
+        index.save()
+
+
+def _index_on_ray(settings: Settings, articles: list[Article], job: RayBatch) -> int:
+    """The CLI's sequence, through the core; returns how many texts went to Ray."""
+    with open_index(settings, writable=True, embedder=job.embedder) as index:
+        plan = index.plan_upsert(articles)
+        texts = plan_texts(index, plan)
+        with job.encoding(texts):
+            index.apply(plan)
+        index.save()
+    return len(texts)
+
+
+def _contents(settings: Settings) -> dict[str, tuple[np.ndarray, object]]:
+    """Article id -> (stored vector, assigned topics)."""
+    with open_index(settings) as index:
+        return {
+            article_id: (_vector(index, article_id), index.topics_of(article_id))
+            for article_id in index.ids()
+        }
+
+
+def _vector(index: ArticleIndex, article_id: str) -> np.ndarray:
+    key = index.article(article_id).content_hash
+    return index.store.vectors_by_hash([key], index.embedder.dimension)[key]
+
+
+def _prompts_encoded_by_a_tagger(settings: Settings) -> int:
+    """How many texts building the configured tagger encodes (the zero-shot prompts)."""
+    counting = StreamedEmbedder(build_embedder(settings))
+    build_tagger(counting, model_dir=settings.topic_model)
+    return counting.encoded_here
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_ray_path_stores_the_local_vectors_and_topics(tmp_path: Path) -> None:
+    articles = load_articles([SEEDS]).articles
+    local = Settings(index_dir=tmp_path / "local", embedder="hashing")
+    on_ray = Settings(index_dir=tmp_path / "ray", embedder="hashing")
+    job = RayBatch(on_ray)
+
+    _index_locally(local, articles)
+    sent = _index_on_ray(on_ray, articles, job)
+
+    expected, found = _contents(local), _contents(on_ray)
+    assert sent == len({article.content_hash for article in articles}) and job.actors_used == 2
+    assert found.keys() == expected.keys() == {article.id for article in articles}
+    for article_id, (vector, topics) in expected.items():
+        np.testing.assert_array_equal(found[article_id][0], vector)
+        assert found[article_id][1] == topics
+    # The driver encoded no article: only the zero-shot tagger's prompts.
+    assert job.embedder.encoded_here == _prompts_encoded_by_a_tagger(on_ray) > 0
+
+
+def test_only_texts_without_a_stored_vector_go_to_ray(tmp_path: Path) -> None:
+    articles = load_articles([SEEDS]).articles
+    settings = Settings(index_dir=tmp_path / "index", embedder="hashing", tag_on_index=False)
+    _index_locally(settings, articles[:60])
+
+    job = RayBatch(settings)
+    sent = _index_on_ray(settings, articles, job)
+    again = _index_on_ray(settings, articles, RayBatch(settings))
+
+    assert sent == len(
+        {a.content_hash for a in articles[60:]} - {a.content_hash for a in articles[:60]}
+    )
+    assert again == 0 and job.embedder.encoded_here == 0
+    with open_index(settings) as index:
+        assert len(index) == len(articles)
+
+
+def test_tagging_a_file_sends_only_what_it_still_needs(tmp_path: Path) -> None:
+    articles = load_articles([SEEDS]).articles
+    out = tmp_path / "out.jsonl"  # a resumed run: one row written, then a torn line
+    out.write_text(json.dumps({"id": articles[0].id}) + '\n{"id": "tor', encoding="utf-8")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(SEEDS.read_text(encoding="utf-8") + '{"id": "x"}\n', encoding="utf-8")
+
+    texts = file_texts(SEEDS, output=out)
+
+    assert list(texts) == list(dict.fromkeys(a.content_hash for a in articles[1:]))
+    with pytest.raises(InvalidArticleError, match=r"bad\.jsonl, line 106"):
+        file_texts(bad)
+    assert len(file_texts(bad, skip_invalid=True)) == len({a.content_hash for a in articles})
+
+
+def test_cli_index_and_tag_on_ray_match_local(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(*argv: str) -> str:
+        capsys.readouterr()
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        return captured.out
+
+    run("index", str(SEEDS), "--index-dir", str(tmp_path / "local"))
+    run("index", str(SEEDS), "--index-dir", str(tmp_path / "ray"), "--engine", "ray")
+    related = {
+        engine: run(
+            "related",
+            "sec-libya-01",
+            "tech-quillon-01",
+            "--json",
+            "--index-dir",
+            str(tmp_path / engine),
+        )
+        for engine in ("local", "ray")
+    }
+    run("tag", str(SEEDS), "-o", str(tmp_path / "local.jsonl"))
+    run("tag", str(SEEDS), "-o", str(tmp_path / "ray.jsonl"), "--engine", "ray")
+
+    assert related["ray"] == related["local"] and related["ray"].count('"related"') == 2
+    tagged = (tmp_path / "ray.jsonl").read_text(encoding="utf-8")
+    assert tagged == (tmp_path / "local.jsonl").read_text(encoding="utf-8")
+    assert len(tagged.splitlines()) == 105 and '"primary_topic"' in tagged
+
+
+@pytest.mark.parametrize("via", ["--ray-address", "RAY_ADDRESS", "NEWSREC_RAY_ADDRESS"])
+@pytest.mark.parametrize("command", ["index", "tag"])
+def test_a_dead_cluster_address_is_one_line_and_exit_2(
+    via: str,
+    command: str,
+    tmp_path: Path,
+    hashing_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    address = f"127.0.0.1:{_closed_port()}"
+    argv = [command, str(SEEDS), "--engine", "ray"]
+    argv += ["--index-dir", str(tmp_path / "index")] if command == "index" else []
+    if via == "--ray-address":
+        argv += ["--ray-address", address]
+    else:
+        monkeypatch.setenv(via, address)
+
+    started = time.perf_counter()
+    code = main(argv)
+    seconds = time.perf_counter() - started
+
+    captured = capsys.readouterr()
+    # Ray is running in this process (the fixture): it must not be used instead.
+    assert (code, captured.out) == (2, "")
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith(f"error: cannot reach the Ray cluster at {address}")
+    assert seconds < 10 and not (tmp_path / "index").exists()
+
+
+def test_addresses_are_checked_by_their_port() -> None:
+    port = _closed_port()
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(RayUnavailableError, match="Connection refused"):
+            check_reachable(address, timeout=2)
+    with pytest.raises(RayUnavailableError, match="not a Ray address"):
+        check_reachable("127.0.0.1:http")
+    check_reachable(None)  # a local instance: nothing to reach
+
+
+def test_without_ray_installed_the_engine_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    job = RayBatch(Settings(embedder="hashing"))
+    with pytest.raises(RayUnavailableError, match=r"pip install -e '\.\[ray\]'"):
+        job.check()
+
+
+def test_the_core_imports_without_ray() -> None:
+    assert modules_imported_after("import recommender, recommender.ray_batch", ["ray"]) == []
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not MODEL_INSTALLED, reason="the MiniLM model is not installed")
+def test_the_real_model_on_ray_gives_the_local_vectors_and_topics(tmp_path: Path) -> None:
+    articles = load_articles([SEEDS]).articles[:20]
+    local = Settings(index_dir=tmp_path / "local", embedder="minilm")
+    on_ray = Settings(index_dir=tmp_path / "ray", embedder="minilm")
+
+    _index_locally(local, articles)
+    _index_on_ray(on_ray, articles, RayBatch(on_ray))
+
+    expected, found = _contents(local), _contents(on_ray)
+    assert found.keys() == expected.keys() and len(found) == 20
+    for article_id, (vector, topics) in expected.items():
+        # Batches are padded differently on the actors: equal up to float rounding.
+        np.testing.assert_allclose(found[article_id][0], vector, atol=1e-5)
+        assert found[article_id][1].primary == topics.primary  # type: ignore[union-attr]
+        found_labels = [label for label, _, _ in found[article_id][1].topics]  # type: ignore[union-attr]
+        assert found_labels == [label for label, _, _ in topics.topics]  # type: ignore[union-attr]
