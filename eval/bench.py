@@ -1,10 +1,10 @@
 """Performance benchmarks that print ratios: one command, one table (issue 6).
 
     python -m eval.bench all                   # every section below, in this order
-    python -m eval.bench ingest [--ingest-limit N]
+    python -m eval.bench ingest [--ingest-limit N] [--backends torch,onnx]
     python -m eval.bench query [--quick] [--sizes 10k,100k,1m]
     python -m eval.bench service [--duration S]
-    python -m eval.bench text
+    python -m eval.bench text [--backends torch,onnx]
     python -m eval.bench memory [--sizes 100k,1m]
 
 Absolute times drift on a shared two-core machine, so each figure that has a goal is a ratio
@@ -76,28 +76,32 @@ def _all_vectors(index_dir: Path) -> tuple[np.ndarray, bench_query.VectorIndex |
 
 
 def ingest(options: argparse.Namespace) -> Iterator[Row]:
-    (result,) = bench_ingest.measure(WCEP, options.ingest_limit, rounds=1)
-    yield Row(
-        "ingest",
-        f"`newsrec index` vs raw `SentenceTransformer.encode`, {result.articles:,} WCEP items",
-        f"ratio {result.ratio:.3f} (raw {result.raw.seconds:.1f} s, "
-        f"newsrec {result.first.seconds:.1f} s)",
-        ">= 0.95",
-    )
-    yield Row(
-        "ingest",
-        "re-index of the unchanged corpus vs the first index",
-        f"{result.reindex_speedup:.0f}x faster ({result.unchanged.seconds:.1f} s)",
-        ">= 50x",
-    )
-    yield Row(
-        "ingest",
-        "peak RSS: raw encode / newsrec index / unchanged re-index",
-        " / ".join(
-            f"{run.peak_rss_bytes / 2**20:,.0f} MiB"
-            for run in (result.raw, result.first, result.unchanged)
-        ),
-    )
+    results = bench_ingest.measure(WCEP, options.ingest_limit, rounds=1, backends=options.backends)
+    for result in results:
+        yield Row(
+            "ingest",
+            f"`newsrec index` ({result.backend} encoder) vs raw `SentenceTransformer.encode`,"
+            f" {result.articles:,} WCEP items",
+            f"ratio {result.ratio:.3f} (raw {result.raw.seconds:.1f} s, "
+            f"newsrec {result.first.seconds:.1f} s; CPU {result.raw.cpu_seconds:.0f} s vs "
+            f"{result.first.cpu_seconds:.0f} s: {result.cpu_ratio:.3f}; "
+            f"load {result.raw.load_average:.1f} / {result.first.load_average:.1f})",
+            ">= 0.95",
+        )
+        yield Row(
+            "ingest",
+            f"re-index of the unchanged corpus vs the first index ({result.backend})",
+            f"{result.reindex_speedup:.0f}x faster ({result.unchanged.seconds:.1f} s)",
+            ">= 50x",
+        )
+        yield Row(
+            "ingest",
+            f"peak RSS: raw encode / newsrec index / unchanged re-index ({result.backend})",
+            " / ".join(
+                f"{run.peak_rss_bytes / 2**20:,.0f} MiB"
+                for run in (result.raw, result.first, result.unchanged)
+            ),
+        )
 
 
 def query(options: argparse.Namespace) -> Iterator[Row]:
@@ -181,20 +185,38 @@ def service(options: argparse.Namespace) -> Iterator[Row]:
 
 
 def text(options: argparse.Namespace) -> Iterator[Row]:
-    for threads in (None, 1):
-        figures = bench_text.measure(
-            ensure_index("100k"), queries=options.queries // 5, torch_threads=threads
+    if "onnx" in options.backends:
+        with tempfile.TemporaryDirectory(prefix="newsrec-onnx-") as scratch:
+            seconds = bench_text.export_seconds(Path(scratch))
+        yield Row(
+            "text", "ONNX export, once per model version (torch load included)", f"{seconds:.1f} s"
         )
-        how = "torch's default threads" if threads is None else "torch on 1 thread"
+    runs = bench_text.measure(
+        ensure_index("100k"), queries=options.queries // 5, backends=options.backends
+    )
+    for figures in runs:
         yield Row(
             "text",
-            f"related-for-text, {figures.articles:,} articles, full seeds/ articles, {how}",
-            _latency(figures.related),
+            f"related-for-text, {figures.articles:,} articles, full seeds/ articles,"
+            f" {figures.backend} encoder (default threads)",
+            f"{_latency(figures.related)}, CPU {figures.related_cpu_ms:.0f} ms per call",
         )
         yield Row("text", "  of which encoding the text (MiniLM, CPU)", _latency(figures.encode))
-    yield Row(
-        "text", "  first call (model + index parts load)", f"{figures.model_load_seconds:.1f} s"
-    )
+        cold = bench_text.first_call(ensure_index("100k"), figures.backend)
+        yield Row(
+            "text",
+            "  a fresh process's first call (imports, model, index parts), its peak RSS",
+            f"{cold.seconds:.1f} s, {cold.peak_rss_bytes / 2**20:,.0f} MiB",
+        )
+    for figures in runs[1:]:
+        base = runs[0]
+        yield Row(
+            "text",
+            f"related-for-text, {base.backend} / {figures.backend} (alternated queries)",
+            f"p50 {base.related.p50_ms / figures.related.p50_ms:.2f}x, "
+            f"p99 {base.related.p99_ms / figures.related.p99_ms:.2f}x, "
+            f"CPU {base.related_cpu_ms / figures.related_cpu_ms:.2f}x",
+        )
 
 
 def memory(options: argparse.Namespace) -> Iterator[Row]:
@@ -262,9 +284,13 @@ def main(argv: list[str] | None = None) -> None:
         "--graph", default="", help="query: build HNSW with M,efConstruction (e.g. 48,200)"
     )
     parser.add_argument("--ingest-limit", type=int, default=2000)
+    parser.add_argument(
+        "--backends", default="torch,onnx", help="ingest, text: encoder backends to compare"
+    )
     parser.add_argument("--duration", type=float, default=15.0, help="service: s per phase")
     options = parser.parse_args(argv)
     options.sizes = [size for size in options.sizes.split(",") if size]
+    options.backends = [name for name in options.backends.split(",") if name]
     unknown = set(options.sizes) - SIZES.keys()
     if unknown:
         parser.error(f"unknown size {sorted(unknown)[0]!r}; choose from {', '.join(SIZES)}")
