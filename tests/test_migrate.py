@@ -391,3 +391,11 @@ def test_the_command_fails_in_one_line(
         newsrec("related", "--index-dir", str(index_dir), *SOME_IDS),
         "unset NEWSREC_VECTOR_BACKEND, or move them back with `newsrec migrate --to faiss`",
     )
+
+
+def test_the_wire_bench_runs(index_dir: Path) -> None:
+    from eval.bench_qdrant_wire import bench_migrate, bench_retrieve
+
+    report = bench_migrate(index_dir)
+    assert report["points"] == 105 and report["JSON bytes/point"] > 256 * 8
+    assert bench_retrieve(points=5, dimension=8, repeat=1)["points"] == 5
