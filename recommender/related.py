@@ -13,6 +13,7 @@ only when the index has no more eligible articles.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator, Sequence
@@ -201,7 +202,7 @@ class Recommender:
         self.ranking = ranking or Ranking()
         self.list_depth = list_depth
 
-    @property
+    @functools.cached_property
     def list_signature(self) -> str:
         """What stored lists must have been ranked with to be read by this recommender."""
         return (
@@ -256,11 +257,7 @@ class Recommender:
         picked: dict[str, list[tuple[int, float]]] = {}
         if not explain and self._lists_serve(k, filters):
             for article_id, ranked in self._stored_lists(article_ids).items():
-                picked[article_id] = [
-                    hit
-                    for hit in _best_first(ranked.related[:k])
-                    if filters.min_score is None or hit[1] >= filters.min_score
-                ]
+                picked[article_id] = _stored_picks(ranked, k, filters)
         unranked = [article_id for article_id in article_ids if article_id not in picked]
         queries = self._stored_queries(
             unranked, depth=max(k + _FIRST_DEPTH_MARGIN, self.ranking.pool_depth)
@@ -268,6 +265,30 @@ class Recommender:
         for article_id, query in queries.items():
             picked[article_id] = _best_first(self._pick(query, k, filters))
         return self._materialise(picked, self._explained(queries) if explain else None)
+
+    def stored_related(
+        self, article_id: str, k: int = 10, filters: RelatedFilters | None = None
+    ) -> list[RelatedArticle] | None:
+        """`related` when a stored list answers it (a few reads, no ranking); else None."""
+        _check_k(k)
+        filters = filters or RelatedFilters()
+        if not self._lists_serve(k, filters):
+            return None
+        ranked = self._stored_lists([article_id]).get(article_id)
+        if ranked is None:
+            return None
+        return self._materialise({article_id: _stored_picks(ranked, k, filters)})[article_id]
+
+    def stored_slots(self, article_id: str) -> Slots | None:
+        """`slots` when they are stored (a few reads, no ranking); else None."""
+        ranked = self._stored_lists([article_id]).get(article_id)
+        if ranked is None:
+            return None
+        pair = [ranked.previous, ranked.next]
+        items = iter(
+            self._materialise({article_id: [h for h in pair if h is not None]})[article_id]
+        )
+        return Slots(*(next(items) if hit else None for hit in pair))
 
     def related_to_text(
         self,
@@ -662,6 +683,14 @@ def _related(summaries: dict[int, ArticleSummary], hit: tuple[int, float]) -> Re
     return RelatedArticle(
         found.id, found.title, hit[1], found.published, found.source, found.topics
     )
+
+
+def _stored_picks(ranked: RankedLists, k: int, filters: RelatedFilters) -> list[tuple[int, float]]:
+    return [
+        hit
+        for hit in _best_first(ranked.related[:k])
+        if filters.min_score is None or hit[1] >= filters.min_score
+    ]
 
 
 def _best_first(picked: list[tuple[int, float]]) -> list[tuple[int, float]]:

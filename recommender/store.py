@@ -151,6 +151,8 @@ class ArticleStore:
         except sqlite3.DatabaseError as error:
             raise IndexCorruptError(f"{path}: not a readable newsrec store ({error})") from None
         self.related_lists = RelatedListStore(self._db)
+        # Every article's summary, once `keep_summaries_in_memory` is called.
+        self._summaries: dict[int, ArticleSummary] | None = None
         # Owners whose stored related lists a write dropped, for the writer to rank again.
         self.dropped_list_owners: set[int] = set()
 
@@ -241,7 +243,22 @@ class ArticleStore:
                 found[int(row[0])] = _article_from_row(row[1:])
         return found
 
+    def keep_summaries_in_memory(self) -> dict[int, ArticleSummary]:
+        """Read every article's summary once and answer `summaries_by_row_id` from memory
+        from then on (a service shows them on every related list); this store's writes keep
+        the copy in step. Returns them all, by row id."""
+        self._summaries = None
+        row_ids = [int(row[0]) for row in self._db.execute("SELECT row_id FROM articles")]
+        self._summaries = self.summaries_by_row_id(row_ids)
+        return self._summaries
+
     def summaries_by_row_id(self, row_ids: Sequence[int]) -> dict[int, ArticleSummary]:
+        if self._summaries is not None:
+            kept = self._summaries
+            return {row_id: kept[row_id] for row_id in row_ids if row_id in kept}
+        return self._read_summaries(row_ids)
+
+    def _read_summaries(self, row_ids: Sequence[int]) -> dict[int, ArticleSummary]:
         found: dict[int, ArticleSummary] = {}
         for chunk in _chunks(list(row_ids), 900):
             marks = ",".join("?" * len(chunk))
@@ -380,6 +397,7 @@ class ArticleStore:
                 [(key, key) for key in released],
             )
             self._set_meta(generation=str(self.generation + 1))
+        self._refresh_summaries(list(row_ids.values()), deleted)
         return row_ids, deleted
 
     def set_topics(self, assigned: dict[int, AssignedTopics]) -> None:
@@ -390,6 +408,15 @@ class ArticleStore:
                 [(a.to_json(), a.primary, row_id) for row_id, a in assigned.items()],
             )
             self._set_meta(generation=str(self.generation + 1))
+        self._refresh_summaries(list(assigned), [])
+
+    def _refresh_summaries(self, changed: Sequence[int], deleted: Sequence[int]) -> None:
+        """After a commit: bring the in-memory summaries (if kept) in step."""
+        if self._summaries is None:
+            return
+        for row_id in deleted:
+            self._summaries.pop(row_id, None)
+        self._summaries.update(self._read_summaries(changed))
 
     def _upsert(
         self, item: PreparedArticle, released: set[str], topics: AssignedTopics | None

@@ -231,7 +231,7 @@ class LiveIndex:
             if not self.writable:
                 _pin_read_transaction(index)
             # Everything a request touches is loaded here, not by the first request.
-            summaries = index.store.summaries_by_row_id(index.catalog.row_ids.tolist())
+            summaries = index.store.keep_summaries_in_memory()
             index.vectors.search(index.vectors.vectors_of(index.catalog.row_ids[:1]), 1)
             len(index.lexical)
             generation = index.store.generation
@@ -292,6 +292,22 @@ class LiveIndex:
                 with self._compute_slots:
                     found = render(snapshot)
                 self.cache.put(cache_key, found)
+            return found
+
+    def answer_at_once(
+        self, key: Hashable, render: Callable[[Snapshot], bytes | None]
+    ) -> bytes | None:
+        """`render(snapshot)` right here, for answers that are only a few reads (stored
+        lists): None when `render` declines or a write holds the index (never waits)."""
+        snapshot = self._current
+        if snapshot is None:
+            return None
+        with snapshot.lock.reading_if_free() as free:
+            if not free or snapshot.closed:
+                return None
+            found = render(snapshot)
+            if found is not None:
+                self.cache.put((snapshot.serial, snapshot.version, key), found)
             return found
 
     def tagger(self) -> TopicTagger:

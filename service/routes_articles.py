@@ -1,7 +1,9 @@
 """Read endpoints on indexed articles: related, slots, the article, its topics, title search.
 
 Related and slots never run the model (the stored vector is the query) and are cached per
-index version: a hit is answered on the event loop without taking any lock. With
+index version: a hit is answered on the event loop without taking any lock. An article with
+a stored related list (`newsrec precompute`) is answered on the event loop too: a few
+SQLite reads, no ranking. Anything else is ranked in a worker thread. With
 `explain=true` each item also says why it was picked (a few milliseconds more).
 """
 
@@ -13,7 +15,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from recommender import RelatedFilters
+from recommender import RelatedArticle, RelatedFilters, Slots
 from service.dependencies import ArticleId, Live, check_k
 from service.live_index import Snapshot
 from service.schemas import (
@@ -83,12 +85,21 @@ async def related(
             topic=topic,
         )
 
-        def render(snapshot: Snapshot) -> bytes:
-            hits = snapshot.recommender.related(article_id, k, filters, explain=explain)
+        def rendered(hits: list[RelatedArticle]) -> bytes:
             answer = RelatedResponse(id=article_id, related=[RelatedItem.of(h) for h in hits])
             return answer.model_dump_json(exclude_unset=True).encode()
 
-        body = await run_in_threadpool(live.answer, key, render)
+        def render_stored(snapshot: Snapshot) -> bytes | None:
+            hits = snapshot.recommender.stored_related(article_id, k, filters)
+            return rendered(hits) if hits is not None else None
+
+        def render(snapshot: Snapshot) -> bytes:
+            return rendered(snapshot.recommender.related(article_id, k, filters, explain=explain))
+
+        if not explain:
+            body = live.answer_at_once(key, render_stored)
+        if body is None:
+            body = await run_in_threadpool(live.answer, key, render)
     return Response(body, media_type=_JSON)
 
 
@@ -101,8 +112,7 @@ async def slots(
     body = live.cached(key)
     if body is None:
 
-        def render(snapshot: Snapshot) -> bytes:
-            found = snapshot.recommender.slots(article_id, explain=explain)
+        def rendered(found: Slots) -> bytes:
             answer = SlotsResponse(
                 id=article_id,
                 previous=RelatedItem.of(found.previous) if found.previous else None,
@@ -110,7 +120,17 @@ async def slots(
             )
             return answer.model_dump_json(exclude_unset=True).encode()
 
-        body = await run_in_threadpool(live.answer, key, render)
+        def render_stored(snapshot: Snapshot) -> bytes | None:
+            found = snapshot.recommender.stored_slots(article_id)
+            return rendered(found) if found is not None else None
+
+        def render(snapshot: Snapshot) -> bytes:
+            return rendered(snapshot.recommender.slots(article_id, explain=explain))
+
+        if not explain:
+            body = live.answer_at_once(key, render_stored)
+        if body is None:
+            body = await run_in_threadpool(live.answer, key, render)
     return Response(body, media_type=_JSON)
 
 

@@ -35,6 +35,23 @@ class ReadersWriterLock:
                     self._condition.notify_all()
 
     @contextmanager
+    def reading_if_free(self) -> Iterator[bool]:
+        """Read-lock only if that needs no wait (no writer holds or awaits the lock); yields
+        whether it did. For work short enough to run on the event loop, which must not block."""
+        with self._condition:
+            free = not (self._writing or self._writers_waiting)
+            if free:
+                self._readers += 1
+        try:
+            yield free
+        finally:
+            if free:
+                with self._condition:
+                    self._readers -= 1
+                    if not self._readers:
+                        self._condition.notify_all()
+
+    @contextmanager
     def writing(self) -> Iterator[None]:
         with self._condition:
             self._writers_waiting += 1

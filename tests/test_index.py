@@ -21,6 +21,7 @@ from recommender import (
     UpsertReport,
 )
 from recommender.index import MANIFEST_FILE
+from recommender.topics.assignment import TopicAssignment, TopicScore
 from tests.conftest import make_article
 
 OpenIndex = Callable[..., ArticleIndex]
@@ -479,3 +480,34 @@ def test_hnsw_index_survives_delete_save_and_reopen(
         assert [hit for hit, _ in after[key]] == [hit for hit, _ in hits]
         # exact and HNSW may sum the same inner product in another order
         assert [score for _, score in after[key]] == pytest.approx([s for _, s in hits], abs=1e-6)
+
+
+def test_summaries_kept_in_memory_follow_every_write(open_test_index: OpenIndex) -> None:
+    index = open_test_index()
+    index.upsert(_corpus())
+    kept = index.store.keep_summaries_in_memory()
+    assert len(kept) == len(index)
+    changed = _article("harbour-1", "harbour", seed=99, published="2024-05-05")
+    index.upsert([changed, _article("late-0", "election", seed=42)])
+    index.delete(["vaccine-2"])
+    index.retag(_OnlyTopic("economy"))
+    in_memory = index.store.summaries_by_row_id(index.catalog.row_ids.tolist())
+    index.store._summaries = None  # read the same rows from SQLite
+    from_disk = index.store.summaries_by_row_id(index.catalog.row_ids.tolist())
+    assert in_memory == from_disk
+    assert in_memory[index.row_id("harbour-1")].title == changed.title
+    assert {s.id for s in in_memory.values()} == set(index.ids())
+    assert all(s.topics == ("economy",) for s in in_memory.values())
+
+
+class _OnlyTopic:
+    """A tagger that gives every article one topic (retag's input; vectors are ignored)."""
+
+    def __init__(self, label: str) -> None:
+        self.labels = (label,)
+
+    def tag(self, vectors: np.ndarray) -> list[TopicAssignment]:
+        (label,) = self.labels
+        return [
+            TopicAssignment({label: 1.0}, (TopicScore(label, 1.0, None),), label) for _ in vectors
+        ]
