@@ -30,6 +30,7 @@ from service import (
     routes_text,
     routes_writes,
 )
+from service.fast_reads import StoredListReads
 from service.live_index import LiveIndex
 from service.metrics import Metrics
 from service.middleware import ArticlePathMiddleware, BodyLimitMiddleware, ObservabilityMiddleware
@@ -95,6 +96,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=routes_demo.STATIC_DIR), name="static")
 
     # Added innermost first: the last one added sees the request first.
+    app.add_middleware(StoredListReads)
     app.add_middleware(ArticlePathMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=service_settings.max_body_bytes)
     if service_settings.cors_origins:

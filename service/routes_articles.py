@@ -62,17 +62,8 @@ async def related(
     """The k most related articles (never itself or a near-duplicate of itself)."""
     check_k(k, live.service)
     excluded = frozenset(exclude or ())
-    key = (
-        "related",
-        article_id,
-        k,
-        since,
-        until,
-        excluded,
-        topic,
-        max_age_days,
-        min_score,
-        explain,
+    key = related_key(
+        article_id, k, since, until, excluded, topic, max_age_days, min_score, explain
     )
     body = live.cached(key)
     if body is None:
@@ -84,22 +75,16 @@ async def related(
             min_score=min_score,
             topic=topic,
         )
-
-        def rendered(hits: list[RelatedArticle]) -> bytes:
-            answer = RelatedResponse(id=article_id, related=[RelatedItem.of(h) for h in hits])
-            return answer.model_dump_json(exclude_unset=True).encode()
-
-        def render_stored(snapshot: Snapshot) -> bytes | None:
-            hits = snapshot.recommender.stored_related(article_id, k, filters)
-            return rendered(hits) if hits is not None else None
-
-        def render(snapshot: Snapshot) -> bytes:
-            return rendered(snapshot.recommender.related(article_id, k, filters, explain=explain))
-
         if not explain:
-            body = live.answer_at_once(key, render_stored)
+            body = live.answer_at_once(
+                key, lambda snapshot: stored_related_body(snapshot, article_id, k, filters)
+            )
         if body is None:
-            body = await run_in_threadpool(live.answer, key, render)
+            body = await run_in_threadpool(
+                live.answer,
+                key,
+                lambda snapshot: related_body(snapshot, article_id, k, filters, explain),
+            )
     return Response(body, media_type=_JSON)
 
 
@@ -108,30 +93,89 @@ async def slots(
     article_id: ArticleId, live: Live, explain: Annotated[bool, _EXPLAIN] = False
 ) -> Response:
     """Previous = the most related earlier article; next = the most related later one."""
-    key = ("slots", article_id, explain)
+    key = slots_key(article_id, explain)
     body = live.cached(key)
     if body is None:
-
-        def rendered(found: Slots) -> bytes:
-            answer = SlotsResponse(
-                id=article_id,
-                previous=RelatedItem.of(found.previous) if found.previous else None,
-                next=RelatedItem.of(found.next) if found.next else None,
-            )
-            return answer.model_dump_json(exclude_unset=True).encode()
-
-        def render_stored(snapshot: Snapshot) -> bytes | None:
-            found = snapshot.recommender.stored_slots(article_id)
-            return rendered(found) if found is not None else None
-
-        def render(snapshot: Snapshot) -> bytes:
-            return rendered(snapshot.recommender.slots(article_id, explain=explain))
-
         if not explain:
-            body = live.answer_at_once(key, render_stored)
+            body = live.answer_at_once(
+                key, lambda snapshot: stored_slots_body(snapshot, article_id)
+            )
         if body is None:
-            body = await run_in_threadpool(live.answer, key, render)
+            body = await run_in_threadpool(
+                live.answer, key, lambda snapshot: slots_body(snapshot, article_id, explain)
+            )
     return Response(body, media_type=_JSON)
+
+
+# -- rendered bodies, shared with the stored-list fast path (fast_reads.py) ---------------
+
+
+def related_key(
+    article_id: str,
+    k: int,
+    since: str | None = None,
+    until: str | None = None,
+    excluded: frozenset[str] = frozenset(),
+    topic: str | None = None,
+    max_age_days: float | None = None,
+    min_score: float | None = None,
+    explain: bool = False,
+) -> tuple[object, ...]:
+    """The response cache's key of a related request."""
+    return (
+        "related",
+        article_id,
+        k,
+        since,
+        until,
+        excluded,
+        topic,
+        max_age_days,
+        min_score,
+        explain,
+    )
+
+
+def slots_key(article_id: str, explain: bool = False) -> tuple[object, ...]:
+    return ("slots", article_id, explain)
+
+
+def _related_json(article_id: str, hits: list[RelatedArticle]) -> bytes:
+    answer = RelatedResponse(id=article_id, related=[RelatedItem.of(h) for h in hits])
+    return answer.model_dump_json(exclude_unset=True).encode()
+
+
+def stored_related_body(
+    snapshot: Snapshot, article_id: str, k: int, filters: RelatedFilters
+) -> bytes | None:
+    """The related list from the stored lists, or None when it must be ranked."""
+    hits = snapshot.recommender.stored_related(article_id, k, filters)
+    return _related_json(article_id, hits) if hits is not None else None
+
+
+def related_body(
+    snapshot: Snapshot, article_id: str, k: int, filters: RelatedFilters, explain: bool
+) -> bytes:
+    hits = snapshot.recommender.related(article_id, k, filters, explain=explain)
+    return _related_json(article_id, hits)
+
+
+def _slots_json(article_id: str, found: Slots) -> bytes:
+    answer = SlotsResponse(
+        id=article_id,
+        previous=RelatedItem.of(found.previous) if found.previous else None,
+        next=RelatedItem.of(found.next) if found.next else None,
+    )
+    return answer.model_dump_json(exclude_unset=True).encode()
+
+
+def stored_slots_body(snapshot: Snapshot, article_id: str) -> bytes | None:
+    found = snapshot.recommender.stored_slots(article_id)
+    return _slots_json(article_id, found) if found is not None else None
+
+
+def slots_body(snapshot: Snapshot, article_id: str, explain: bool) -> bytes:
+    return _slots_json(article_id, snapshot.recommender.slots(article_id, explain=explain))
 
 
 @router.get(
