@@ -4,13 +4,15 @@ Each engine indexes the same first N items of a corpus into a fresh index, in a 
 process, the way `newsrec index` does (validate, plan, encode and write, stored related
 lists, save), with the real model, model loads included:
 
-- local: one process, torch on every core;
+- local: one process, torch on every core (`--local-threads N`: on N);
 - ray: a local Ray instance started by the run (startup included), one embedder per actor
-  on one CPU each, the vectors streamed into the same `ArticleIndex.apply`.
+  on one CPU each (`--actors N`), the vectors streamed into the same `ArticleIndex.apply`.
 
-CPU seconds are counted over the whole process tree (Ray's GCS, raylet and actors are
-children of the run) just before Ray shuts down, and machine-wide from /proc/stat, with
-the load average, since the machine may be shared. Last, the driver's half is timed alone:
+Write batches of 128 show when the first vectors arrived (model loads, Ray's start) and
+the steady rate after. CPU seconds are summed over the whole process tree (Ray's GCS,
+raylet and actors are children of the run), sampled every 0.25 s since Ray Data ends its
+actors as soon as they are done, and machine-wide from /proc/stat, with the load average:
+the machine may be shared. Last, the driver's half is timed alone:
 the same articles written into a fresh index with every vector already given (the tagger
 built beforehand), which is what the driver still does per article however many actors
 encode, and so what bounds the Ray path on a cluster.

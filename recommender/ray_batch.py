@@ -300,7 +300,8 @@ def _connected(address: str | None) -> Iterator[Any]:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        # A failed pipeline logs its tracebacks too; its error reaches the caller, in one line.
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
         yield ray
     finally:
         ray.shutdown()
@@ -354,10 +355,19 @@ def _ids_in_output(output: Path | IO[str] | None) -> set[str]:
     return ids
 
 
+_DIRECT_CAUSE = "The above exception was the direct cause of the following exception:"
+
+
 def _one_line(error: BaseException) -> str:
-    """Ray's errors carry remote tracebacks; the cause, or the last line, says what happened."""
-    cause = getattr(error, "cause", None)
-    if isinstance(cause, BaseException):
-        return f"{type(cause).__name__}: {cause}".splitlines()[0]
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
+    """Ray's errors wrap the worker's in others (RayTaskError, UserCodeException) and carry
+    its traceback as text: the worker's own last line says what happened."""
+    text = str(error)
+    if _DIRECT_CAUSE in text:
+        lines = [line.strip() for line in text.split(_DIRECT_CAUSE)[0].splitlines()]
+        if any(lines):
+            return [line for line in lines if line][-1]
+    inner = getattr(error, "cause", None)
+    if isinstance(inner, BaseException) and inner is not error:
+        return _one_line(inner)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
