@@ -22,10 +22,12 @@ browser:
 		 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
 		echo "chromium could not be installed: the browser test will be skipped"
 
-# Index the demo corpus, show one article's slots and related stories, then serve the
-# API and the demo page until interrupted (the URL is printed when it starts).
+# Index the demo corpus, store its related lists, show one article's slots and related
+# stories, then serve the API and the demo page until interrupted (the URL is printed when
+# it starts).
 demo: install
 	newsrec index seeds/articles.jsonl --index-dir $(DEMO_DIR)
+	newsrec precompute --index-dir $(DEMO_DIR)
 	newsrec slots $(DEMO_ARTICLE) --index-dir $(DEMO_DIR)
 	newsrec related $(DEMO_ARTICLE) -k 5 --index-dir $(DEMO_DIR)
 	newsrec serve --index-dir $(DEMO_DIR) --host $(HOST) --port $(PORT)

@@ -115,7 +115,7 @@ def query(options: argparse.Namespace) -> Iterator[Row]:
             yield Row(
                 "query",
                 f"related-by-id, whole path, {row.size:,} articles{_flag(size)}, "
-                + ("stored lists" if row.kind == bench_query.STORED else f"{row.kind}, live"),
+                + (row.kind if row.kind.startswith(bench_query.STORED) else f"{row.kind}, live"),
                 _latency(row.latency)
                 + (
                     f", same list as exact {row.agreement_at_10:.3f}" if row.kind != "exact" else ""
