@@ -101,8 +101,10 @@ def _operation_test(
 
 
 def fuzz_service(examples: int, random_seed: int = 0) -> FuzzReport:
-    """A fresh index of a small dated corpus, and the app over it."""
-    from recommender import Settings, open_index
+    """A fresh index of a small dated corpus with stored related lists (so plain related and
+    slots requests take the fast path), and the app over it."""
+    from recommender import Settings, build_recommender, open_index
+    from recommender.list_refresh import owners_to_rank, store_lists_of
     from service.api import create_app
     from service.settings import ServiceSettings
 
@@ -110,6 +112,8 @@ def fuzz_service(examples: int, random_seed: int = 0) -> FuzzReport:
         index_settings = Settings(index_dir=Path(directory) / "index", embedder="hashing")
         with open_index(index_settings, writable=True) as index:
             index.upsert(fuzz_corpus())
+            recommender = build_recommender(index_settings, index)
+            store_lists_of(recommender, owners_to_rank(recommender))
             index.save()
         app = create_app(index_settings, ServiceSettings(access_log=False))
         return fuzz_app(app, examples, random_seed=random_seed)
