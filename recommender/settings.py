@@ -110,3 +110,8 @@ class Settings(BaseSettings):
     write_batch_size: int = Field(
         default=1024, ge=1, description="Articles committed per transaction while indexing."
     )
+    ray_address: str | None = Field(
+        default=None,
+        description="The Ray cluster of `--engine ray` (HOST:PORT, ray://HOST:PORT or auto); "
+        "None: RAY_ADDRESS, else a local Ray instance.",
+    )

@@ -35,6 +35,7 @@ from recommender.topics import build_tagger
 from service import cli_eval, cli_lists, cli_migrate, cli_serve, cli_summary, cli_topics
 from service import cli_output as output
 from service.cli_options import AsJson, IndexDir
+from service.cli_ray import Engine, EngineOption, RayAddress, batch_job, encoding_plan
 
 EXIT_BAD_INPUT = 2
 
@@ -71,15 +72,22 @@ def index(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Skip and count bad rows instead of failing.")
     ] = False,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddress = None,
 ) -> None:
     """Add or update articles; unchanged ones are skipped, and no text is encoded twice."""
     started = time.perf_counter()
     settings = _settings(index_dir)
+    job = batch_job(engine, settings, ray_address)  # a dead cluster fails here, in seconds
     # Validate everything before opening the index or loading the model.
     batch = load_articles(files, skip_invalid=skip_invalid)
-    with open_index(settings, writable=True) as article_index:
+    embedder = job.embedder if job is not None else None
+    with open_index(settings, writable=True, embedder=embedder) as article_index:
         plan = article_index.plan_upsert(batch.articles)
-        with output.progress_bar("encoding", plan.texts_to_encode) as advance:
+        with (
+            encoding_plan(job, article_index, plan),  # --engine ray: the model runs on Ray
+            output.progress_bar("encoding", plan.texts_to_encode) as advance,
+        ):
             report = article_index.apply(plan, progress=advance)
         changed = [item.article.id for item in plan.changed]
         refresh_lists_after_write(build_recommender(settings, article_index), changed)
