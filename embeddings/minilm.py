@@ -121,27 +121,39 @@ class MiniLMEmbedder:
         encoded = tokenizer(
             texts, add_special_tokens=False, return_offsets_mapping=True, truncation=False
         )
-        windows: list[str] = []
-        owners: list[int] = []
-        weights: list[float] = []
-        for owner, (text, offsets) in enumerate(zip(texts, encoded["offset_mapping"], strict=True)):
-            if not offsets:
-                windows.append(text)
-                owners.append(owner)
-                weights.append(1.0)
-                continue
-            limit = min(len(offsets), window_tokens * self._max_chunks)
-            for first in range(0, limit, window_tokens):
-                last = min(first + window_tokens, limit) - 1
-                windows.append(text[offsets[first][0] : offsets[last][1]])
-                owners.append(owner)
-                weights.append(float(last - first + 1))
-        return windows, np.asarray(owners), np.asarray(weights, dtype=np.float32)
+        return windows_of(texts, encoded["offset_mapping"], window_tokens, self._max_chunks)
 
     def _loaded_model(self) -> Any:
         if self._model is None:
             self._model = _load_model()
         return self._model
+
+
+def windows_of(
+    texts: Sequence[str],
+    offsets_of_texts: Sequence[Sequence[tuple[int, int]]],
+    window_tokens: int,
+    max_chunks: int,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Cut texts at token boundaries (character offsets per token) into windows of at most
+    `window_tokens`, at most `max_chunks` per text. Returns the windows, the text each comes
+    from, and its token count (the weight of its vector in the text's mean)."""
+    windows: list[str] = []
+    owners: list[int] = []
+    weights: list[float] = []
+    for owner, (text, offsets) in enumerate(zip(texts, offsets_of_texts, strict=True)):
+        if not offsets:
+            windows.append(text)
+            owners.append(owner)
+            weights.append(1.0)
+            continue
+        limit = min(len(offsets), window_tokens * max_chunks)
+        for first in range(0, limit, window_tokens):
+            last = min(first + window_tokens, limit) - 1
+            windows.append(text[offsets[first][0] : offsets[last][1]])
+            owners.append(owner)
+            weights.append(float(last - first + 1))
+    return windows, np.asarray(owners), np.asarray(weights, dtype=np.float32)
 
 
 def _load_model() -> Any:

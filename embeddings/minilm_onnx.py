@@ -29,6 +29,7 @@ from embeddings.minilm import (
     MODEL_NAME,
     ModelNotInstalledError,
     bundled_model_path,
+    windows_of,
 )
 from embeddings.onnx_export import INPUT_NAMES, EncoderExportError, exported_model
 
@@ -126,24 +127,9 @@ class OnnxMiniLMEmbedder:
 
     def _windows(self, texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
         window_tokens = MODEL_MAX_TOKENS - 2  # room for [CLS] and [SEP]
-        windows: list[str] = []
-        owners: list[int] = []
-        weights: list[float] = []
         encoded = self._splitter.encode_batch(texts, add_special_tokens=False)
-        for owner, (text, encoding) in enumerate(zip(texts, encoded, strict=True)):
-            offsets = encoding.offsets
-            if not offsets:
-                windows.append(text)
-                owners.append(owner)
-                weights.append(1.0)
-                continue
-            limit = min(len(offsets), window_tokens * self._max_chunks)
-            for first in range(0, limit, window_tokens):
-                last = min(first + window_tokens, limit) - 1
-                windows.append(text[offsets[first][0] : offsets[last][1]])
-                owners.append(owner)
-                weights.append(float(last - first + 1))
-        return windows, np.asarray(owners), np.asarray(weights, dtype=np.float32)
+        offsets = [encoding.offsets for encoding in encoded]
+        return windows_of(texts, offsets, window_tokens, self._max_chunks)
 
     def _load(self) -> None:
         # A lock, because the service may send its first two texts from two threads at once.
