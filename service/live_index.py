@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from embeddings import Embedder
@@ -55,6 +55,7 @@ from service.titles import TitleCatalog
 logger = logging.getLogger("newsrec.service")
 _RETRY_SECONDS = 2.0
 _PARENT_CHECK_SECONDS = 0.5
+_LISTS_PER_STORE = 256
 _serials = itertools.count(1)
 
 
@@ -394,12 +395,17 @@ class LiveIndex:
     @staticmethod
     def _refresh_lists(snapshot: Snapshot, changed: list[str]) -> None:
         """Rank again the stored related lists the write made stale (readers meanwhile get
-        those articles ranked live), then store them while readers wait."""
+        those articles ranked live), then store them while readers wait, a slice at a time
+        (a bulk write can re-rank thousands)."""
         with snapshot.lock.reading():
             ranked = stale_lists_ranked(snapshot.recommender, changed)
-        if ranked.lists:
+        owners = list(ranked.lists)
+        for start in range(0, len(owners), _LISTS_PER_STORE):
+            part = {
+                owner: ranked.lists[owner] for owner in owners[start : start + _LISTS_PER_STORE]
+            }
             with snapshot.lock.writing():
-                if store_ranked_lists(snapshot.recommender, ranked):
+                if store_ranked_lists(snapshot.recommender, replace(ranked, lists=part)):
                     snapshot.version += 1  # a cached answer may predate a refreshed list
 
     @staticmethod

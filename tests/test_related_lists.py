@@ -30,6 +30,7 @@ from recommender.list_refresh import (
     store_lists_of,
     store_ranked_lists,
 )
+from service import live_index
 from service.cli import app
 from tests.conftest import SEEDS_DIR, make_article
 from tests.service_support import app_client, build_index, corpus
@@ -248,7 +249,11 @@ def test_precompute_command_is_resumable_and_the_cli_keeps_lists_in_step(
     assert "follow-up" not in {item["id"] for item in related["related"]}
 
 
-def test_the_service_serves_stored_lists_and_keeps_them_in_step(tmp_path: Path) -> None:
+def test_the_service_serves_stored_lists_and_keeps_them_in_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Re-ranked lists are stored a few at a time (readers wait for one slice only).
+    monkeypatch.setattr(live_index, "_LISTS_PER_STORE", 3)
     settings = build_index(tmp_path / "index")
     with open_index(settings, writable=True) as index:
         recommender = build_recommender(settings, index)
@@ -264,12 +269,16 @@ def test_the_service_serves_stored_lists_and_keeps_them_in_step(tmp_path: Path) 
         assert "libya/pact" in [item["id"] for item in related]
         assert client.get("/articles/libya%2Fpact/slots").json()["previous"] is not None
         assert client.delete("/articles/libya-2").status_code == 204
+        bulk = [
+            {**new, "id": f"cup-extra-{n}", "title": f"Cup final report {n}", "body": "football"}
+            for n in range(3)
+        ]
+        assert client.post("/articles", json={"articles": bulk}).status_code == 200
         related = client.get("/articles/libya-3/related").json()["related"]
         assert "libya-2" not in [item["id"] for item in related]
         served = {
-            a.id: client.get(f"/articles/{quote(a.id, safe='')}/related").json()
-            for a in corpus()
-            if a.id != "libya-2"
+            a: client.get(f"/articles/{quote(a, safe='')}/related").json()
+            for a in [a.id for a in corpus() if a.id != "libya-2"] + ["cup-extra-1"]
         }
     with open_index(settings) as index:
         recommender = build_recommender(settings, index)
