@@ -56,6 +56,12 @@ class RankedBatch:
     generation: int
 
 
+def lists_in_use(recommender: Recommender) -> bool:
+    """Whether the index has stored lists for this recommender's ranking (kept up to date)."""
+    lists = recommender.index.store.related_lists
+    return bool(recommender.list_depth) and lists.signature() == recommender.list_signature
+
+
 def stale_lists_ranked(recommender: Recommender, changed_ids: Sequence[str]) -> RankedBatch:
     """After a write, rank again what it made stale or incomplete (not stored yet).
 
@@ -64,21 +70,15 @@ def stale_lists_ranked(recommender: Recommender, changed_ids: Sequence[str]) -> 
     a new article most likely belongs in. Nothing is ranked on an index whose lists are not
     in use (none stored for this ranking).
     """
-    index = recommender.index
-    store = index.store
+    store = recommender.index.store
     generation = store.generation
     dropped, store.dropped_list_owners = store.dropped_list_owners, set()
-    if not recommender.list_depth or store.related_lists.signature() != recommender.list_signature:
+    if not lists_in_use(recommender):
         return RankedBatch({}, generation)
-    present = [article_id for article_id in changed_ids if article_id in index]
-    ranked = recommender.ranked_lists(present)
-    owners = set(dropped)
-    for lists in ranked.values():
-        owners |= lists.members()
-    owners -= set(ranked)
-    # Dropped owners may have been deleted by the write itself.
-    others = [summary.id for summary in store.summaries_by_row_id(sorted(owners)).values()]
-    ranked.update(recommender.ranked_lists(others))
+    ranked = recommender.ranked_lists(_present(recommender, changed_ids))
+    members = set().union(*(lists.members() for lists in ranked.values()))
+    followers = _followers(recommender, dropped | members, set(ranked))
+    ranked.update(recommender.ranked_lists(followers))
     return RankedBatch(ranked, generation)
 
 
@@ -91,7 +91,41 @@ def store_ranked_lists(recommender: Recommender, batch: RankedBatch) -> bool:
     )
 
 
-def refresh_lists_after_write(recommender: Recommender, changed_ids: Sequence[str]) -> int:
-    """`stale_lists_ranked` then `store_ranked_lists`; returns how many lists were stored."""
-    batch = stale_lists_ranked(recommender, changed_ids)
-    return len(batch.lists) if store_ranked_lists(recommender, batch) else 0
+def refresh_lists_after_write(
+    recommender: Recommender,
+    changed_ids: Sequence[str],
+    *,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+) -> int:
+    """What `stale_lists_ranked` ranks, ranked and stored in batches of a few hundred: for a
+    batch writer (`newsrec index`, `delete`), where a large write can re-rank many lists.
+
+    `progress(label, total)` is called once per phase (the changed articles, then the
+    lists that follow them) and returns the callback advanced by each batch's size.
+    Returns how many lists were stored.
+    """
+    store = recommender.index.store
+    dropped, store.dropped_list_owners = store.dropped_list_owners, set()
+    if not lists_in_use(recommender):
+        return 0
+    index = recommender.index
+    changed_rows = [index.row_id(article_id) for article_id in _present(recommender, changed_ids)]
+    advance = (
+        progress("ranking the changed articles' lists", len(changed_rows)) if progress else None
+    )
+    stored = store_lists_of(recommender, changed_rows, progress=advance)
+    members = store.related_lists.members_of(changed_rows)
+    followers = _followers(recommender, dropped | members, set(changed_rows))
+    rows = [index.row_id(article_id) for article_id in followers]
+    advance = progress("ranking the lists that follow them", len(rows)) if progress else None
+    return stored + store_lists_of(recommender, rows, progress=advance)
+
+
+def _present(recommender: Recommender, article_ids: Sequence[str]) -> list[str]:
+    return [article_id for article_id in article_ids if article_id in recommender.index]
+
+
+def _followers(recommender: Recommender, owners: set[int], ranked: set[int]) -> list[str]:
+    """Ids of the owners still to rank (the write may have deleted some of them)."""
+    store = recommender.index.store
+    return [summary.id for summary in store.summaries_by_row_id(sorted(owners - ranked)).values()]

@@ -31,6 +31,7 @@ from recommender import (
     open_index,
 )
 from recommender.list_refresh import refresh_lists_after_write
+from recommender.system import index_tagger
 from recommender.topics import build_tagger
 from service import cli_eval, cli_lists, cli_migrate, cli_serve, cli_summary, cli_topics
 from service import cli_output as output
@@ -67,7 +68,9 @@ def _settings(index_dir: Path | None) -> Settings:
 
 @app.command()
 def index(
-    files: Annotated[list[Path], typer.Argument(help="JSONL (.jsonl, .jsonl.gz) or CSV files.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="JSONL (.jsonl, .jsonl.gz), CSV or Parquet files.")
+    ],
     index_dir: IndexDir = None,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Skip and count bad rows instead of failing.")
@@ -78,11 +81,12 @@ def index(
     """Add or update articles; unchanged ones are skipped, and no text is encoded twice."""
     started = time.perf_counter()
     settings = _settings(index_dir)
-    job = batch_job(engine, settings, ray_address)  # a dead cluster fails here, in seconds
+    # A dead cluster fails here, in seconds. With Ray, the actors encode and tag.
+    job = batch_job(engine, settings, ray_address, index_tagger(settings))
     # Validate everything before opening the index or loading the model.
     batch = load_articles(files, skip_invalid=skip_invalid)
-    embedder = job.embedder if job is not None else None
-    with open_index(settings, writable=True, embedder=embedder) as article_index:
+    embedder, tagger = (job.embedder, job.tagger) if job is not None else (None, None)
+    with open_index(settings, writable=True, embedder=embedder, tagger=tagger) as article_index:
         plan = article_index.plan_upsert(batch.articles)
         with (
             encoding_plan(job, article_index, plan),  # --engine ray: the model runs on Ray
@@ -90,7 +94,10 @@ def index(
         ):
             report = article_index.apply(plan, progress=advance)
         changed = [item.article.id for item in plan.changed]
-        refresh_lists_after_write(build_recommender(settings, article_index), changed)
+        with output.phased_progress() as phases:
+            refresh_lists_after_write(
+                build_recommender(settings, article_index), changed, progress=phases
+            )
         article_index.save()
         total = len(article_index)
     output.index_summary(

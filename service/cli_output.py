@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,19 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
     with bar:
         task = bar.add_task(label, total=total)
         yield lambda done: bar.advance(task, done)
+
+
+@contextmanager
+def phased_progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Bars one after another: `start(label, total)` ends the previous bar, opens the next
+    (one live display at a time), and returns its advance callback."""
+    with ExitStack() as phases:
+
+        def start(label: str, total: int) -> Callable[[int], None]:
+            phases.close()
+            return phases.enter_context(progress_bar(label, total))
+
+        yield start
 
 
 class _RateColumn(ProgressColumn):
