@@ -2,7 +2,7 @@
 
 NewsrecError
 ├── InvalidInputError        bad rows, bad arguments, bad files
-│   └── InvalidArticleError  one row that breaks the article format (file and line)
+│   └── InvalidArticleError  one row that breaks the article format (file and line or row)
 ├── ArticleNotFoundError     an id that is not indexed
 ├── IndexMismatchError       the index was built with another embedder or schema
 ├── IndexCorruptError        the index directory cannot be read back
@@ -23,11 +23,13 @@ class InvalidInputError(NewsrecError, ValueError):
 class InvalidArticleError(InvalidInputError):
     """One article row is malformed. Carries where it came from."""
 
-    def __init__(self, source: str, line: int, reason: str) -> None:
+    def __init__(self, source: str, line: int, reason: str, *, unit: str = "line") -> None:
+        """`line` counts `unit`s from 1: physical lines of a text file, rows of a Parquet file."""
         self.source = source
         self.line = line
         self.reason = reason
-        super().__init__(f"{source}, line {line}: {reason}")
+        self.unit = unit
+        super().__init__(f"{source}, {unit} {line}: {reason}")
 
 
 class ArticleNotFoundError(NewsrecError, KeyError):

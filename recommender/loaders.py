@@ -1,7 +1,10 @@
-"""Reading article files: JSONL (optionally gzipped) and CSV, one article per line or row.
+"""Reading article files: JSONL (optionally gzipped), CSV and Parquet, one article a row.
 
 Rows stream as `Article` or `InvalidArticleError` so a caller decides whether a bad row stops
-the batch or is counted and skipped. Line numbers are 1-based physical lines.
+the batch or is counted and skipped. Positions are 1-based: physical lines of JSONL and CSV,
+rows of Parquet (`position_unit` says which). Every format goes through the same validation
+(`article_from_mapping`); Parquet needs pyarrow (the `parquet` extra), imported only to read
+a Parquet file.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -20,14 +24,18 @@ from recommender.errors import InvalidArticleError, InvalidInputError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 CSV_SUFFIXES = (".csv", ".csv.gz")
+PARQUET_SUFFIXES = (".parquet",)
 CSV_LIST_SEPARATOR = ";"
+PARQUET_BATCH_ROWS = 1024
+"""Rows decoded at a time: a Parquet file streams like the text formats, whatever its size."""
 
 ArticleRow = Article | InvalidArticleError
 NumberedRow = tuple[int, ArticleRow]
 
 
 def read_article_rows(path: Path) -> Iterator[NumberedRow]:
-    """Every row of one file as (line number, validated row), in file order."""
+    """Every row of one file as (line number, or row number for Parquet; validated row), in
+    file order."""
     name = path.name.lower()
     if not path.is_file():
         raise InvalidInputError(f"{path}: no such file")
@@ -35,10 +43,26 @@ def read_article_rows(path: Path) -> Iterator[NumberedRow]:
         yield from _jsonl_rows(path)
     elif name.endswith(CSV_SUFFIXES):
         yield from _csv_rows(path)
+    elif name.endswith(PARQUET_SUFFIXES):
+        yield from _parquet_rows(path)
     else:
-        raise InvalidInputError(
-            f"{path}: unknown file type; use {', '.join(JSONL_SUFFIXES + CSV_SUFFIXES)}"
-        )
+        known = JSONL_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES
+        raise InvalidInputError(f"{path}: unknown file type; use {', '.join(known)}")
+
+
+def position_unit(path: Path | str) -> str:
+    """What a row's number counts in this file: "row" for Parquet, else (text) "line"."""
+    return "row" if str(path).lower().endswith(PARQUET_SUFFIXES) else "line"
+
+
+def parquet_row_count(path: Path) -> int:
+    """Rows in a Parquet file, from its footer (no row is decoded); 0 if it cannot be read
+    (reading it reports why)."""
+    pyarrow = _import_pyarrow(path)
+    try:
+        return int(pyarrow.parquet.ParquetFile(path).metadata.num_rows)
+    except (OSError, ValueError, pyarrow.ArrowException):
+        return 0
 
 
 @dataclass
@@ -61,19 +85,22 @@ def load_articles(paths: Iterable[Path], *, skip_invalid: bool = False) -> Artic
         for number, row in read_article_rows(path):
             if isinstance(row, Article) and row.id in first_seen:
                 row = InvalidArticleError(
-                    str(path), number, f"duplicate id {row.id!r} (first at {first_seen[row.id]})"
+                    str(path),
+                    number,
+                    f"duplicate id {row.id!r} (first at {first_seen[row.id]})",
+                    unit=position_unit(path),
                 )
             if isinstance(row, InvalidArticleError):
                 batch.invalid.append(row)
                 continue
-            first_seen[row.id] = f"{path}, line {number}"
+            first_seen[row.id] = f"{path}, {position_unit(path)} {number}"
             batch.articles.append(row)
     if batch.invalid and not skip_invalid:
         first = batch.invalid[0]
         others = len(batch.invalid) - 1
         more = f" ({others} more invalid row{'s' if others > 1 else ''})" if others else ""
         reason = f"{first.reason}{more}; nothing was written"
-        raise InvalidArticleError(first.source, first.line, reason)
+        raise InvalidArticleError(first.source, first.line, reason, unit=first.unit)
     return batch
 
 
@@ -150,8 +177,59 @@ def _csv_values(row: dict[str, str | None]) -> dict[str, Any]:
     return values
 
 
-def _validated(path: Path, number: int, value: dict[str, Any]) -> ArticleRow:
+def _parquet_rows(path: Path) -> Iterator[NumberedRow]:
+    pyarrow = _import_pyarrow(path)
+    number = 0
+    try:
+        parquet_file = pyarrow.parquet.ParquetFile(path)
+        for record_batch in parquet_file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            for row in record_batch.to_pylist():
+                number += 1
+                try:
+                    values = _parquet_values(row)
+                except ValueError as error:
+                    yield number, InvalidArticleError(str(path), number, str(error), unit="row")
+                    continue
+                yield number, _validated(path, number, values, unit="row")
+    # Not a Parquet file, a corrupt page, text that is not UTF-8, a type pyarrow cannot read.
+    except (OSError, ValueError, pyarrow.ArrowException) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InvalidInputError(f"{path}: cannot read the Parquet file ({reason})") from None
+
+
+def _parquet_values(row: dict[str, Any]) -> dict[str, Any]:
+    """A Parquet row as the JSON object it stands for: null means absent (each row has every
+    column), dates and timestamps are ISO 8601 text; a value JSON cannot hold is refused."""
+    return {key: _json_value(key, value) for key, value in row.items() if value is not None}
+
+
+def _json_value(key: str, value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, datetime | date | time):
+        # A naive timestamp stays naive: newsrec reads it as UTC, as it does in JSONL.
+        return value.isoformat()
+    if isinstance(value, list | tuple):  # a list, or a map's (key, value) pairs
+        return [_json_value(key, item) for item in value]
+    if isinstance(value, dict):
+        return {name: _json_value(key, item) for name, item in value.items()}
+    raise ValueError(f"field '{key}': a {type(value).__name__} value has no JSON form")
+
+
+def _import_pyarrow(path: Path) -> Any:
+    """pyarrow, with pyarrow.parquet loaded; only a Parquet file needs it."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise InvalidInputError(
+            f"{path}: reading Parquet needs pyarrow: pip install -e '.[parquet]'"
+        ) from None
+    return pyarrow
+
+
+def _validated(path: Path, number: int, value: dict[str, Any], *, unit: str = "line") -> ArticleRow:
     try:
         return article_from_mapping(value)
     except ValueError as error:
-        return InvalidArticleError(str(path), number, str(error))
+        return InvalidArticleError(str(path), number, str(error), unit=unit)

@@ -1,12 +1,16 @@
-"""Batch encoding on Ray Data: the model runs in a pool of actors, the index is built as usual.
+"""Batch encoding and tagging on Ray Data: the model and the tagger run in a pool of actors.
 
 `newsrec index --engine ray` and `newsrec tag --engine ray` read and validate their input on
 the driver exactly as the local path does, then send the texts that still need a vector
-through a Ray Data pipeline (`from_items` -> `map_batches` with one embedder per actor). The
-vectors stream back keyed by content hash into a `StreamedEmbedder`, which the unchanged
-local code (`ArticleIndex.apply`, `tag_file`) encodes with: each of its calls waits for
-the vectors it asks for while the actors go on with the next ones. So the index (store,
-FAISS, catalog, topics) and the tagged output are written by the same code as without Ray,
+through a Ray Data pipeline (`from_items` -> `map_batches` with one embedder per actor). Each
+actor also scores its vectors with the job's topic tagger, built once on the driver and
+shipped to the actors as the plain arrays it is (a trained or saved model is read from disk
+without the encoder; the default zero-shot tagger embeds its taxonomy prompts once, here).
+The vectors stream back keyed by content hash into a `StreamedEmbedder`, their scores into a
+`StreamedTagger`, which the unchanged local code (`ArticleIndex.apply`, `tag_file`) encodes
+and tags with: each of its calls waits for the vectors it asks for while the actors go on
+with the next ones, and finds their topics already scored. So the index (store, FAISS,
+catalog, topics) and the tagged output are written by the same code as without Ray,
 overlapping the model's work, and a failure part-way keeps the batches already committed.
 
 The driver ships the texts itself, so a remote cluster needs no shared storage, only newsrec
@@ -25,20 +29,21 @@ import logging
 import math
 import os
 import socket
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
 import numpy as np
 
-from embeddings import Embedder, ProgressCallback, WrappedEmbedder
-from recommender.articles import content_hash
+from embeddings import Embedder
 from recommender.errors import InvalidArticleError, InvalidInputError
 from recommender.index import ArticleIndex, UpsertPlan
 from recommender.loaders import read_article_rows
 from recommender.settings import Settings
+from recommender.streamed import StreamedEmbedder, StreamedTagger, VectorBatches
 from recommender.system import build_embedder
+from recommender.topics.assignment import TopicTagger
 from recommender.topics.vectors import VectorLookup
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -49,72 +54,12 @@ no actor is left working alone at the end of a job."""
 _GCS_PORT = 6379
 _CLIENT_PORT = 10001
 
-VectorBatches = Iterator[Mapping[str, np.ndarray]]
-"""Batches of content hash -> (dimension,) float32 vector, as a pipeline delivers them."""
+TaggerBuilder = Callable[[Embedder], TopicTagger]
+"""Builds a topic tagger for vectors of the given embedder (zero-shot embeds its prompts)."""
 
 
 class RayUnavailableError(InvalidInputError):
     """Ray is not installed, the cluster cannot be reached, or the pipeline failed."""
-
-
-class StreamedEmbedder(WrappedEmbedder):
-    """Meets the `Embedder` protocol: serves vectors computed elsewhere, by content hash.
-
-    `attach` a source of vector batches and the hashes it will deliver; `encode` then pulls
-    from the source until it holds the vectors asked for. A text the source was never going
-    to deliver (a zero-shot tagger's taxonomy prompts) is encoded by `inner` in this
-    process; `encoded_here` counts those.
-    """
-
-    def __init__(self, inner: Embedder) -> None:
-        super().__init__(inner)
-        self._vectors: dict[str, np.ndarray] = {}
-        self._pending: set[str] = set()
-        self._source: VectorBatches | None = None
-        self.encoded_here = 0
-
-    def attach(self, source: VectorBatches, hashes: Iterable[str]) -> None:
-        self._source = source
-        self._pending = set(hashes) - self._vectors.keys()
-
-    def detach(self) -> None:
-        self._source = None
-        self._pending = set()
-
-    def encode(
-        self, texts: Sequence[str], *, progress: ProgressCallback | None = None
-    ) -> np.ndarray:
-        """(len(texts), dimension) float32, L2-normalised."""
-        keys = [content_hash(text) for text in texts]
-        self._pull({key for key in keys if key in self._pending})
-        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        missing: list[int] = []
-        for position, key in enumerate(keys):
-            vector = self._vectors.get(key)
-            if vector is None:
-                missing.append(position)
-            else:
-                result[position] = vector
-        if missing:
-            result[missing] = self.inner.encode([texts[position] for position in missing])
-            self.encoded_here += len(missing)
-        if progress is not None:
-            progress(len(texts))
-        return result
-
-    def _pull(self, wanted: set[str]) -> None:
-        while wanted:
-            if self._source is None:
-                raise RuntimeError(f"{len(wanted)} vectors were expected from a detached source")
-            try:
-                batch = next(self._source)
-            except StopIteration:
-                raise RuntimeError(
-                    f"the vector source ended {len(self._pending)} vectors short"
-                ) from None
-            self._vectors.update(batch)
-            self._pending.difference_update(batch)
-            wanted.difference_update(batch)
 
 
 def resolve_address(configured: str | None) -> str | None:
@@ -180,14 +125,17 @@ def file_texts(
 class RayBatch:
     """One batch job whose model work runs on Ray.
 
-    Build the index (or the tagger) on `embedder`, then run the local code inside
-    `with job.encoding(texts):` (texts from `plan_texts` or `file_texts`).
+    Build the index (or call `tag_file`) on `embedder` and `tagger()`, then run the local
+    code inside `with job.encoding(texts):` (texts from `plan_texts` or `file_texts`). With
+    `tagger` (a builder), the actors score their vectors too, and `tagger()` serves those
+    scores; without, they only encode.
     """
 
     def __init__(
         self,
         settings: Settings,
         *,
+        tagger: TaggerBuilder | None = None,
         address: str | None = None,
         actors: int | None = None,
         batch_size: int = DEFAULT_RAY_BATCH,
@@ -204,29 +152,45 @@ class RayBatch:
         self.connect_timeout = connect_timeout
         self.embedder = StreamedEmbedder(build_embedder(settings))
         self.actors_used = 0
+        self._build_tagger = tagger
+        self._tagger: StreamedTagger | None = None
 
     def check(self) -> None:
         """Fail now, in seconds, if Ray is missing or the cluster's address is dead."""
         _import_ray()
         check_reachable(self.address, self.connect_timeout)
 
+    def tagger(self) -> StreamedTagger:
+        """The tagger the local code tags with, built on the first call: it serves the
+        actors' scores, and scores any other vector (an index's stored one) here."""
+        if self._tagger is None:
+            if self._build_tagger is None:
+                raise InvalidInputError("this Ray job was set up without a topic tagger")
+            self._tagger = StreamedTagger(self._build_tagger(self.embedder))
+        return self._tagger
+
     @contextmanager
     def encoding(self, texts: Mapping[str, str]) -> Iterator[None]:
         """Run the pipeline on `texts` (content hash -> text) while the block runs; `embedder`
-        serves the vectors as they arrive, in the order given. Nothing to encode: no Ray."""
+        serves the vectors as they arrive, in the order given, and `tagger()` their scores.
+        Nothing to encode: no Ray."""
         if not texts:
             yield
             return
         self.check()
+        # Built before Ray starts, so a bad topic model fails first and the actors get it.
+        tagger = self.tagger() if self._build_tagger is not None else None
         with _connected(self.address) as ray:
-            batches = self._vector_batches(ray, texts)
+            batches = self._vector_batches(ray, texts, tagger)
             self.embedder.attach(batches, texts)
             try:
                 yield
             finally:
                 self.embedder.detach()
 
-    def _vector_batches(self, ray: Any, texts: Mapping[str, str]) -> VectorBatches:
+    def _vector_batches(
+        self, ray: Any, texts: Mapping[str, str], tagger: StreamedTagger | None
+    ) -> VectorBatches:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.actors_used = self.actors or max(1, cpus)
         items = [{"hash": key, "text": text} for key, text in texts.items()]
@@ -235,45 +199,67 @@ class RayBatch:
         blocks = math.ceil(len(items) / rows_per_block)
         # In order, so the local code's first batch is the pipeline's first output.
         ray.data.DataContext.get_current().execution_options.preserve_order = True
+        actor_class = _encoder_class(self.settings, tagger.inner if tagger else None)
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
-            _encoder_class(self.settings),
+            actor_class,
             batch_size=rows_per_block,
             batch_format="numpy",
             # One model per actor, each on one CPU (Ray then gives torch one thread).
             compute=ray.data.ActorPoolStrategy(size=self.actors_used),
             num_cpus=1,
         )
-        return _converted_errors(ray, dataset.iter_batches(batch_size=None, batch_format="numpy"))
+        batches = _converted_errors(
+            ray, dataset.iter_batches(batch_size=None, batch_format="numpy")
+        )
+        return _received(batches, tagger)
 
 
 class _EncodeActor:
     """A Ray Data callable class: one embedder per actor, built once, reused for every batch.
 
-    `settings` is a class attribute of a subclass made per job (`_encoder_class`), so each
-    actor builds exactly the driver's embedder (`build_embedder`, the composition root).
+    `settings` and `tagger` are class attributes of a subclass made per job (`_encoder_class`),
+    so each actor builds exactly the driver's embedder (`build_embedder`, the composition
+    root) and scores with a copy of the driver's tagger: its arrays, shipped with the class.
     """
 
     settings: ClassVar[Settings]
+    tagger: ClassVar[TopicTagger | None]
 
     def __init__(self) -> None:
         self._embedder = build_embedder(self.settings)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """{"hash": (n,), "text": (n,)} -> {"hash": (n,), "vector": (n, dimension) float32}"""
+        """{"hash": (n,), "text": (n,)} -> {"hash": (n,), "vector": (n, dimension) float32,
+        and with a tagger "scores": (n, labels)}"""
         vectors = self._embedder.encode([str(text) for text in batch["text"]])
-        return {"hash": batch["hash"], "vector": vectors}
+        result = {"hash": batch["hash"], "vector": vectors}
+        if self.tagger is not None:
+            result["scores"] = self.tagger.scores(vectors)
+        return result
 
 
-def _encoder_class(settings: Settings) -> type[_EncodeActor]:
-    return type("EncodeActor", (_EncodeActor,), {"settings": settings})
+def _encoder_class(settings: Settings, tagger: TopicTagger | None) -> type[_EncodeActor]:
+    return type("EncodeActor", (_EncodeActor,), {"settings": settings, "tagger": tagger})
 
 
-def _converted_errors(ray: Any, batches: Iterable[dict[str, np.ndarray]]) -> VectorBatches:
+def _converted_errors(
+    ray: Any, batches: Iterable[dict[str, np.ndarray]]
+) -> Iterator[dict[str, np.ndarray]]:
     try:
-        for batch in batches:
-            yield dict(zip(batch["hash"].tolist(), batch["vector"], strict=True))
+        yield from batches
     except ray.exceptions.RayError as error:
         raise RayUnavailableError(f"the Ray pipeline failed: {_one_line(error)}") from None
+
+
+def _received(
+    batches: Iterable[dict[str, np.ndarray]], tagger: StreamedTagger | None
+) -> VectorBatches:
+    """The pipeline's output as the embedder takes it (hash -> vector); the scores go to the
+    tagger first, so the vectors' topics are there by the time the local code tags them."""
+    for batch in batches:
+        if tagger is not None:
+            tagger.remember(batch["vector"], batch["scores"])
+        yield dict(zip(batch["hash"].tolist(), batch["vector"], strict=True))
 
 
 @contextmanager

@@ -29,11 +29,27 @@ def topic_tagger_factory(settings: Settings, embedder: Embedder) -> Callable[[],
     return lambda: build_tagger(embedder, model_dir=settings.topic_model)
 
 
+def index_tagger(settings: Settings) -> Callable[[Embedder], TopicTagger] | None:
+    """How the index's tagger is built on an embedder; None when indexing does not tag."""
+    if not settings.tag_on_index:
+        return None
+    return lambda embedder: build_tagger(embedder, model_dir=settings.topic_model)
+
+
 def open_index(
-    settings: Settings, *, writable: bool = False, embedder: Embedder | None = None
+    settings: Settings,
+    *,
+    writable: bool = False,
+    embedder: Embedder | None = None,
+    tagger: Callable[[], TopicTagger] | None = None,
 ) -> ArticleIndex:
+    """The index of `settings`. `embedder` and `tagger` (a factory, used on the first tagged
+    write) replace the configured ones; the index tags only when `settings.tag_on_index`."""
     embedder = embedder or build_embedder(settings)
-    tagger = topic_tagger_factory(settings, embedder) if settings.tag_on_index else None
+    if not settings.tag_on_index:
+        tagger = None
+    elif tagger is None:
+        tagger = topic_tagger_factory(settings, embedder)
     return ArticleIndex.open(
         settings.index_dir,
         embedder,

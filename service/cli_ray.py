@@ -1,7 +1,8 @@
 """`--engine ray` for `newsrec index` and `newsrec tag`: options and the thin glue to the core.
 
-The commands run their local code either way; with Ray, the model's work is done by a Ray
-Data pipeline (recommender.ray_batch) while that code runs. Ray is imported only then.
+The commands run their local code either way; with Ray, the model's work (encoding, and
+scoring the topics) is done by a Ray Data pipeline (recommender.ray_batch) while that code
+runs. Ray is imported only then.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import typer
 from recommender import ArticleIndex, Settings
 from recommender.errors import InvalidInputError
 from recommender.index import UpsertPlan
-from recommender.ray_batch import RayBatch, file_texts, plan_texts
+from recommender.ray_batch import RayBatch, TaggerBuilder, file_texts, plan_texts
 from recommender.topics import VectorLookup
 
 
@@ -44,13 +45,16 @@ RayAddress = Annotated[
 ]
 
 
-def batch_job(engine: Engine, settings: Settings, address: str | None) -> RayBatch | None:
-    """The Ray job for `--engine ray` (its cluster checked now, in seconds), else None."""
+def batch_job(
+    engine: Engine, settings: Settings, address: str | None, tagger: TaggerBuilder | None
+) -> RayBatch | None:
+    """The Ray job for `--engine ray` (its cluster checked now, in seconds), else None.
+    Its actors tag with what `tagger` builds (None: they only encode)."""
     if engine is Engine.local:
         if address is not None:
             raise InvalidInputError("--ray-address needs --engine ray")
         return None
-    job = RayBatch(settings, address=address)
+    job = RayBatch(settings, tagger=tagger, address=address)
     job.check()
     return job
 

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,7 @@ import typer
 
 from embeddings import Embedder
 from recommender import Article, Settings, build_embedder, open_index
+from recommender.loaders import PARQUET_SUFFIXES, parquet_row_count
 from recommender.topics import (
     DEFAULT_LABEL_FIELD,
     EvaluationReport,
@@ -79,7 +81,9 @@ def register(app: typer.Typer) -> None:
 
 
 def tag(
-    input_file: Annotated[Path, typer.Argument(help="JSONL (.jsonl, .jsonl.gz) or CSV file.")],
+    input_file: Annotated[
+        Path, typer.Argument(help="JSONL (.jsonl, .jsonl.gz), CSV or Parquet file.")
+    ],
     out: Annotated[
         Path | None,
         typer.Option("-o", "--out", help="Output JSONL; re-running resumes [default: stdout]."),
@@ -95,9 +99,11 @@ def tag(
 ) -> None:
     """Tag every article of a file with topics and scores, in a stream."""
     started = time.perf_counter()
-    job = batch_job(engine, Settings(), ray_address)  # a dead cluster fails here, in seconds
+    make_tagger = partial(build_tagger, model_dir=model, taxonomy_file=taxonomy)
+    # A dead cluster fails here, in seconds. With Ray, the actors encode and tag.
+    job = batch_job(engine, Settings(), ray_address, make_tagger)
     embedder = job.embedder if job is not None else build_embedder(Settings())
-    tagger = build_tagger(embedder, model_dir=model, taxonomy_file=taxonomy)
+    tagger = job.tagger() if job is not None else make_tagger(embedder)
     total = _count_rows(input_file)
     with (
         _index_vectors(index_dir, embedder) as lookup,
@@ -223,7 +229,10 @@ def _encode(articles: list[Article], embedder: Embedder, index_dir: Path | None)
 
 
 def _count_rows(path: Path) -> int:
-    """Lines in the file (less a CSV header): the progress bar's total; rows, roughly."""
+    """Lines in the file (less a CSV header): the progress bar's total; rows, roughly.
+    A Parquet file says how many rows it holds."""
+    if path.name.lower().endswith(PARQUET_SUFFIXES):
+        return parquet_row_count(path)
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as stream:

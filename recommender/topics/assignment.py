@@ -66,6 +66,11 @@ class TopicTagger(Protocol):
     @property
     def threshold(self) -> float: ...
 
+    @property
+    def iptc(self) -> Mapping[str, str | None]:
+        """The IPTC media topic code of each label that has one."""
+        ...
+
     def scores(self, vectors: np.ndarray) -> np.ndarray:
         """vectors: (n, dimension) -> (n, len(labels)) float scores in [0, 1]."""
         ...
@@ -156,6 +161,10 @@ class ThresholdTagger:
     @property
     def threshold(self) -> float:
         return self._threshold
+
+    @property
+    def iptc(self) -> Mapping[str, str | None]:
+        return self._iptc
 
     def scores(self, vectors: np.ndarray) -> np.ndarray:
         raise NotImplementedError

@@ -26,7 +26,7 @@ from typing import IO, Any
 from embeddings import Embedder
 from recommender.articles import Article
 from recommender.errors import InvalidArticleError, InvalidInputError
-from recommender.loaders import NumberedRow, read_article_rows
+from recommender.loaders import NumberedRow, position_unit, read_article_rows
 from recommender.topics.assignment import TopicTagger
 from recommender.topics.errors import TopicModelMismatchError
 from recommender.topics.vectors import VectorLookup, article_vectors
@@ -73,13 +73,14 @@ def tag_file(
     skip_invalid: bool = False,
     progress: RowProgress | None = None,
 ) -> TagReport:
-    """Tag every article of `source` (JSONL, JSONL.gz or CSV) into JSON Lines.
+    """Tag every article of `source` (JSONL, JSONL.gz, CSV or Parquet) into JSON Lines.
 
     Each output row is the article's record plus `topics` (those at or above the threshold,
     best first, as {"label", "score", "iptc"}) and `primary_topic`. With a path as `output`
     the run is resumable; with an open text stream (stdout) it is not.
-    A bad row raises InvalidArticleError naming its line (rows of earlier batches are already
-    written; re-running after the fix resumes), or with `skip_invalid` is counted and skipped.
+    A bad row raises InvalidArticleError naming its line (a Parquet file: its row; rows of
+    earlier batches are already written; re-running after the fix resumes), or with
+    `skip_invalid` is counted and skipped.
     """
     if batch_size < 1:
         raise InvalidInputError(f"batch size must be at least 1, got {batch_size}")
@@ -139,8 +140,12 @@ def _admit(
     for number, row in batch:
         if isinstance(row, Article):
             if row.id in first_line:
+                unit = position_unit(source)
                 row = InvalidArticleError(
-                    source, number, f"duplicate id {row.id!r} (first at line {first_line[row.id]})"
+                    source,
+                    number,
+                    f"duplicate id {row.id!r} (first at {unit} {first_line[row.id]})",
+                    unit=unit,
                 )
             elif row.id in done:
                 counts.resumed += 1
