@@ -6,16 +6,17 @@ lists, save), with the real model, model loads included:
 
 - local: one process, torch on every core (`--local-threads N`: on N);
 - ray: a local Ray instance started by the run (startup included), one embedder per actor
-  on one CPU each (`--actors N`), the vectors streamed into the same `ArticleIndex.apply`.
+  on one CPU each (`--actors N`), each scoring its vectors' topics too; vectors and scores
+  streamed into the same `ArticleIndex.apply`.
 
 Write batches of 128 show when the first vectors arrived (model loads, Ray's start) and
 the steady rate after. CPU seconds are summed over the whole process tree (Ray's GCS,
 raylet and actors are children of the run), sampled every 0.25 s since Ray Data ends its
 actors as soon as they are done, and machine-wide from /proc/stat, with the load average:
 the machine may be shared. Last, the driver's half is timed alone:
-the same articles written into a fresh index with every vector already given (the tagger
-built beforehand), which is what the driver still does per article however many actors
-encode, and so what bounds the Ray path on a cluster.
+the same articles written into a fresh index with every vector and its topic scores already
+given (as the actors deliver them), which is what the driver still does per article however
+many actors encode, and so what bounds the Ray path on a cluster.
 
     python -m eval.bench_ray ../shared/data/wcep/wcep_current_events.jsonl.gz --limit 1000
     python -m eval.bench_ray --limit 1000 --actors 1 --local-threads 1   # Ray's own cost
@@ -126,16 +127,21 @@ def run_engine(engine: str, articles: Path, index_dir: Path, actors: int | None)
     from recommender import Settings, build_recommender, load_articles, open_index
     from recommender.list_refresh import refresh_lists_after_write
     from recommender.ray_batch import RayBatch, plan_texts
+    from recommender.system import index_tagger
 
     started, busy, load = time.perf_counter(), _machine_busy_seconds(), _load()
     # Small write batches: the times they complete show when the first vectors arrived.
     settings = Settings(index_dir=index_dir, write_batch_size=_MARK_EVERY)
-    job = RayBatch(settings, actors=actors) if engine == "ray" else None
+    job = (
+        RayBatch(settings, tagger=index_tagger(settings), actors=actors)
+        if engine == "ray"
+        else None
+    )
     marks: list[float] = []
     with _TreeCpuSampler() as sampler:
         batch = load_articles([articles])
-        embedder = job.embedder if job else None
-        with open_index(settings, writable=True, embedder=embedder) as index:
+        embedder, tagger = (job.embedder, job.tagger) if job else (None, None)
+        with open_index(settings, writable=True, embedder=embedder, tagger=tagger) as index:
             plan = index.plan_upsert(batch.articles)
             planned = time.perf_counter()
             encoding = job.encoding(plan_texts(index, plan)) if job else nullcontext()
@@ -166,6 +172,7 @@ def run_engine(engine: str, articles: Path, index_dir: Path, actors: int | None)
         "machine_busy_seconds": _machine_busy_seconds() - busy,
         "load": [load, _load()],
         "driver_encoded": job.embedder.encoded_here if job else None,
+        "driver_scored": job.tagger().scored_here if job else None,
         "threads": _torch_threads(),
     }
 
@@ -176,20 +183,25 @@ def _torch_threads() -> int | None:
 
 
 def run_driver_half(articles: Path, vectors_from: Path, index_dir: Path) -> dict[str, Any]:
-    """The driver's work alone: every vector given (from `vectors_from`), tagger prebuilt."""
+    """The driver's work alone: every vector (from `vectors_from`) and its scores given."""
+    import numpy as np
+
     from recommender import ArticleIndex, Settings, build_recommender, load_articles, open_index
     from recommender.list_refresh import refresh_lists_after_write
-    from recommender.ray_batch import StreamedEmbedder
+    from recommender.streamed import StreamedEmbedder, StreamedTagger
     from recommender.system import build_embedder
     from recommender.topics import build_tagger
 
     settings = Settings(index_dir=index_dir)
     embedder = StreamedEmbedder(build_embedder(settings))
-    tagger = build_tagger(embedder)  # the taxonomy prompts: the model loads here, untimed
+    # The taxonomy prompts: the model loads here, untimed; the scores are the actors' work.
+    tagger = StreamedTagger(build_tagger(embedder))
     with open_index(Settings(index_dir=vectors_from)) as source:
         hashes = [source.article(i).content_hash for i in source.ids()]
         given = source.store.vectors_by_hash(hashes, source.embedder.dimension)
     embedder.attach(iter([given]), given)
+    vectors = np.stack(list(given.values()))
+    tagger.remember(vectors, tagger.inner.scores(vectors))
 
     batch = load_articles([articles])
     with ArticleIndex.open(index_dir / "warm-up", embedder, writable=True) as warm_up:
@@ -262,12 +274,14 @@ def _report(runs: list[dict[str, Any]], driver: dict[str, Any]) -> None:
         f"throughput ray / local: {local['seconds'] / on_ray['seconds']:.3f} "
         f"(overhead {on_ray['seconds'] / local['seconds'] - 1:+.1%} wall, "
         f"{on_ray['tree_cpu_seconds'] / local['tree_cpu_seconds'] - 1:+.1%} CPU); "
-        f"texts the Ray driver encoded itself (taxonomy prompts): {on_ray['driver_encoded']}"
+        f"texts the Ray driver encoded itself (taxonomy prompts): {on_ray['driver_encoded']}, "
+        f"vectors it scored itself: {on_ray['driver_scored']}"
     )
     count = driver["articles"]
     print(
-        f"driver half alone ({count} articles, every vector given): {driver['seconds']:.1f} s "
-        f"= {count / driver['seconds']:.0f} articles/s (read {driver['read_seconds']:.1f}, "
+        f"driver half alone ({count} articles, vectors and scores given): "
+        f"{driver['seconds']:.1f} s = {count / driver['seconds']:.0f} articles/s "
+        f"(read {driver['read_seconds']:.1f}, "
         f"plan {driver['plan_seconds']:.1f}, write {driver['write_seconds']:.1f}, "
         f"stored lists {driver['lists_seconds']:.1f}, save {driver['save_seconds']:.1f} s; "
         f"load {driver['load']:.2f})"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,6 +50,26 @@ def open_test_index(
 
 def make_article(article_id: str, title: str, body: str = "", **fields: object) -> Article:
     return Article(id=article_id, title=title, body=body, **fields)  # type: ignore[arg-type]
+
+
+def parquet_copy(source: Path, target: Path) -> Path:
+    """The rows of a JSONL file written as a Parquet file (needs pyarrow; null = absent)."""
+    import pyarrow
+    import pyarrow.parquet
+
+    lines = source.read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    pyarrow.parquet.write_table(parquet_table(rows), target)
+    return target
+
+
+def parquet_table(rows: list[dict[str, object]]) -> Any:
+    """A pyarrow table with a column for every field of any row (null where a row has
+    none); `Table.from_pylist` would take the columns of the first row only."""
+    import pyarrow
+
+    fields = list(dict.fromkeys(name for row in rows for name in row))
+    return pyarrow.table({name: [row.get(name) for row in rows] for name in fields})
 
 
 def modules_imported_after(statement: str, names: list[str]) -> list[str]:

@@ -2,7 +2,9 @@
 
 The Ray path must leave exactly what the local path leaves: the same vectors (bit for bit
 with the hashing embedder, within float tolerance with the real model), the same topics,
-the same tagged output. A dead cluster address is one line and exit code 2, in seconds.
+the same tagged output. The actors tag what they encode: the driver's tagger, wrapped to
+count, scores only the vectors no actor computed (an index's stored ones). A dead cluster
+address is one line and exit code 2, in seconds.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import logging
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from embeddings import Embedder
 from recommender import Article, ArticleIndex, Settings, load_articles, open_index
 from recommender.errors import InvalidArticleError
 from recommender.ray_batch import (
@@ -28,10 +33,11 @@ from recommender.ray_batch import (
     file_texts,
     plan_texts,
 )
-from recommender.system import build_embedder
-from recommender.topics import build_tagger
+from recommender.store import AssignedTopics
+from recommender.system import build_embedder, index_tagger
+from recommender.topics import TopicAssignment, TopicTagger, build_tagger, tag_file
 from service.cli import main
-from tests.conftest import MODEL_INSTALLED, SEEDS_DIR, modules_imported_after
+from tests.conftest import MODEL_INSTALLED, SEEDS_DIR, modules_imported_after, parquet_copy
 
 ray = pytest.importorskip("ray", reason="the `ray` extra is not installed")
 
@@ -55,6 +61,44 @@ def hashing_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEWSREC_RAY_ADDRESS", raising=False)
 
 
+class CountingTagger:
+    """A real tagger that counts the rows it scores in this process. The actors get their
+    own copies (their counts stay in their processes): what the driver's copy counts is
+    what the driver tagged itself."""
+
+    def __init__(self, inner: TopicTagger) -> None:
+        self.inner = inner
+        self.rows = 0
+
+    labels = property(lambda self: self.inner.labels)
+    embedder_name = property(lambda self: self.inner.embedder_name)
+    dimension = property(lambda self: self.inner.dimension)
+    threshold = property(lambda self: self.inner.threshold)
+    iptc = property(lambda self: self.inner.iptc)
+
+    def scores(self, vectors: np.ndarray) -> np.ndarray:
+        self.rows += len(vectors)
+        return self.inner.scores(vectors)
+
+    def tag(self, vectors: np.ndarray, *, threshold: float | None = None) -> list[TopicAssignment]:
+        self.rows += len(vectors)
+        return self.inner.tag(vectors, threshold=threshold)
+
+
+def _counting_job(settings: Settings) -> tuple[RayBatch, list[CountingTagger]]:
+    """A job tagging with the configured tagger, wrapped to count; the list gets the
+    driver's copy once built."""
+    builder = index_tagger(settings)
+    built: list[CountingTagger] = []
+
+    def build(embedder: Embedder) -> TopicTagger:
+        assert builder is not None
+        built.append(CountingTagger(builder(embedder)))
+        return built[-1]
+
+    return RayBatch(settings, tagger=build if builder is not None else None), built
+
+
 def _index_locally(settings: Settings, articles: list[Article]) -> None:
     with open_index(settings, writable=True) as index:
         index.upsert(articles)
@@ -63,7 +107,7 @@ def _index_locally(settings: Settings, articles: list[Article]) -> None:
 
 def _index_on_ray(settings: Settings, articles: list[Article], job: RayBatch) -> int:
     """The CLI's sequence, through the core; returns how many texts went to Ray."""
-    with open_index(settings, writable=True, embedder=job.embedder) as index:
+    with open_index(settings, writable=True, embedder=job.embedder, tagger=job.tagger) as index:
         plan = index.plan_upsert(articles)
         texts = plan_texts(index, plan)
         with job.encoding(texts):
@@ -79,6 +123,41 @@ def _contents(settings: Settings) -> dict[str, tuple[np.ndarray, object]]:
             article_id: (_vector(index, article_id), index.topics_of(article_id))
             for article_id in index.ids()
         }
+
+
+def _assert_same_topics(found: object, expected: object) -> None:
+    """Same labels in the same order, codes and primary; the scores equal up to float32
+    rounding: the actors score in batches of their own, and a matrix product's sums can
+    round differently for another batch shape (the local engine's scores also move with
+    its write batch size)."""
+    if expected is None:
+        assert found is None
+        return
+    assert isinstance(found, AssignedTopics) and isinstance(expected, AssignedTopics)
+    assert found.primary == expected.primary
+    assert [(label, code) for label, _, code in found.topics] == [
+        (label, code) for label, _, code in expected.topics
+    ]
+    scores = [[score for _, score, _ in topics.topics] for topics in (found, expected)]
+    np.testing.assert_allclose(*scores, rtol=0, atol=1e-6)
+
+
+def _assert_same_tagged(found: str, expected: str) -> None:
+    """Tagged outputs (JSON Lines) with the same rows and topics; scores, rounded to 4
+    decimals there, may differ by one rounding step (see `_assert_same_topics`)."""
+    pairs = zip(found.splitlines(), expected.splitlines(), strict=True)
+    for found_row, expected_row in ((json.loads(a), json.loads(b)) for a, b in pairs):
+        found_topics, expected_topics = found_row.pop("topics"), expected_row.pop("topics")
+        assert found_row == expected_row
+        assert [{**t, "score": None} for t in found_topics] == [
+            {**t, "score": None} for t in expected_topics
+        ]
+        np.testing.assert_allclose(
+            [t["score"] for t in found_topics],
+            [t["score"] for t in expected_topics],
+            rtol=0,
+            atol=1.5e-4,
+        )
 
 
 def _vector(index: ArticleIndex, article_id: str) -> np.ndarray:
@@ -103,7 +182,7 @@ def test_the_ray_path_stores_the_local_vectors_and_topics(tmp_path: Path) -> Non
     articles = load_articles([SEEDS]).articles
     local = Settings(index_dir=tmp_path / "local", embedder="hashing")
     on_ray = Settings(index_dir=tmp_path / "ray", embedder="hashing")
-    job = RayBatch(on_ray)
+    job, driver_taggers = _counting_job(on_ray)
 
     _index_locally(local, articles)
     sent = _index_on_ray(on_ray, articles, job)
@@ -113,9 +192,59 @@ def test_the_ray_path_stores_the_local_vectors_and_topics(tmp_path: Path) -> Non
     assert found.keys() == expected.keys() == {article.id for article in articles}
     for article_id, (vector, topics) in expected.items():
         np.testing.assert_array_equal(found[article_id][0], vector)
-        assert found[article_id][1] == topics
-    # The driver encoded no article: only the zero-shot tagger's prompts.
+        _assert_same_topics(found[article_id][1], topics)
+    # The driver encoded no article (only the zero-shot tagger's prompts) and tagged none:
+    # every topic is the actors' (the tagger was built once, on the driver, and shipped).
     assert job.embedder.encoded_here == _prompts_encoded_by_a_tagger(on_ray) > 0
+    assert [tagger.rows for tagger in driver_taggers] == [0]
+    assert job.tagger().scored_here == 0
+
+
+def test_stored_vectors_are_tagged_on_the_driver_the_rest_on_the_actors(tmp_path: Path) -> None:
+    articles = load_articles([SEEDS]).articles
+    # The second run changes ten articles' section only: their text keeps its stored vector.
+    again = [replace(a, section="Moved") for a in articles[:10]] + articles[10:]
+    local = Settings(index_dir=tmp_path / "local", embedder="hashing")
+    on_ray = Settings(index_dir=tmp_path / "ray", embedder="hashing")
+    for batch in (articles[:60], again):
+        _index_locally(local, batch)
+    _index_on_ray(on_ray, articles[:60], RayBatch(on_ray, tagger=index_tagger(on_ray)))
+
+    job, driver_taggers = _counting_job(on_ray)
+    sent = _index_on_ray(on_ray, again, job)
+
+    stored = {a.content_hash for a in articles[:60]}
+    assert sent == len({a.content_hash for a in articles[60:]} - stored) > 0
+    assert [tagger.rows for tagger in driver_taggers] == [10] == [job.tagger().scored_here]
+    expected, found = _contents(local), _contents(on_ray)
+    assert found.keys() == expected.keys()
+    for article_id, (_, topics) in expected.items():
+        _assert_same_topics(found[article_id][1], topics)
+
+
+def test_tagging_a_file_on_ray_uses_the_actors_scores(tmp_path: Path) -> None:
+    settings = Settings(embedder="hashing")
+    articles = load_articles([SEEDS]).articles
+    embedder = build_embedder(settings)
+    # An index's vectors for the first 20 texts: those are not sent, and tagged here.
+    reused = {a.content_hash: embedder.encode([a.text])[0] for a in articles[:20]}
+
+    def lookup(hashes: Any) -> Mapping[str, np.ndarray]:
+        return {key: reused[key] for key in hashes if key in reused}
+
+    tag_file(SEEDS, tmp_path / "local.jsonl", build_tagger(embedder), embedder, vectors_for=lookup)
+    job, driver_taggers = _counting_job(settings)
+    with job.encoding(file_texts(SEEDS, vectors_for=lookup)):
+        report = tag_file(
+            SEEDS, tmp_path / "ray.jsonl", job.tagger(), job.embedder, vectors_for=lookup
+        )
+
+    assert (report.written, report.reused) == (len(articles), len(reused))
+    assert [tagger.rows for tagger in driver_taggers] == [len(reused)]
+    _assert_same_tagged(
+        (tmp_path / "ray.jsonl").read_text(encoding="utf-8"),
+        (tmp_path / "local.jsonl").read_text(encoding="utf-8"),
+    )
 
 
 def test_only_texts_without_a_stored_vector_go_to_ray(tmp_path: Path) -> None:
@@ -150,18 +279,41 @@ def test_tagging_a_file_sends_only_what_it_still_needs(tmp_path: Path) -> None:
     assert len(file_texts(bad, skip_invalid=True)) == len({a.content_hash for a in articles})
 
 
+@pytest.mark.parametrize("ray_input", ["jsonl", "parquet"])
 def test_cli_index_and_tag_on_ray_match_local(
-    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+    ray_input: str,
+    tmp_path: Path,
+    hashing_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    def run(*argv: str) -> str:
+    driver_taggers: list[CountingTagger] = []
+
+    def counting_build_tagger(embedder: Embedder, **options: Any) -> TopicTagger:
+        driver_taggers.append(CountingTagger(build_tagger(embedder, **options)))
+        return driver_taggers[-1]
+
+    # Every tagger the commands build in this process (the driver) counts what it scores.
+    monkeypatch.setattr("recommender.system.build_tagger", counting_build_tagger)
+    monkeypatch.setattr("service.cli_topics.build_tagger", counting_build_tagger)
+
+    def run(*argv: str) -> tuple[str, list[int]]:
+        """stdout, and the rows each tagger built on the driver scored."""
+        driver_taggers.clear()
         capsys.readouterr()
         code = main(list(argv))
         captured = capsys.readouterr()
         assert code == 0, captured.err
-        return captured.out
+        return captured.out, [tagger.rows for tagger in driver_taggers]
 
-    run("index", str(SEEDS), "--index-dir", str(tmp_path / "local"))
-    run("index", str(SEEDS), "--index-dir", str(tmp_path / "ray"), "--engine", "ray")
+    source = SEEDS if ray_input == "jsonl" else parquet_copy(SEEDS, tmp_path / "seeds.parquet")
+    on_ray = ("--engine", "ray")
+    tagged_here = {
+        "index local": run("index", str(SEEDS), "--index-dir", str(tmp_path / "local"))[1],
+        "index ray": run("index", str(source), "--index-dir", str(tmp_path / "ray"), *on_ray)[1],
+        "tag local": run("tag", str(SEEDS), "-o", str(tmp_path / "local.jsonl"))[1],
+        "tag ray": run("tag", str(source), "-o", str(tmp_path / "ray.jsonl"), *on_ray)[1],
+    }
     related = {
         engine: run(
             "related",
@@ -170,15 +322,21 @@ def test_cli_index_and_tag_on_ray_match_local(
             "--json",
             "--index-dir",
             str(tmp_path / engine),
-        )
+        )[0]
         for engine in ("local", "ray")
     }
-    run("tag", str(SEEDS), "-o", str(tmp_path / "local.jsonl"))
-    run("tag", str(SEEDS), "-o", str(tmp_path / "ray.jsonl"), "--engine", "ray")
 
+    # Locally the one tagger scores every article; on Ray it is built once, here, and
+    # scores none: the actors did.
+    assert tagged_here == {
+        "index local": [105],
+        "index ray": [0],
+        "tag local": [105],
+        "tag ray": [0],
+    }
     assert related["ray"] == related["local"] and related["ray"].count('"related"') == 2
     tagged = (tmp_path / "ray.jsonl").read_text(encoding="utf-8")
-    assert tagged == (tmp_path / "local.jsonl").read_text(encoding="utf-8")
+    _assert_same_tagged(tagged, (tmp_path / "local.jsonl").read_text(encoding="utf-8"))
     assert len(tagged.splitlines()) == 105 and '"primary_topic"' in tagged
 
 
@@ -243,10 +401,12 @@ def test_the_real_model_on_ray_gives_the_local_vectors_and_topics(tmp_path: Path
     on_ray = Settings(index_dir=tmp_path / "ray", embedder="minilm")
 
     _index_locally(local, articles)
-    _index_on_ray(on_ray, articles, RayBatch(on_ray))
+    job, driver_taggers = _counting_job(on_ray)
+    _index_on_ray(on_ray, articles, job)
 
     expected, found = _contents(local), _contents(on_ray)
     assert found.keys() == expected.keys() and len(found) == 20
+    assert [tagger.rows for tagger in driver_taggers] == [0]  # the actors tagged
     for article_id, (vector, topics) in expected.items():
         # Batches are padded differently on the actors: equal up to float rounding.
         np.testing.assert_allclose(found[article_id][0], vector, atol=1e-5)
