@@ -49,19 +49,14 @@ class MiniLMEmbedder:
     """
 
     def __init__(self, *, batch_size: int = 16, max_chunks: int = 1) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if max_chunks < 1:
-            raise ValueError(f"max_chunks must be at least 1, got {max_chunks}")
+        check_reading(batch_size, max_chunks)
         self._batch_size = batch_size
         self._max_chunks = max_chunks
         self._model: Any = None
 
     @property
     def name(self) -> str:
-        if self._max_chunks == 1:
-            return MODEL_NAME
-        return f"{MODEL_NAME}-chunks{self._max_chunks}"
+        return reader_name(self._max_chunks)
 
     @property
     def dimension(self) -> int:
@@ -127,6 +122,20 @@ class MiniLMEmbedder:
         if self._model is None:
             self._model = _load_model()
         return self._model
+
+
+def check_reading(batch_size: int, max_chunks: int) -> None:
+    """The options every MiniLM encoder takes (torch or ONNX), checked the same way."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if max_chunks < 1:
+        raise ValueError(f"max_chunks must be at least 1, got {max_chunks}")
+
+
+def reader_name(max_chunks: int) -> str:
+    """The embedder name of MiniLM reading `max_chunks` windows, whichever runtime runs it:
+    an index built by one backend opens with the other only if the names agree."""
+    return MODEL_NAME if max_chunks == 1 else f"{MODEL_NAME}-chunks{max_chunks}"
 
 
 def windows_of(

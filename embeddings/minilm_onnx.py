@@ -26,9 +26,10 @@ from embeddings.base import ProgressCallback, l2_normalise
 from embeddings.minilm import (
     MODEL_DIMENSION,
     MODEL_MAX_TOKENS,
-    MODEL_NAME,
     ModelNotInstalledError,
     bundled_model_path,
+    check_reading,
+    reader_name,
     windows_of,
 )
 from embeddings.onnx_export import INPUT_NAMES, EncoderExportError, exported_model
@@ -53,10 +54,7 @@ class OnnxMiniLMEmbedder:
         threads: int | None = None,
         model_dir: Path | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if max_chunks < 1:
-            raise ValueError(f"max_chunks must be at least 1, got {max_chunks}")
+        check_reading(batch_size, max_chunks)
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self._batch_size = batch_size
@@ -72,9 +70,7 @@ class OnnxMiniLMEmbedder:
 
     @property
     def name(self) -> str:
-        if self._max_chunks == 1:
-            return MODEL_NAME
-        return f"{MODEL_NAME}-chunks{self._max_chunks}"
+        return reader_name(self._max_chunks)
 
     @property
     def dimension(self) -> int:
