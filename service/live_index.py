@@ -45,7 +45,13 @@ from recommender import (
     open_index,
 )
 from recommender.index import MANIFEST_FILE
-from recommender.list_refresh import stale_lists_ranked, store_ranked_lists
+from recommender.list_refresh import (
+    RankedBatch,
+    lists_in_use,
+    owners_to_rank,
+    stale_lists_ranked,
+    store_ranked_lists,
+)
 from recommender.topics import TopicTagger, build_tagger, default_taxonomy
 from service.primed_embedder import PrimedEmbedder
 from service.rwlock import ReadersWriterLock
@@ -208,8 +214,40 @@ class LiveIndex:
             elif not self.writable:
                 self._reload_if_published(current)
             if self.writable:
+                self._fill_missing_lists()
                 return  # nobody else can write: nothing to watch
             self._stop.wait(self.service.reload_interval)
+
+    def _fill_missing_lists(self) -> None:
+        """Rank the stored lists a previous writer dropped but did not get to re-rank (it
+        died in between: those articles are ranked live meanwhile, correct but slower).
+
+        Only on an index whose lists are in use; a slice at a time, between writes."""
+        with self._write_mutex:
+            snapshot = self._current
+            if snapshot is None:
+                return
+            with snapshot.lock.reading():
+                if not lists_in_use(snapshot.recommender):
+                    return
+                owners = owners_to_rank(snapshot.recommender)
+        if owners:
+            logger.info("ranking %d missing related lists", len(owners))
+        for start in range(0, len(owners), _LISTS_PER_STORE):
+            if self._stop.is_set():
+                return
+            with self._write_mutex:
+                snapshot = self._current
+                if snapshot is None:
+                    return
+                with snapshot.lock.reading():
+                    store = snapshot.index.store
+                    rows = owners[start : start + _LISTS_PER_STORE]
+                    ids = [summary.id for summary in store.summaries_by_row_id(rows).values()]
+                    batch = RankedBatch(snapshot.recommender.ranked_lists(ids), store.generation)
+                with snapshot.lock.writing():
+                    if store_ranked_lists(snapshot.recommender, batch):
+                        snapshot.version += 1
 
     def _reload_if_published(self, current: Snapshot) -> None:
         published = self._published_generation()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -298,3 +299,25 @@ def test_depth_zero_ranks_every_request_live(seeded: ArticleIndex) -> None:
     assert counter.calls == 1
     with pytest.raises(InvalidInputError, match="list depth 0"):
         live_only.ranked_lists([SEEDS[0].id])
+
+
+def test_the_service_writer_ranks_the_lists_a_dead_writer_left_missing(tmp_path: Path) -> None:
+    settings = build_index(tmp_path / "index")
+    with open_index(settings, writable=True) as index:
+        recommender = build_recommender(settings, index)
+        store_lists_of(recommender, owners_to_rank(recommender))
+        # A writer that dies between its commit and the re-ranking: lists dropped, none made.
+        index.upsert([make_article("late", "Libya Russia defence talks", "Haftar Moscow pact")])
+        index.delete(["libya-2"])
+        index.save()
+        missing = owners_to_rank(recommender)
+    assert len(missing) > 2
+    with app_client(settings):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open_index(settings) as reader:
+                left = owners_to_rank(build_recommender(settings, reader))
+            if not left:
+                break
+            time.sleep(0.1)
+        assert left == []
