@@ -241,7 +241,8 @@ def _store_missing_lists(settings: Any, queries: int, seed: int) -> bool:
     with open_index(settings, writable=True) as index:
         recommender = build_recommender(settings, index)
         rows = [index.row_id(article_id) for article_id in _sample(index, queries, seed)]
-        missing = index.store.related_lists.owners_without_lists(rows, recommender.list_signature)
+        without = set(index.store.related_lists.owners_without_lists(recommender.list_signature))
+        missing = [row_id for row_id in rows if row_id in without]
         store_lists_of(recommender, missing)
     return bool(missing)
 

@@ -41,7 +41,13 @@ from recommender.errors import (
 from recommender.fingerprint import SIGNATURE_SIZE, text_signatures
 from recommender.lexical import LexicalIndex, encode_terms, frequency_rows, term_vectors
 from recommender.publish import publish_file, write_json_atomically
-from recommender.store import SCHEMA_VERSION, ArticleStore, AssignedTopics, PreparedArticle
+from recommender.store import (
+    SCHEMA_VERSION,
+    UPGRADABLE_SCHEMA_VERSIONS,
+    ArticleStore,
+    AssignedTopics,
+    PreparedArticle,
+)
 from recommender.topics.assignment import TopicAssignment, TopicTagger
 from recommender.vector_index import (
     AUTO_HNSW_FROM,
@@ -689,7 +695,11 @@ def _check_identity(store: ArticleStore, embedder: Embedder, directory: Path, cr
             raise InvalidInputError(f"no newsrec index in {directory}")
         store.initialise(embedder.name, embedder.dimension)
         return
-    if meta.get("schema_version") != str(SCHEMA_VERSION):
+    if create and meta.get("schema_version") in UPGRADABLE_SCHEMA_VERSIONS:
+        store.upgrade_schema()
+        meta = store.meta()
+    readable = {str(SCHEMA_VERSION), *UPGRADABLE_SCHEMA_VERSIONS}
+    if meta.get("schema_version") not in (readable if not create else {str(SCHEMA_VERSION)}):
         raise IndexMismatchError(
             f"{directory}: index schema version {meta.get('schema_version')} is not the "
             f"supported version {SCHEMA_VERSION}; rebuild it with `newsrec index`"

@@ -18,11 +18,11 @@ _BATCH = 256
 
 def owners_to_rank(recommender: Recommender, *, everything: bool = False) -> list[int]:
     """Row ids of the articles without a stored list for this ranking (`everything`: all)."""
-    row_ids: list[int] = recommender.index.catalog.row_ids.tolist()
     if everything:
+        row_ids: list[int] = recommender.index.catalog.row_ids.tolist()
         return row_ids
     lists = recommender.index.store.related_lists
-    return lists.owners_without_lists(row_ids, recommender.list_signature)
+    return lists.owners_without_lists(recommender.list_signature)
 
 
 def store_lists_of(
@@ -59,7 +59,7 @@ class RankedBatch:
 def lists_in_use(recommender: Recommender) -> bool:
     """Whether the index has stored lists for this recommender's ranking (kept up to date)."""
     lists = recommender.index.store.related_lists
-    return bool(recommender.list_depth) and lists.signature() == recommender.list_signature
+    return recommender.reads_lists and lists.signature() == recommender.list_signature
 
 
 def stale_lists_ranked(recommender: Recommender, changed_ids: Sequence[str]) -> RankedBatch:
@@ -75,7 +75,7 @@ def stale_lists_ranked(recommender: Recommender, changed_ids: Sequence[str]) -> 
     dropped, store.dropped_list_owners = store.dropped_list_owners, set()
     if not lists_in_use(recommender):
         return RankedBatch({}, generation)
-    ranked = recommender.ranked_lists(_present(recommender, changed_ids))
+    ranked = recommender.ranked_lists(_without_lists(recommender, changed_ids))
     members = set().union(*(lists.members() for lists in ranked.values()))
     followers = _followers(recommender, dropped | members, set(ranked))
     ranked.update(recommender.ranked_lists(followers))
@@ -109,7 +109,7 @@ def refresh_lists_after_write(
     if not lists_in_use(recommender):
         return 0
     index = recommender.index
-    changed_rows = [index.row_id(article_id) for article_id in _present(recommender, changed_ids)]
+    changed_rows = [index.row_id(i) for i in _without_lists(recommender, changed_ids)]
     advance = (
         progress("ranking the changed articles' lists", len(changed_rows)) if progress else None
     )
@@ -121,8 +121,18 @@ def refresh_lists_after_write(
     return stored + store_lists_of(recommender, rows, progress=advance)
 
 
-def _present(recommender: Recommender, article_ids: Sequence[str]) -> list[str]:
-    return [article_id for article_id in article_ids if article_id in recommender.index]
+def _without_lists(recommender: Recommender, article_ids: Sequence[str]) -> list[str]:
+    """Of the written articles, those still there with no stored list: new ones, and those
+    whose text or date changed (the write dropped their lists). A change of metadata alone
+    (source, url, topics...) leaves a list as it was, and nothing to rank."""
+    store = recommender.index.store
+    signature = recommender.list_signature
+    found = []
+    for article_id in article_ids:
+        row_id = store.row_id_of(article_id)
+        if row_id is not None and store.related_lists.get(row_id, signature) is None:
+            found.append(article_id)
+    return found
 
 
 def _followers(recommender: Recommender, owners: set[int], ranked: set[int]) -> list[str]:

@@ -201,6 +201,10 @@ class Recommender:
         self.index = index
         self.ranking = ranking or Ranking()
         self.list_depth = list_depth
+        # A list ranked k deep uses a pool of max(pool_depth, 4k): past pool_depth / 4 its
+        # first items would no longer be what a live request for fewer ranks. Deeper (or 0):
+        # no stored list is read or ranked.
+        self.reads_lists = 0 < list_depth <= self.ranking.pool_depth // 4
 
     @functools.cached_property
     def list_signature(self) -> str:
@@ -212,8 +216,11 @@ class Recommender:
     def ranked_lists(self, article_ids: Sequence[str]) -> dict[int, RankedLists]:
         """Rank the lists to store for these articles (by row id), live."""
         depth = self.list_depth
-        if not depth:
-            raise InvalidInputError("stored related lists are off (list depth 0)")
+        if not self.reads_lists:
+            raise InvalidInputError(
+                f"stored related lists hold 1 to {self.ranking.pool_depth // 4} items with a "
+                f"candidate pool of {self.ranking.pool_depth}; the list depth is {depth}"
+            )
         queries = self._stored_queries(
             article_ids, depth=max(depth + _FIRST_DEPTH_MARGIN, self.ranking.pool_depth)
         )
@@ -356,14 +363,14 @@ class Recommender:
         """Whether a stored list answers this request: its first k items are the live answer
         (the live ranking takes items in pool order), unless filters change the pool."""
         unfiltered = not filters.restricts_candidates and not filters.exclude_ids
-        return unfiltered and k <= self.list_depth
+        return self.reads_lists and unfiltered and k <= self.list_depth
 
     def _stored_lists(self, article_ids: Sequence[str]) -> dict[str, RankedLists]:
         """The stored lists there are for these ids (unknown ids are left to the live path)."""
         store = self.index.store
         signature = self.list_signature
         found: dict[str, RankedLists] = {}
-        if not self.list_depth:
+        if not self.reads_lists:
             return found
         for article_id in dict.fromkeys(article_ids):
             row_id = store.row_id_of(article_id)

@@ -117,13 +117,17 @@ class RelatedListStore:
             following,
         )
 
-    def owners_without_lists(self, row_ids: Iterable[int], signature: str) -> list[int]:
-        """Of these rows, those with no usable stored list (all of them under a new signature)."""
-        wanted = list(row_ids)
+    def owners_without_lists(self, signature: str) -> list[int]:
+        """Row ids of the articles with no usable stored list (all of them under another
+        signature), in row order."""
         if self.signature() != signature:
-            return wanted
-        have = {int(row[0]) for row in self._db.execute("SELECT owner FROM related_lists")}
-        return [row_id for row_id in wanted if row_id not in have]
+            query = "SELECT row_id FROM articles ORDER BY row_id"
+        else:
+            query = (
+                "SELECT row_id FROM articles WHERE row_id NOT IN "
+                "(SELECT owner FROM related_lists) ORDER BY row_id"
+            )
+        return [int(row[0]) for row in self._db.execute(query)]
 
     def members_of(self, owners: Iterable[int]) -> set[int]:
         found: set[int] = set()

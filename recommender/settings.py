@@ -92,10 +92,12 @@ class Settings(BaseSettings):
     time_decay_days: float = Field(
         default=180.0, gt=0.0, description="Days over which the time boost decays by 1/e."
     )
+    # At most a quarter of the ranking's 200-candidate pool: a stored list's first k items
+    # are then exactly the live answer for k (a deeper list would rank from a larger pool).
     related_list_depth: int = Field(
         default=20,
         ge=0,
-        le=100,
+        le=50,
         description="Items per stored related list (`newsrec precompute`): related-by-id "
         "without filters and k up to this is read from the list instead of ranked live. "
         "0: no stored lists; every request is ranked live.",

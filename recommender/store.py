@@ -20,7 +20,10 @@ from recommender.errors import IndexCorruptError
 from recommender.related_lists import SCHEMA as RELATED_LISTS_SCHEMA
 from recommender.related_lists import RelatedListStore, drop_lists_touching
 
-SCHEMA_VERSION = 2
+# 3: stored related lists, which every writer must drop as it changes articles; a release
+# that predates them (2) must not write a store that has them, so it refuses 3.
+SCHEMA_VERSION = 3
+UPGRADABLE_SCHEMA_VERSIONS = frozenset({"2"})
 # Meta entries saying where the vectors are served from (see recommender/backend_choice.py).
 BACKEND_KEYS = ("vector_backend", "qdrant_url", "qdrant_collection")
 
@@ -185,6 +188,11 @@ class ArticleStore:
             if new_generation:
                 fields = {**fields, "generation": str(self.generation + 1)}
             self._set_meta(**fields)
+
+    def upgrade_schema(self) -> None:
+        """Mark an upgradable store as this version's (its new tables exist already)."""
+        with self._transaction():
+            self._set_meta(schema_version=str(SCHEMA_VERSION))
 
     @property
     def generation(self) -> int:
@@ -375,8 +383,10 @@ class ArticleStore:
                 ],
             )
             released: set[str] = set()
+            # Rows whose text or date changed: what a stored ranking read of them.
+            rescored: list[int] = []
             row_ids = {
-                item.article.id: self._upsert(item, released, topics.get(item.article.id))
+                item.article.id: self._upsert(item, released, rescored, topics.get(item.article.id))
                 for item in upserts
             }
             deleted = []
@@ -388,7 +398,7 @@ class ArticleStore:
                 if row:
                     deleted.append(int(row[0]))
                     released.add(row[1])
-            touched = [*row_ids.values(), *deleted]
+            touched = [*rescored, *deleted]
             self.dropped_list_owners.update(drop_lists_touching(self._db, touched))
             # A vector no article uses any more would only grow the file.
             self._db.executemany(
@@ -419,16 +429,30 @@ class ArticleStore:
         self._summaries.update(self._read_summaries(changed))
 
     def _upsert(
-        self, item: PreparedArticle, released: set[str], topics: AssignedTopics | None
+        self,
+        item: PreparedArticle,
+        released: set[str],
+        rescored: list[int],
+        topics: AssignedTopics | None,
     ) -> int:
-        """Insert or replace one article; collect the content hash it stops using."""
+        """Insert or replace one article; collect the content hash it stops using, and its
+        row if it was there before with another text or date (a stored ranking read those;
+        its source or topics are read afresh with every list)."""
         article = item.article
         previous = self._db.execute(
-            "SELECT content_hash FROM articles WHERE id = ?", (article.id,)
+            "SELECT content_hash, published_start, published_end, row_id FROM articles "
+            "WHERE id = ?",
+            (article.id,),
         ).fetchone()
+        published = article.published_time
         if previous and previous[0] != article.content_hash:
             released.add(previous[0])
-        published = article.published_time
+        if previous and (
+            previous[0] != article.content_hash
+            or (previous[1], previous[2])
+            != ((published.start, published.end) if published else (None, None))
+        ):
+            rescored.append(int(previous[3]))
         values: dict[str, Any] = {
             "id": article.id,
             "title": article.title,

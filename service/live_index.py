@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -222,32 +223,35 @@ class LiveIndex:
         """Rank the stored lists a previous writer dropped but did not get to re-rank (it
         died in between: those articles are ranked live meanwhile, correct but slower).
 
-        Only on an index whose lists are in use; a slice at a time, between writes."""
-        with self._write_mutex:
+        Only on an index whose lists are in use. Each slice is ranked under the read lock
+        alone, so writes go on meanwhile; it is stored only if no write came in between
+        (the store refuses it otherwise, and the slice is ranked again)."""
+        snapshot = self._current
+        if snapshot is None:
+            return
+        with snapshot.lock.reading():
+            if not lists_in_use(snapshot.recommender):
+                return
+            owners = owners_to_rank(snapshot.recommender)
+        if owners:
+            logger.info("ranking %d missing related lists", len(owners))
+        start = 0
+        while start < len(owners) and not self._stop.is_set():
             snapshot = self._current
             if snapshot is None:
                 return
+            rows = owners[start : start + _LISTS_PER_STORE]
             with snapshot.lock.reading():
-                if not lists_in_use(snapshot.recommender):
-                    return
-                owners = owners_to_rank(snapshot.recommender)
-        if owners:
-            logger.info("ranking %d missing related lists", len(owners))
-        for start in range(0, len(owners), _LISTS_PER_STORE):
-            if self._stop.is_set():
-                return
-            with self._write_mutex:
-                snapshot = self._current
-                if snapshot is None:
-                    return
-                with snapshot.lock.reading():
-                    store = snapshot.index.store
-                    rows = owners[start : start + _LISTS_PER_STORE]
-                    ids = [summary.id for summary in store.summaries_by_row_id(rows).values()]
-                    batch = RankedBatch(snapshot.recommender.ranked_lists(ids), store.generation)
-                with snapshot.lock.writing():
-                    if store_ranked_lists(snapshot.recommender, batch):
-                        snapshot.version += 1
+                store = snapshot.index.store
+                generation = store.generation
+                ids = [summary.id for summary in store.summaries_by_row_id(rows).values()]
+                batch = RankedBatch(snapshot.recommender.ranked_lists(ids), generation)
+            with self._write_mutex, snapshot.lock.writing():
+                stored = store_ranked_lists(snapshot.recommender, batch)
+                if stored:
+                    snapshot.version += 1
+            if stored or not batch.lists:
+                start += _LISTS_PER_STORE
 
     def _reload_if_published(self, current: Snapshot) -> None:
         published = self._published_generation()
@@ -372,8 +376,10 @@ class LiveIndex:
             with snapshot.lock.writing():
                 report = snapshot.index.apply(plan)
                 self._after_write(snapshot, changed, [])
-            self._refresh_lists(snapshot, changed)
-            self._publish(snapshot)
+            try:
+                self._refresh_lists(snapshot, changed)
+            finally:
+                self._publish(snapshot)
             return report, snapshot.generation
 
     def delete(self, article_id: str) -> int:
@@ -384,8 +390,10 @@ class LiveIndex:
                 if snapshot.index.delete([article_id]):
                     raise ArticleNotFoundError(article_id)
                 self._after_write(snapshot, [], [article_id])
-            self._refresh_lists(snapshot, [])
-            self._publish(snapshot)
+            try:
+                self._refresh_lists(snapshot, [])
+            finally:
+                self._publish(snapshot)
             return snapshot.generation
 
     def _check_lengths(self, articles: Sequence[Article]) -> None:
@@ -434,17 +442,22 @@ class LiveIndex:
     def _refresh_lists(snapshot: Snapshot, changed: list[str]) -> None:
         """Rank again the stored related lists the write made stale (readers meanwhile get
         those articles ranked live), then store them while readers wait, a slice at a time
-        (a bulk write can re-rank thousands)."""
-        with snapshot.lock.reading():
-            ranked = stale_lists_ranked(snapshot.recommender, changed)
-        owners = list(ranked.lists)
-        for start in range(0, len(owners), _LISTS_PER_STORE):
-            part = {
-                owner: ranked.lists[owner] for owner in owners[start : start + _LISTS_PER_STORE]
-            }
-            with snapshot.lock.writing():
-                if store_ranked_lists(snapshot.recommender, replace(ranked, lists=part)):
-                    snapshot.version += 1  # a cached answer may predate a refreshed list
+        (a bulk write can re-rank thousands).
+
+        The write is committed already: a failure here is logged, not answered with an
+        error. The lists it leaves missing are served live, and ranked by the next writer's
+        fill (`_fill_missing_lists`)."""
+        try:
+            with snapshot.lock.reading():
+                ranked = stale_lists_ranked(snapshot.recommender, changed)
+            owners = list(ranked.lists)
+            for start in range(0, len(owners), _LISTS_PER_STORE):
+                part = {o: ranked.lists[o] for o in owners[start : start + _LISTS_PER_STORE]}
+                with snapshot.lock.writing():
+                    if store_ranked_lists(snapshot.recommender, replace(ranked, lists=part)):
+                        snapshot.version += 1  # a cached answer may predate a refreshed list
+        except (NewsrecError, sqlite3.Error, OSError) as error:
+            logger.error("related lists not re-ranked after a write (served live): %s", error)
 
     @staticmethod
     def _publish(snapshot: Snapshot) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -511,3 +512,24 @@ class _OnlyTopic:
         return [
             TopicAssignment({label: 1.0}, (TopicScore(label, 1.0, None),), label) for _ in vectors
         ]
+
+
+def test_a_schema_2_store_is_upgraded_by_a_writer_and_other_versions_refused(
+    open_test_index: OpenIndex, tmp_path: Path
+) -> None:
+    directory = tmp_path / "index"
+    index = open_test_index(directory)
+    index.upsert(_corpus())
+    index.save()
+    index.close()
+
+    def set_version(value: str) -> None:
+        with sqlite3.connect(directory / "newsrec-store.sqlite") as db:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (value,))
+
+    set_version("2")  # a store from before stored related lists
+    assert open_test_index(directory, writable=False).info().schema_version == 2
+    assert open_test_index(directory).info().schema_version == 3
+    set_version("4")
+    with pytest.raises(IndexMismatchError, match="schema version 4"):
+        open_test_index(directory, writable=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -80,8 +81,8 @@ def _follow_up(article: Article) -> Article:
 
 
 def _live(index: ArticleIndex) -> Recommender:
-    """A recommender that never reads the stored lists (it ranks with another signature)."""
-    return Recommender(index, list_depth=99)
+    """A recommender that never reads the stored lists (depth 0: every request ranked)."""
+    return Recommender(index, list_depth=0)
 
 
 class _SearchCounter:
@@ -297,7 +298,7 @@ def test_depth_zero_ranks_every_request_live(seeded: ArticleIndex) -> None:
     counter = _SearchCounter(seeded)
     assert live_only.related(SEEDS[0].id, k=5) == Recommender(seeded).related(SEEDS[0].id, k=5)
     assert counter.calls == 1
-    with pytest.raises(InvalidInputError, match="list depth 0"):
+    with pytest.raises(InvalidInputError, match="the list depth is 0"):
         live_only.ranked_lists([SEEDS[0].id])
 
 
@@ -321,3 +322,57 @@ def test_the_service_writer_ranks_the_lists_a_dead_writer_left_missing(tmp_path:
                 break
             time.sleep(0.1)
         assert left == []
+
+
+def test_a_metadata_change_keeps_every_list_and_ranks_nothing(seeded: ArticleIndex) -> None:
+    recommender = Recommender(seeded)
+    store_lists_of(recommender, owners_to_rank(recommender))
+    before = _answers(recommender)
+    seeded.upsert([dataclasses.replace(SEEDS[4], source="Another Wire", url="https://x.test/4")])
+    assert seeded.store.dropped_list_owners == set()
+    assert stale_lists_ranked(recommender, [SEEDS[4].id]).lists == {}
+    assert seeded.store.related_lists.count() == len(SEEDS)
+    after = _answers(recommender)
+    assert after == before  # scores unchanged: only what a list shows is read afresh
+    shown = {hit.id: hit.source for hit in recommender.related(SEEDS[5].id, k=20)}
+    assert shown[SEEDS[4].id] == "Another Wire"
+
+
+def test_lists_deeper_than_a_quarter_of_the_pool_are_neither_ranked_nor_read(
+    seeded: ArticleIndex,
+) -> None:
+    store_lists_of(Recommender(seeded), owners_to_rank(Recommender(seeded)))
+    too_deep = Recommender(seeded, list_depth=51)
+    with pytest.raises(InvalidInputError, match="1 to 50 items"):
+        too_deep.ranked_lists([SEEDS[0].id])
+    counter = _SearchCounter(seeded)
+    too_deep.related(SEEDS[0].id, k=5)
+    assert counter.calls == 1
+
+
+def test_stored_lists_equal_live_ranking_when_the_pool_is_smaller_than_the_corpus(
+    open_test_index: OpenIndex,
+) -> None:
+    # 360 articles from 12 topics: the 200-candidate pool no longer holds the whole corpus.
+    rng = random.Random(5)
+    articles = []
+    for number in range(360):
+        topic = number % 12
+        words = [f"t{topic}w{rng.randrange(40)}" for _ in range(60)]
+        words += [f"common{rng.randrange(200)}" for _ in range(20)]
+        articles.append(
+            make_article(
+                f"a{number}",
+                " ".join(words[:8]),
+                " ".join(words),
+                published=f"2024-{1 + number % 12:02d}-{1 + number % 28:02d}",
+            )
+        )
+    index = open_test_index()
+    index.upsert(articles)
+    deepest = Recommender(index, list_depth=50)
+    live = {a.id: deepest.related(a.id, k=10) for a in articles[::7]}
+    store_lists_of(deepest, owners_to_rank(deepest))
+    counter = _SearchCounter(index)
+    assert {a: deepest.related(a, k=10) for a in live} == live
+    assert counter.calls == 0
