@@ -418,6 +418,19 @@ class ArticleIndex:
                 if old != final:
                     old.unlink(missing_ok=True)
 
+    def publish_related_lists(self) -> None:
+        """Say in the manifest that the stored related lists changed (`newsrec precompute`
+        stores them without a new store generation), so reader processes reload."""
+        self._require_writable()
+        manifest = self._manifest()
+        version = self._store.related_lists.version()
+        if manifest.get("generation") != self._store.generation:
+            self.save()  # behind the store: a full save says it all
+        elif manifest.get("related_lists_version") != version:
+            write_json_atomically(
+                self.directory / MANIFEST_FILE, {**manifest, "related_lists_version": version}
+            )
+
     def switch_backend(self, vectors: VectorStore, choice: BackendChoice) -> None:
         """Serve from `vectors`, which must hold every stored row (a migration copied and
         checked them), from now on.
@@ -458,6 +471,7 @@ class ArticleIndex:
             "dimension": self.embedder.dimension,
             "index_type": vectors.kind,
             "generation": generation,
+            "related_lists_version": self._store.related_lists.version(),
             "vectors_file": vectors_file,
             "articles": len(vectors),
             "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -43,6 +43,7 @@ CREATE INDEX IF NOT EXISTS related_members_owner ON related_members (owner);
 _HIT = np.dtype([("row_id", "<i8"), ("score", "<f8")])
 _NO_SLOT = -1
 _SIGNATURE_KEY = "related_lists_signature"
+_VERSION_KEY = "related_lists_version"  # bumped by every put: readers reload on a new one
 Hit = tuple[int, float]
 
 
@@ -93,6 +94,10 @@ class RelatedListStore:
     def signature(self) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (_SIGNATURE_KEY,)).fetchone()
         return str(row[0]) if row else None
+
+    def version(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (_VERSION_KEY,)).fetchone()
+        return int(row[0]) if row else 0
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM related_lists").fetchone()[0])
@@ -172,6 +177,11 @@ class RelatedListStore:
             db.executemany(
                 "INSERT OR IGNORE INTO related_members (member, owner) VALUES (?, ?)",
                 [(member, owner) for owner, ranked in lists.items() for member in ranked.members()],
+            )
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_VERSION_KEY, str(self.version() + 1)),
             )
         except BaseException:
             db.execute("ROLLBACK")

@@ -40,6 +40,7 @@ def precompute(
         owners = owners_to_rank(recommender, everything=everything)
         with output.progress_bar("ranking", len(owners)) as advance:
             stored = store_lists_of(recommender, owners, progress=advance)
+        article_index.publish_related_lists()  # a running service's readers reload
         total = article_index.store.related_lists.count()
     output.line(
         f"{stored:,} related lists ranked and stored; {total:,} stored in all "

@@ -86,7 +86,8 @@ class Snapshot:
     recommender: Recommender
     titles: TitleCatalog
     generation: int  # the store's generation this snapshot shows
-    published: int | None  # the manifest's generation when it was loaded
+    # The manifest's (generation, related lists version) when it was loaded.
+    published: tuple[int, int] | None
     lock: ReadersWriterLock = field(default_factory=ReadersWriterLock)
     version: int = 0  # bumped by every write in this process: keys the response cache
     serial: int = field(default_factory=lambda: next(_serials))
@@ -252,6 +253,9 @@ class LiveIndex:
                     snapshot.version += 1
             if stored or not batch.lists:
                 start += _LISTS_PER_STORE
+        if owners and not self._stop.is_set():
+            with self._write_mutex:
+                snapshot.index.publish_related_lists()  # reader processes reload
 
     def _reload_if_published(self, current: Snapshot) -> None:
         published = self._published_generation()
@@ -289,13 +293,17 @@ class LiveIndex:
             published,
         )
 
-    def _published_generation(self) -> int | None:
+    def _published_generation(self) -> tuple[int, int] | None:
+        """What the manifest says is published: the store generation, and the version of
+        the stored related lists (`newsrec precompute` changes only that)."""
         try:
             manifest = json.loads((self.settings.index_dir / MANIFEST_FILE).read_text("utf-8"))
         except (OSError, ValueError):
             return None
-        value = manifest.get("generation") if isinstance(manifest, dict) else None
-        return value if isinstance(value, int) else None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("generation"), int):
+            return None
+        lists = manifest.get("related_lists_version")
+        return manifest["generation"], lists if isinstance(lists, int) else 0
 
     @staticmethod
     def _retire(snapshot: Snapshot) -> None:

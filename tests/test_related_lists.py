@@ -34,6 +34,8 @@ from recommender.list_refresh import (
 )
 from service import live_index
 from service.cli import app
+from service.fast_reads import StoredListReads
+from service.settings import ServiceSettings
 from tests.conftest import SEEDS_DIR, make_article
 from tests.service_support import app_client, build_index, corpus
 
@@ -376,3 +378,22 @@ def test_stored_lists_equal_live_ranking_when_the_pool_is_smaller_than_the_corpu
     counter = _SearchCounter(index)
     assert {a: deepest.related(a, k=10) for a in live} == live
     assert counter.calls == 0
+
+
+def test_reader_processes_pick_up_lists_stored_by_precompute(tmp_path: Path) -> None:
+    settings = build_index(tmp_path / "index")
+    path = "/articles/libya-1/related"
+    reader_settings = ServiceSettings(read_only=True, reload_interval=0.1)
+    with app_client(settings, reader_settings) as reader:
+        fast = StoredListReads(reader.app)
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": b""}
+        scope["app"] = reader.app
+        assert fast._answer(dict(scope)) is None  # no lists yet: ranked by the route
+        with open_index(settings, writable=True) as index:
+            recommender = build_recommender(settings, index)
+            store_lists_of(recommender, owners_to_rank(recommender))
+            index.publish_related_lists()
+        deadline = time.monotonic() + 10
+        while fast._answer(dict(scope)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fast._answer(dict(scope)) == reader.get(path).content
