@@ -183,7 +183,7 @@ def _parquet_rows(path: Path) -> Iterator[NumberedRow]:
     try:
         parquet_file = pyarrow.parquet.ParquetFile(path)
         for record_batch in parquet_file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-            for row in record_batch.to_pylist():
+            for row in _batch_rows(pyarrow, _microsecond_timestamps(pyarrow, record_batch)):
                 number += 1
                 try:
                     values = _parquet_values(row)
@@ -191,15 +191,94 @@ def _parquet_rows(path: Path) -> Iterator[NumberedRow]:
                     yield number, InvalidArticleError(str(path), number, str(error), unit="row")
                     continue
                 yield number, _validated(path, number, values, unit="row")
-    # Not a Parquet file, a corrupt page, text that is not UTF-8, a type pyarrow cannot read.
+    # Not a Parquet file, a corrupt page, a type pyarrow cannot read.
     except (OSError, ValueError, pyarrow.ArrowException) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InvalidInputError(f"{path}: cannot read the Parquet file ({reason})") from None
 
 
-def _parquet_values(row: dict[str, Any]) -> dict[str, Any]:
+def _batch_rows(pyarrow: Any, batch: Any) -> Iterator[dict[str, Any] | ValueError]:
+    """A record batch's rows as Python values. If the batch as a whole cannot be converted
+    (text that is not UTF-8, a value Python has no type for), row by row instead, so one bad
+    cell is one bad row (the error names the field), as the same bytes are in JSONL."""
+    try:
+        rows = batch.to_pylist()
+    except (ValueError, pyarrow.ArrowException):
+        columns = list(zip(batch.schema.names, batch.columns, strict=True))
+        for index in range(batch.num_rows):
+            yield _row_or_error(pyarrow, columns, index)
+        return
+    yield from rows
+
+
+def _row_or_error(
+    pyarrow: Any, columns: list[tuple[str, Any]], index: int
+) -> dict[str, Any] | ValueError:
+    row: dict[str, Any] = {}
+    for name, column in columns:
+        try:
+            row[name] = column[index].as_py()
+        except UnicodeDecodeError:
+            return ValueError(f"field '{name}': not valid UTF-8")
+        except (ValueError, pyarrow.ArrowException) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return ValueError(f"field '{name}': cannot be read ({reason})")
+    return row
+
+
+def _microsecond_timestamps(pyarrow: Any, batch: Any) -> Any:
+    """The batch with nanosecond timestamps (pandas' default) at microseconds, the precision
+    of a Python datetime and of newsrec's date check; the nanoseconds are dropped."""
+    if not any(_has_nanoseconds(pyarrow, column.type) for column in batch.columns):
+        return batch
+    columns = [_floored_to_microseconds(pyarrow, column) for column in batch.columns]
+    return pyarrow.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _floored_to_microseconds(pyarrow: Any, array: Any) -> Any:
+    """`array` with its nanosecond timestamps, also those in a struct or list, floored to
+    microseconds: a moment before 1970 keeps its second, as its text truncated would (arrow's
+    cast rounds towards 1970 instead)."""
+    kind = array.type
+    if not _has_nanoseconds(pyarrow, kind):
+        return array
+    if pyarrow.types.is_timestamp(kind):
+        compute = pyarrow.compute
+        nanos = array.cast(pyarrow.int64())
+        # Integer division truncates towards zero: shift a negative count to floor it.
+        shifted = compute.if_else(compute.less(nanos, 0), compute.subtract(nanos, 999), nanos)
+        return compute.divide(shifted, 1000).cast(pyarrow.timestamp("us", tz=kind.tz))
+    if pyarrow.types.is_struct(kind):
+        children = [_floored_to_microseconds(pyarrow, child) for child in array.flatten()]
+        fields = [field.with_type(child.type) for field, child in zip(kind, children, strict=True)]
+        return pyarrow.StructArray.from_arrays(children, fields=fields, mask=array.is_null())
+    values = _floored_to_microseconds(pyarrow, array.values)
+    build = pyarrow.list_ if pyarrow.types.is_list(kind) else pyarrow.large_list
+    list_type = build(kind.value_field.with_type(values.type))
+    return type(array).from_arrays(array.offsets, values, type=list_type, mask=array.is_null())
+
+
+def _has_nanoseconds(pyarrow: Any, kind: Any) -> bool:
+    if pyarrow.types.is_timestamp(kind):
+        return bool(kind.unit == "ns")
+    return any(_has_nanoseconds(pyarrow, child.type) for child in _children(pyarrow, kind))
+
+
+def _children(pyarrow: Any, kind: Any) -> list[Any]:
+    """The fields of a struct or a list's values; other types are left as they are."""
+    if pyarrow.types.is_struct(kind):
+        return list(kind)
+    if pyarrow.types.is_list(kind) or pyarrow.types.is_large_list(kind):
+        return [kind.value_field]
+    return []
+
+
+def _parquet_values(row: dict[str, Any] | ValueError) -> dict[str, Any]:
     """A Parquet row as the JSON object it stands for: null means absent (each row has every
-    column), dates and timestamps are ISO 8601 text; a value JSON cannot hold is refused."""
+    column), dates and timestamps are ISO 8601 text; a value JSON cannot hold, or a row that
+    could not be converted (`row` is then why), is refused."""
+    if isinstance(row, ValueError):
+        raise row
     return {key: _json_value(key, value) for key, value in row.items() if value is not None}
 
 
@@ -217,9 +296,10 @@ def _json_value(key: str, value: Any) -> Any:
 
 
 def _import_pyarrow(path: Path) -> Any:
-    """pyarrow, with pyarrow.parquet loaded; only a Parquet file needs it."""
+    """pyarrow, with pyarrow.parquet and pyarrow.compute loaded; only a Parquet file needs it."""
     try:
         import pyarrow
+        import pyarrow.compute
         import pyarrow.parquet
     except ImportError:
         raise InvalidInputError(

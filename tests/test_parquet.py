@@ -77,6 +77,86 @@ def test_dates_and_timestamps_are_read_as_iso_8601(tmp_path: Path) -> None:
     assert third.published_time == replace(third, published="2025-03-01T09:00:00Z").published_time
 
 
+def test_nanosecond_timestamps_read_as_the_jsonl_microseconds(tmp_path: Path) -> None:
+    # pandas writes timestamp[ns]; the nanoseconds are truncated (floored, so a moment before
+    # 1970 keeps its second), with a time zone or without, in a column or nested in one.
+    nanos = [1_700_000_000_123_456_789, -1, None]
+    table = pyarrow.table(
+        {
+            "id": ["a", "b", "c"],
+            "title": ["A", "B", "C"],
+            "published": pyarrow.array(nanos, type=pyarrow.timestamp("ns", tz="UTC")),
+            "seen": pyarrow.array(nanos, type=pyarrow.timestamp("ns")),
+            "day": pyarrow.array([date(2025, 3, 1)] * 3, type=pyarrow.date64()),
+            "times": pyarrow.array(
+                [[nano] for nano in nanos], pyarrow.list_(pyarrow.timestamp("ns"))
+            ),
+        }
+    )
+    parquet.write_table(table, tmp_path / "ns.parquet")
+    rows: list[dict[str, Any]] = [
+        {
+            "id": "a",
+            "title": "A",
+            "published": "2023-11-14T22:13:20.123456+00:00",
+            "seen": "2023-11-14T22:13:20.123456",
+            "day": "2025-03-01",
+            "times": ["2023-11-14T22:13:20.123456"],
+        },
+        {
+            "id": "b",
+            "title": "B",
+            "published": "1969-12-31T23:59:59.999999+00:00",
+            "seen": "1969-12-31T23:59:59.999999",
+            "day": "2025-03-01",
+            "times": ["1969-12-31T23:59:59.999999"],
+        },
+        {"id": "c", "title": "C", "day": "2025-03-01", "times": [None]},
+    ]
+    from_parquet = load_articles([tmp_path / "ns.parquet"])
+    assert from_parquet.articles == load_articles([_jsonl(tmp_path / "ns.jsonl", rows)]).articles
+    assert from_parquet.articles[0].published == "2023-11-14T22:13:20.123456+00:00"
+
+
+def _string_column(values: list[bytes]) -> Any:
+    """A `string` column holding these bytes unchecked, as a writer that does not validate
+    UTF-8 (another tool, or binary data cast to text) leaves it."""
+    offsets = [0]
+    for value in values:
+        offsets.append(offsets[-1] + len(value))
+    buffers = [
+        None,
+        pyarrow.array(offsets, pyarrow.int32()).buffers()[1],
+        pyarrow.py_buffer(b"".join(values)),
+    ]
+    return pyarrow.Array.from_buffers(pyarrow.string(), len(values), buffers)
+
+
+def _bad_utf8_parquet(path: Path) -> Path:
+    titles = [b"Fine", b"Bad \xff\xfe", b"Fine again", b"Also fine"]
+    table = pyarrow.table({"id": ["a", "b", "c", "d"], "title": _string_column(titles)})
+    parquet.write_table(table, path)
+    return path
+
+
+def test_invalid_utf8_is_an_error_of_its_row_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("recommender.loaders.PARQUET_BATCH_ROWS", 3)  # rows number on after it
+    path = _bad_utf8_parquet(tmp_path / "a.parquet")
+
+    with pytest.raises(InvalidArticleError) as raised:
+        load_articles([path])
+
+    assert str(raised.value) == (
+        f"{path}, row 2: field 'title': not valid UTF-8; nothing was written"
+    )
+    skipped = load_articles([path], skip_invalid=True)
+    assert [article.id for article in skipped.articles] == ["a", "c", "d"]
+    assert [error.line for error in skipped.invalid] == [2]
+    assert skipped.articles[1].title == "Fine again"
+
+
 def test_a_bad_row_is_named_by_its_row_number(tmp_path: Path) -> None:
     rows: list[dict[str, Any]] = [{"id": f"a{i}", "title": f"Title {i}"} for i in range(7)]
     rows[2]["title"] = "   "
@@ -207,3 +287,19 @@ def test_cli_a_bad_parquet_row_is_one_line_and_exit_2(
         f"error: {path}, row 4: field 'published': must be an ISO 8601"
     )
     assert not (tmp_path / "index").exists()
+
+
+def test_cli_invalid_utf8_in_a_parquet_row_is_that_row(tmp_path: Path, newsrec: Any) -> None:
+    path = _bad_utf8_parquet(tmp_path / "bad.parquet")
+    index_dir = str(tmp_path / "index")
+
+    code, out, err = newsrec("index", str(path), "--index-dir", index_dir)
+    assert (code, out, err) == (
+        2,
+        "",
+        f"error: {path}, row 2: field 'title': not valid UTF-8; nothing was written\n",
+    )
+    assert not (tmp_path / "index").exists()
+
+    code, out, err = newsrec("index", str(path), "--index-dir", index_dir, "--skip-invalid")
+    assert code == 0 and "3 added" in out, err
