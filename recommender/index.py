@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,6 +57,9 @@ from recommender.vector_index import (
     choose_index_kind,
 )
 from recommender.vector_store import VECTOR_BACKENDS, VectorStore
+
+if TYPE_CHECKING:  # the `distributed` extra: imported where a collection is opened
+    from recommender.qdrant_index import QdrantVectorIndex
 
 STORE_FILE = "newsrec-store.sqlite"
 MANIFEST_FILE = "newsrec-manifest.json"
@@ -459,6 +462,23 @@ class ArticleIndex:
             for snapshot in self.directory.glob(f"{_SNAPSHOT_PREFIX}*.faiss"):
                 snapshot.unlink(missing_ok=True)
 
+    def collection_in_step(self, vectors: QdrantVectorIndex) -> bool:
+        """Whether this Qdrant collection is known to hold the store as it is now.
+
+        Only the manifest knows: `save` writes it at the store's generation after every
+        write of that generation reached the collection, so a writer that died between its
+        store commit and Qdrant's update leaves it behind. A count that agrees is not enough
+        (new topics or text change payloads and vectors, not the count).
+        """
+        manifest = self._manifest()
+        return (
+            manifest.get("index_type") == vectors.kind
+            and manifest.get("qdrant_collection") == vectors.collection
+            and manifest.get("generation") == self._store.generation
+            and vectors.exists
+            and len(vectors) == self._store.count()
+        )
+
     # -- internals -----------------------------------------------------------------------
 
     def _write_manifest(
@@ -601,14 +621,8 @@ class ArticleIndex:
         vectors = QdrantVectorIndex.connect(
             location, self._qdrant_collection, self.embedder.dimension
         )
-        manifest, generation, count = self._manifest(), self._store.generation, self._store.count()
-        if (
-            manifest.get("index_type") == vectors.kind
-            and manifest.get("qdrant_collection") == self._qdrant_collection
-            and manifest.get("generation") == generation
-            and vectors.exists
-            and len(vectors) == count
-        ):
+        generation, count = self._store.generation, self._store.count()
+        if self.collection_in_step(vectors):
             self._snapshot_generation = generation
             return vectors
         if self._lock is None and location != ":memory:":

@@ -9,15 +9,22 @@ keeps that generation fixed. Run again after a crash, the copy resumes after the
 the batch that was in flight is sent again, which is harmless because Qdrant upserts by id.
 Then the points are counted and a sample is read back and compared with the store (vector
 and payload), and only then does the index record the switch (`ArticleIndex.switch_backend`:
-a new store generation, so readers reload, and the manifest). Run once more, it finds the
-switch recorded, checks the collection again and changes nothing.
+a new store generation, so readers reload, and the manifest). A failed check voids the
+checkpoint (it still names the collection as this index's, for no generation): resuming
+would only fail the check again, so the next run copies afresh, as `replace` does.
+
+Run once more, it finds the switch recorded and the manifest at the store's current
+generation for this collection (`ArticleIndex.collection_in_step`, the test a reader opens
+with), checks a sample again and changes nothing. A collection the manifest does not vouch
+for is copied again, even when its count agrees: a writer that died between its store
+commit and Qdrant's update leaves new topics or text behind in it, which a sample may miss.
 
 Back to FAISS (`migrate_to_faiss`): the stored vectors are loaded into a FAISS index, which
 the index publishes as its snapshot (converted to HNSW on the way when the corpus is large
 enough: the long part at millions of articles). The Qdrant collection is left as it is.
 
-A collection this index did not start filling is never overwritten unless asked (`replace`):
-on a shared cluster it may be another index's.
+A collection not known to be this index's (neither recorded nor named by its checkpoint) is
+never overwritten unless asked (`replace`): on a shared cluster it may be another index's.
 """
 
 from __future__ import annotations
@@ -104,23 +111,27 @@ class QdrantMigration:
             location, target.qdrant_collection, index.embedder.dimension
         )
         try:
-            if recorded == target and vectors.exists and vectors.recount() == len(index):
+            if recorded == target and not replace and index.collection_in_step(vectors):
                 return cls(index, target, vectors, resume_after=None, resumed=0, already=True)
             checkpoint = _read_checkpoint(index.directory)
             ours = recorded == target or checkpoint.get("target") == target.record()
             if (
-                checkpoint.get("target") == target.record()
+                not replace
+                and checkpoint.get("target") == target.record()
                 and checkpoint.get("generation") == index.store.generation
                 and vectors.exists
             ):
                 after, done = int(checkpoint["copied_through"]), int(checkpoint["copied"])
                 return cls(index, target, vectors, resume_after=after, resumed=done, already=False)
             # Not a copy of this store at this generation: start afresh, but only into a
-            # collection that is empty, or this index's own, or one it may replace.
+            # collection that is empty, or this index's own, or one it may replace. One left
+            # behind by an earlier migration (Qdrant, FAISS, Qdrant again) may be this index's
+            # old copy, or another's by now: nothing says which.
             if vectors.exists and not ours and not replace and vectors.recount() > 0:
                 raise InvalidInputError(
-                    f"{target.describe()} already holds {len(vectors):,} points this index "
-                    "did not write; choose another --collection, or --replace it"
+                    f"{target.describe()} already holds {len(vectors):,} points not known to "
+                    "be this index's current copy; --replace overwrites them, or choose "
+                    "another --collection"
                 )
         except BaseException:
             vectors.close()
@@ -145,10 +156,22 @@ class QdrantMigration:
             raise RuntimeError("a QdrantMigration runs once")
         vectors, index = self._vectors, self.index
         copied = 0 if self.already else self._copy(vectors, batch, progress)
-        sampled = verify_points(index, vectors, sample=sample, seed=seed)
-        index.switch_backend(vectors, self.target)  # the index owns the connection now
-        self._vectors = None
-        (index.directory / CHECKPOINT_FILE).unlink(missing_ok=True)
+        try:
+            sampled = verify_points(index, vectors, sample=sample, seed=seed)
+        except IndexCorruptError as error:
+            if self.already:
+                raise IndexCorruptError(f"{error}; --replace copies it afresh") from error
+            # Resuming after this checkpoint would only fail the same check again: keep it
+            # naming the collection as this index's, for no generation, so the next run
+            # copies afresh into it.
+            self._checkpoint(None, -1, 0)
+            raise IndexCorruptError(f"{error}; run again to copy afresh") from error
+        if self.already:
+            self.close()  # the manifest vouches for it already: nothing to record
+        else:
+            index.switch_backend(vectors, self.target)  # the index owns the connection now
+            self._vectors = None
+            (index.directory / CHECKPOINT_FILE).unlink(missing_ok=True)
         return MigrationReport(
             self.target.describe(),
             len(index),
@@ -188,7 +211,7 @@ class QdrantMigration:
                 progress(len(rows.row_ids))
         return copied
 
-    def _checkpoint(self, generation: int, copied_through: int, copied: int) -> None:
+    def _checkpoint(self, generation: int | None, copied_through: int, copied: int) -> None:
         write_json_atomically(
             self.index.directory / CHECKPOINT_FILE,
             {

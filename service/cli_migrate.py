@@ -57,7 +57,11 @@ def migrate(
     ] = DEFAULT_SAMPLE,
     replace: Annotated[
         bool,
-        typer.Option("--replace", help="Overwrite a collection this index did not write."),
+        typer.Option(
+            "--replace",
+            help="Copy afresh, overwriting the collection even when it is not known to be "
+            "this index's.",
+        ),
     ] = False,
     index_dir: IndexDir = None,
 ) -> None:

@@ -36,6 +36,7 @@ from recommender.dates import PublishedTime
 from recommender.index import QDRANT_LOCAL_DIR, ArticleIndex
 from recommender.migrate import CHECKPOINT_FILE, MigrationReport, QdrantMigration, migrate_to_faiss
 from recommender.qdrant_index import QdrantVectorIndex
+from recommender.store import AssignedTopics
 from service.cli import main
 from tests.conftest import SEEDS_DIR
 
@@ -177,6 +178,28 @@ def test_running_again_changes_nothing(migrated: Path) -> None:
     )
 
 
+def test_a_collection_behind_the_store_is_copied_again_not_blessed(migrated: Path) -> None:
+    """A writer committed new topics to the store and died before Qdrant's update: the
+    count still agrees, and a sample may miss the point, but the manifest is behind the
+    store's generation, so the run copies again instead of declaring the collection in step."""
+    with _open(migrated, writable=True) as index:
+        article_id = next(iter(index.ids()))  # no article is about elections yet
+        row = index.row_id(article_id)
+        index.store.set_topics({row: AssignedTopics((("elections", 0.9, None),), "elections")})
+        # (the writer dies here: no `describe` on the collection, no `save`)
+    report = _migrate(migrated, sample=0)  # a sample that misses the stale point
+    assert (report.already, report.copied) == (False, 105)
+    with _open(migrated) as index:
+        assert index.vector_kind == "qdrant"
+        hits = Recommender(index, list_depth=0).related(
+            next(i for i in index.ids() if i != article_id),
+            k=105,
+            filters=RelatedFilters(topic="elections"),
+        )
+        assert [hit.id for hit in hits] == [article_id]
+    assert _migrate(migrated).already  # in step now: nothing to copy
+
+
 class _Crash(Exception):
     pass
 
@@ -239,14 +262,51 @@ def test_a_store_changed_since_the_crash_is_copied_afresh(
         assert len(related) > 50 and gone not in {hit.id for hit in related}
 
 
+@pytest.mark.parametrize("replace", [False, True], ids=["run-again", "replace"])
+def test_a_failed_check_is_not_resumed_past(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch, replace: bool
+) -> None:
+    """A copied point lost after a crash fails the check; the next run (or the same one
+    with --replace) copies afresh instead of resuming past the end into the same failure."""
+    sent = _crash_after(monkeypatch, 2)
+    with pytest.raises(_Crash):
+        _migrate(index_dir, batch=16)
+    lost = QdrantVectorIndex.connect(str(index_dir / QDRANT_LOCAL_DIR), "newsrec", 256)
+    lost.remove(sent[0][:1])  # an operator's cleanup, a lost replica
+    lost.close()
+    _crash_after(monkeypatch, 100)
+    if not replace:
+        with pytest.raises(IndexCorruptError, match="holds 104 points for 105 articles"):
+            _migrate(index_dir, batch=16)
+    report = _migrate(index_dir, batch=16, replace=replace)
+    assert (report.resumed, report.copied, report.already) == (0, 105, False)
+    with _open(index_dir) as index:
+        assert index.vector_kind == "qdrant" and len(index.vectors) == 105
+
+
 def test_a_collection_it_did_not_write_is_not_overwritten(index_dir: Path) -> None:
     stranger = QdrantVectorIndex.connect(str(index_dir / QDRANT_LOCAL_DIR), "newsrec", 256)
     stranger.reset()
     stranger.add(np.asarray([1, 2]), np.ones((2, 256), dtype=np.float32) / 16)
     stranger.close()
-    with pytest.raises(InvalidInputError, match="holds 2 points this index did not write"):
+    with pytest.raises(InvalidInputError, match="holds 2 points not known to be this index's"):
         _migrate(index_dir)
     assert _migrate(index_dir, replace=True).copied == 105
+
+
+def test_a_collection_left_behind_on_the_way_back_is_not_said_to_be_foreign(
+    migrated: Path,
+) -> None:
+    """Qdrant, FAISS, Qdrant again: the collection is this index's old copy, not a
+    stranger's, but no longer known to be current; the refusal says so, --replace copies."""
+    with _open(migrated, writable=True) as index:
+        migrate_to_faiss(index)
+    with pytest.raises(InvalidInputError) as refused:
+        _migrate(migrated)
+    assert "did not write" not in str(refused.value)
+    assert "holds 105 points not known to be this index's current copy" in str(refused.value)
+    assert "--replace overwrites them" in str(refused.value)
+    assert _migrate(migrated, replace=True).copied == 105
 
 
 @pytest.mark.parametrize(
