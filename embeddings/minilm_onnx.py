@@ -42,7 +42,8 @@ class OnnxMiniLMEmbedder:
     """MiniLM through onnxruntime. Arguments as MiniLMEmbedder's, plus:
 
     ``cache_dir``: where exports are kept (default ``~/.cache/newsrec/onnx``); ``threads``:
-    onnxruntime's intra-op threads (default: one per core this process may run on).
+    onnxruntime's intra-op threads (default: OMP_NUM_THREADS if set, else one per core this
+    process may run on).
     """
 
     def __init__(
@@ -182,6 +183,12 @@ def mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _cores() -> int:
+    """Threads for onnxruntime: OMP_NUM_THREADS when set to a positive number, else the cores
+    this process may run on. A Ray actor given one CPU gets OMP_NUM_THREADS=1 but no pinning:
+    one thread per core in each of several actors would oversubscribe every core."""
+    configured = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if configured.isdigit() and int(configured) >= 1:
+        return int(configured)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

@@ -13,6 +13,7 @@ padded batches, fsynced and renamed into place, so a reader never sees half an e
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -91,12 +92,27 @@ def exported_model(cache_root: Path | None = None, model_dir: Path | None = None
         return entry / ONNX_FILE
     try:
         cache_root.mkdir(parents=True, exist_ok=True)
+        root = os.open(cache_root, os.O_RDONLY)
+    except OSError as error:
+        raise _unwritable(cache_root, error) from error
+    try:
+        # Several processes starting on an empty cache (Ray actors, service workers) would
+        # each load torch and export; one does, the others wait, then find its export. The
+        # rename alone keeps the cache correct; the lock (on the directory itself, so the
+        # cache holds only entries) just saves the duplicate work.
+        fcntl.flock(root, fcntl.LOCK_EX)
+        if not (entry / ONNX_FILE).is_file():
+            _export_to(entry, cache_root, model_dir)
+    finally:
+        os.close(root)  # releases the lock
+    return entry / ONNX_FILE
+
+
+def _export_to(entry: Path, cache_root: Path, model_dir: Path) -> None:
+    try:
         scratch = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=cache_root))
     except OSError as error:
-        raise EncoderExportError(
-            f"cannot write the ONNX cache {cache_root}: {error.strerror or error}; "
-            "set NEWSREC_ONNX_CACHE_DIR to a writable directory or NEWSREC_ENCODER_BACKEND=torch"
-        ) from error
+        raise _unwritable(cache_root, error) from error
     try:
         _export_into(scratch, model_dir)
         _publish(scratch, entry)
@@ -109,7 +125,13 @@ def exported_model(cache_root: Path | None = None, model_dir: Path | None = None
         ) from error
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return entry / ONNX_FILE
+
+
+def _unwritable(cache_root: Path, error: OSError) -> EncoderExportError:
+    return EncoderExportError(
+        f"cannot write the ONNX cache {cache_root}: {error.strerror or error}; "
+        "set NEWSREC_ONNX_CACHE_DIR to a writable directory or NEWSREC_ENCODER_BACKEND=torch"
+    )
 
 
 def _publish(scratch: Path, entry: Path) -> None:

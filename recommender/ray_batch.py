@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +49,20 @@ from recommender.topics.vectors import VectorLookup
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a cluster's port: Ray's own retries take minutes on a dead address."""
+DEFAULT_INIT_TIMEOUT = 3.0
+"""Seconds to wait for `ray.init` to connect to a cluster whose port is open: on a port that
+is not Ray's it retries for many minutes. Well under 5 s, after which Ray's native client
+prints warnings to stderr that no logger silences; a healthy cluster answers in well under
+a second.
+
+A ray:// address gets DEFAULT_CLIENT_INIT_TIMEOUT instead: the client server starts a server
+process for each new client, which takes seconds of its own."""
+DEFAULT_CLIENT_INIT_TIMEOUT = 30.0
+"""Seconds to wait for `ray.init` on a ray:// address (see DEFAULT_INIT_TIMEOUT)."""
+MAX_RESTARTS = 1
+"""Restarts of an actor that died (OOM-killed, a crash in native code), and retries of the
+batch it held: Ray Data's default is forever, so a batch that kills every actor it reaches
+would hang the job silently; once more, then the job fails with the actor's death."""
 DEFAULT_RAY_BATCH = 256
 """Texts per actor call: large enough that Ray's per-call cost vanishes, small enough that
 no actor is left working alone at the end of a job."""
@@ -140,6 +155,7 @@ class RayBatch:
         actors: int | None = None,
         batch_size: int = DEFAULT_RAY_BATCH,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        init_timeout: float | None = None,
     ) -> None:
         if actors is not None and actors < 1:
             raise InvalidInputError(f"actors must be at least 1, got {actors}")
@@ -150,6 +166,7 @@ class RayBatch:
         self.actors = actors
         self.batch_size = batch_size
         self.connect_timeout = connect_timeout
+        self.init_timeout = init_timeout
         self.embedder = StreamedEmbedder(build_embedder(settings))
         self.actors_used = 0
         self._build_tagger = tagger
@@ -180,7 +197,7 @@ class RayBatch:
         self.check()
         # Built before Ray starts, so a bad topic model fails first and the actors get it.
         tagger = self.tagger() if self._build_tagger is not None else None
-        with _connected(self.address) as ray:
+        with _connected(self.address, self.init_timeout) as ray:
             batches = self._vector_batches(ray, texts, tagger)
             self.embedder.attach(batches, texts)
             try:
@@ -207,6 +224,10 @@ class RayBatch:
             # One model per actor, each on one CPU (Ray then gives torch one thread).
             compute=ray.data.ActorPoolStrategy(size=self.actors_used),
             num_cpus=1,
+            # Actor options go through map_batches' extra keywords, as Ray Data documents;
+            # Ray 2.60 warns they go in 2.64 but has no named parameter for them yet.
+            max_restarts=MAX_RESTARTS,
+            max_task_retries=MAX_RESTARTS,
         )
         batches = _converted_errors(
             ray, dataset.iter_batches(batch_size=None, batch_format="numpy")
@@ -263,7 +284,7 @@ def _received(
 
 
 @contextmanager
-def _connected(address: str | None) -> Iterator[Any]:
+def _connected(address: str | None, timeout: float | None = None) -> Iterator[Any]:
     """Ray, connected to `address` (None: a new local instance); shut down after if this
     call connected. A process already connected (a test, a notebook) keeps its connection."""
     ray = _import_ray()
@@ -272,16 +293,7 @@ def _connected(address: str | None) -> Iterator[Any]:
         return
     # Ray's INFO lines and per-operator progress bars would mix with the CLI's output.
     logging.getLogger("ray").setLevel(logging.ERROR)
-    try:
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-        )
-    except (ConnectionError, RuntimeError, ValueError) as error:
-        where = address or "a local instance"
-        raise RayUnavailableError(f"cannot start Ray at {where}: {_one_line(error)}") from None
+    _init(ray, address, timeout)
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
@@ -291,6 +303,58 @@ def _connected(address: str | None) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _init(ray: Any, address: str | None, timeout: float | None) -> None:
+    """`ray.init`, given `timeout` seconds when it connects to a cluster (None: the default
+    for the kind of address, DEFAULT_INIT_TIMEOUT or DEFAULT_CLIENT_INIT_TIMEOUT).
+
+    A port that accepts connections but is not Ray's (the dashboard's, the client server's
+    without ray://, anything else) passes `check_reachable`, and `ray.init` then retries for
+    many minutes in native code that no signal interrupts. So it runs in a daemon thread,
+    and the caller gives up at the deadline: the thread is left to Ray's retries and ends
+    with the process. Starting a local instance (None, "local") has no deadline.
+    """
+    options = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
+    where = address or "a local instance"
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        try:
+            ray.init(address=address, **options)
+        except BaseException as error:  # handed to the caller, who reports it
+            outcome.append(error)
+        else:
+            outcome.append(None)
+
+    if timeout is None:
+        client = (address or "").startswith("ray://")
+        timeout = DEFAULT_CLIENT_INIT_TIMEOUT if client else DEFAULT_INIT_TIMEOUT
+    if address is None or address == "local":
+        connect()
+    else:
+        thread = threading.Thread(target=connect, name="newsrec-ray-init", daemon=True)
+        thread.start()
+        thread.join(timeout)
+    if not outcome:
+        raise _no_answer(address, timeout)
+    error = outcome[0]
+    if isinstance(error, (ConnectionError, RuntimeError, ValueError)):
+        raise RayUnavailableError(f"cannot start Ray at {where}: {_one_line(error)}") from None
+    if error is not None:
+        raise error
+
+
+def _no_answer(address: str | None, timeout: float) -> RayUnavailableError:
+    expected = (
+        "a Ray client server, 10001 by default"
+        if (address or "").startswith("ray://")
+        else "the head's GCS port, 6379 by default; the client server needs ray://"
+    )
+    return RayUnavailableError(
+        f"no Ray cluster answered at {address} within {timeout:g} s (the port is open: "
+        f"is it {expected}?). Nothing was run"
+    )
 
 
 def _import_ray() -> Any:
@@ -311,6 +375,12 @@ def _host_and_port(address: str | None) -> tuple[str, int] | None:
     text, port = address, _GCS_PORT
     if text.startswith("ray://"):
         text, port = text.removeprefix("ray://"), _CLIENT_PORT
+    elif "://" in text:
+        # http://head:8265 is the dashboard (and job submission), which ray.init cannot use.
+        raise RayUnavailableError(
+            f"not a Ray address: {address!r} (expected HOST:PORT for the head's GCS port, "
+            "6379 by default, or ray://HOST:10001; a dashboard http:// address is not one)"
+        )
     text = text.split("/", 1)[0]
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")

@@ -8,7 +8,10 @@ bookkeeping is under test.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,7 @@ from embeddings import (
 )
 from embeddings import onnx_export as export_module
 from embeddings.minilm import MODEL_MAX_TOKENS, MODEL_NAME
-from embeddings.minilm_onnx import load_tokenizer, padded_batch
+from embeddings.minilm_onnx import _cores, load_tokenizer, padded_batch
 from embeddings.onnx_export import ONNX_FILE, exported_model, model_version
 from recommender import ArticleIndex, Recommender, Settings, build_embedder, load_articles
 from service.cli import main as cli_main
@@ -256,11 +259,57 @@ def test_changed_model_files_are_exported_again_once(
 
 
 @model_files
+def test_processes_starting_on_an_empty_cache_export_once(
+    tmp_path: Path, fake_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Path] = []
+
+    def _slow_stub(directory: Path, model_dir: Path) -> None:
+        calls.append(model_dir)
+        time.sleep(0.5)  # a real export loads torch for seconds: time for others to start
+        (directory / ONNX_FILE).write_bytes(b"placeholder")
+
+    monkeypatch.setattr(export_module, "_export_into", _slow_stub)
+    cache = tmp_path / "cache"
+    # flock belongs to the open file, so threads opening the cache root each contend as
+    # separate processes would.
+    found: list[Path] = []
+    starters = [
+        threading.Thread(target=lambda: found.append(exported_model(cache, fake_model_dir)))
+        for _ in range(3)
+    ]
+    for starter in starters:
+        starter.start()
+    for starter in starters:
+        starter.join(30)
+
+    assert len(calls) == 1
+    assert len(found) == 3 and len(set(found)) == 1 and found[0].is_file()
+    assert [path.name for path in cache.iterdir()] == [found[0].parent.name]
+
+
+@model_files
 def test_the_version_follows_content_not_file_times(fake_model_dir: Path) -> None:
     before = model_version(fake_model_dir)
     (fake_model_dir / "config.json").touch()
 
     assert model_version(fake_model_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("omp", "expected"), [("1", 1), ("3", 3), (None, None), ("0", None), ("four", None)]
+)
+def test_onnxruntime_threads_follow_omp_num_threads_when_set(
+    omp: str | None, expected: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ray sets OMP_NUM_THREADS to an actor's CPUs without pinning it to them.
+    if omp is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+
+    assert _cores() == (expected or 8)
 
 
 # -- failures -------------------------------------------------------------------------------

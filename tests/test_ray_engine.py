@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -23,8 +26,10 @@ import numpy as np
 import pytest
 
 from embeddings import Embedder
-from recommender import Article, ArticleIndex, Settings, load_articles, open_index
+from recommender import Article, ArticleIndex, Settings, load_articles, open_index, ray_batch
+from recommender.articles import content_hash
 from recommender.errors import InvalidArticleError
+from recommender.index import MANIFEST_FILE
 from recommender.ray_batch import (
     RayBatch,
     RayUnavailableError,
@@ -370,6 +375,76 @@ def test_a_dead_cluster_address_is_one_line_and_exit_2(
     assert seconds < 10 and not (tmp_path / "index").exists()
 
 
+def test_an_open_port_that_is_not_ray_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    # A port that accepts connections (the dashboard's, the client server's without ray://)
+    # passes the TCP check; Ray's own connect would then retry for many minutes. Run as a
+    # process of its own: here, the module's Ray would be used instead, and a connect left
+    # retrying would outlive the test.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        environment = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("RAY_ADDRESS", "NEWSREC_RAY_ADDRESS", "NEWSREC_HOME")
+        }
+        environment["NEWSREC_EMBEDDER"] = "hashing"
+        argv = [sys.executable, "-m", "service.cli", "index", str(SEEDS), "--engine", "ray"]
+        argv += ["--index-dir", str(tmp_path / "index"), "--ray-address", address]
+
+        started = time.perf_counter()
+        finished = subprocess.run(
+            argv, capture_output=True, text=True, env=environment, timeout=60, check=False
+        )
+        seconds = time.perf_counter() - started
+
+    assert (finished.returncode, finished.stdout) == (2, ""), finished.stderr
+    assert finished.stderr.count("\n") == 1, finished.stderr  # no warnings from Ray either
+    assert finished.stderr.startswith(f"error: no Ray cluster answered at {address} within")
+    # The index is opened before Ray connects: nothing was published in it.
+    assert seconds < 15 and not (tmp_path / "index" / MANIFEST_FILE).exists()
+
+
+def test_an_actor_that_dies_fails_the_job_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class DyingActor(ray_batch._EncodeActor):
+        """Exits on a marker text as an OOM-killed or crashed worker does (defined here, so
+        Ray ships the class by value)."""
+
+        def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            if any("CRASH" in str(text) for text in batch["text"]):
+                os._exit(137)
+            return super().__call__(batch)
+
+    def dying_class(settings: Settings, tagger: TopicTagger | None) -> type:
+        return type("EncodeActor", (DyingActor,), {"settings": settings, "tagger": tagger})
+
+    monkeypatch.setattr(ray_batch, "_encoder_class", dying_class)
+    job = RayBatch(Settings(embedder="hashing", tag_on_index=False))
+    texts = [f"text {number}" for number in range(40)] + ["CRASH text"]
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            with job.encoding({content_hash(text): text for text in texts}):
+                job.embedder.encode(texts)
+        except BaseException as error:
+            outcome.append(error)
+        else:
+            outcome.append(None)
+
+    # Restarted and retried forever, the job would never end: give it a minute.
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+
+    assert outcome, "the job hung on an actor that keeps dying"
+    assert isinstance(outcome[0], RayUnavailableError)
+    assert "\n" not in str(outcome[0]) and "died" in str(outcome[0])
+
+
 def test_addresses_are_checked_by_their_port() -> None:
     port = _closed_port()
     for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
@@ -377,6 +452,9 @@ def test_addresses_are_checked_by_their_port() -> None:
             check_reachable(address, timeout=2)
     with pytest.raises(RayUnavailableError, match="not a Ray address"):
         check_reachable("127.0.0.1:http")
+    # The dashboard's address: refused by name, not read as a host called "http".
+    with pytest.raises(RayUnavailableError, match=r"not a Ray address: 'http://.*dashboard"):
+        check_reachable(f"http://127.0.0.1:{port}")
     check_reachable(None)  # a local instance: nothing to reach
 
 
