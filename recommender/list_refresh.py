@@ -35,13 +35,10 @@ def store_lists_of(
 
     `progress` is called with each batch's size.
     """
-    store = recommender.index.store
     stored = 0
     for start in range(0, len(row_ids), _BATCH):
         chunk = list(row_ids[start : start + _BATCH])
-        generation = store.generation
-        ids = [summary.id for summary in store.summaries_by_row_id(chunk).values()]
-        batch = RankedBatch(recommender.ranked_lists(ids), generation)
+        batch = rank_rows(recommender, chunk)
         stored += len(batch.lists) if store_ranked_lists(recommender, batch) else 0
         if progress is not None:
             progress(len(chunk))
@@ -54,6 +51,12 @@ class RankedBatch:
 
     lists: dict[int, RankedLists]
     generation: int
+
+
+def rank_rows(recommender: Recommender, row_ids: Sequence[int]) -> RankedBatch:
+    """Rank the lists of these rows (those still stored) at the store's current generation."""
+    generation = recommender.index.store.generation
+    return RankedBatch(recommender.ranked_lists(_ids_of(recommender, row_ids)), generation)
 
 
 def lists_in_use(recommender: Recommender) -> bool:
@@ -137,5 +140,10 @@ def _without_lists(recommender: Recommender, article_ids: Sequence[str]) -> list
 
 def _followers(recommender: Recommender, owners: set[int], ranked: set[int]) -> list[str]:
     """Ids of the owners still to rank (the write may have deleted some of them)."""
-    store = recommender.index.store
-    return [summary.id for summary in store.summaries_by_row_id(sorted(owners - ranked)).values()]
+    return _ids_of(recommender, sorted(owners - ranked))
+
+
+def _ids_of(recommender: Recommender, row_ids: Sequence[int]) -> list[str]:
+    """Article ids of the rows still stored, in row order."""
+    summaries = recommender.index.store.summaries_by_row_id(list(row_ids))
+    return [summaries[row_id].id for row_id in row_ids if row_id in summaries]

@@ -291,11 +291,7 @@ class Recommender:
         ranked = self._stored_lists([article_id]).get(article_id)
         if ranked is None:
             return None
-        pair = [ranked.previous, ranked.next]
-        items = iter(
-            self._materialise({article_id: [h for h in pair if h is not None]})[article_id]
-        )
-        return Slots(*(next(items) if hit else None for hit in pair))
+        return self._slots_of({article_id: [ranked.previous, ranked.next]})[article_id]
 
     def related_to_text(
         self,
@@ -344,18 +340,7 @@ class Recommender:
         queries = self._stored_queries(unranked, depth=self.ranking.pool_depth)
         for article_id, query in queries.items():
             picked[article_id] = self._pick_slots(query)
-        materialised = self._materialise(
-            {
-                article_id: [hit for hit in pair if hit is not None]
-                for article_id, pair in picked.items()
-            },
-            self._explained(queries) if explain else None,
-        )
-        found = {}
-        for article_id, pair in picked.items():
-            items = iter(materialised[article_id])
-            found[article_id] = Slots(*(next(items) if hit else None for hit in pair))
-        return found
+        return self._slots_of(picked, self._explained(queries) if explain else None)
 
     # -- stored lists --------------------------------------------------------------------
 
@@ -664,6 +649,22 @@ class Recommender:
                 replace(item, explanation=reason)
                 for item, reason in zip(items, reasons, strict=True)
             ]
+        return found
+
+    def _slots_of(
+        self,
+        picked: dict[str, list[tuple[int, float] | None]],
+        explained: dict[str, ExplainedQuery] | None = None,
+    ) -> dict[str, Slots]:
+        """(previous, next) picks, either possibly None, as `Slots` of materialised items."""
+        materialised = self._materialise(
+            {article_id: [hit for hit in pair if hit] for article_id, pair in picked.items()},
+            explained,
+        )
+        found = {}
+        for article_id, pair in picked.items():
+            items = iter(materialised[article_id])
+            found[article_id] = Slots(*(next(items) if hit else None for hit in pair))
         return found
 
     def _explained(self, queries: dict[str, _Query]) -> dict[str, ExplainedQuery]:

@@ -161,11 +161,7 @@ class RelatedListStore:
             if self.signature() != signature:
                 db.execute("DELETE FROM related_lists")
                 db.execute("DELETE FROM related_members")
-                db.execute(
-                    "INSERT INTO meta (key, value) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (_SIGNATURE_KEY, signature),
-                )
+                _set_meta(db, _SIGNATURE_KEY, signature)
             _delete_owners(db, list(lists))
             db.executemany(
                 "INSERT INTO related_lists (owner, related, slots) VALUES (?, ?, ?)",
@@ -178,16 +174,20 @@ class RelatedListStore:
                 "INSERT OR IGNORE INTO related_members (member, owner) VALUES (?, ?)",
                 [(member, owner) for owner, ranked in lists.items() for member in ranked.members()],
             )
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (_VERSION_KEY, str(self.version() + 1)),
-            )
+            _set_meta(db, _VERSION_KEY, str(self.version() + 1))
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
         return True
+
+
+def _set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
 
 
 def _delete_owners(db: sqlite3.Connection, owners: Sequence[int]) -> None:

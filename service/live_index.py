@@ -47,9 +47,9 @@ from recommender import (
 )
 from recommender.index import MANIFEST_FILE
 from recommender.list_refresh import (
-    RankedBatch,
     lists_in_use,
     owners_to_rank,
+    rank_rows,
     stale_lists_ranked,
     store_ranked_lists,
 )
@@ -243,10 +243,7 @@ class LiveIndex:
                 return
             rows = owners[start : start + _LISTS_PER_STORE]
             with snapshot.lock.reading():
-                store = snapshot.index.store
-                generation = store.generation
-                ids = [summary.id for summary in store.summaries_by_row_id(rows).values()]
-                batch = RankedBatch(snapshot.recommender.ranked_lists(ids), generation)
+                batch = rank_rows(snapshot.recommender, rows)
             with self._write_mutex, snapshot.lock.writing():
                 stored = store_ranked_lists(snapshot.recommender, batch)
                 if stored:
