@@ -1,18 +1,50 @@
 # The two commands a fresh machine needs:  `make demo`  and  `make test`.
-PYTHON ?= python3
+#
+# Both install into the project's own virtual environment, .venv (created when missing,
+# reused when present), never into the Python on PATH: a Debian or Ubuntu system Python
+# refuses global installs, and elsewhere they would change the user's own packages.
+SYSTEM_PYTHON ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
 PIP := $(PYTHON) -m pip
+BIN := $(VENV)/bin
+# The CPU build, from this machine's wheel: a bare `torch` requirement would pull a
+# multi-GB CUDA build. The local version label makes pip fail rather than fall back to it.
+TORCH ?= torch==2.13.0+cpu
 DEMO_DIR ?= newsrec-data
 DEMO_ARTICLE ?= sec-libya-03
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser demo test lint
+.PHONY: venv install install-demo browser demo test lint
 
-# The CPU torch first, from this machine's wheel: a bare `torch` requirement would pull a
-# multi-GB CUDA build.
-install:
-	$(PIP) install --quiet torch==2.13.0
+# A failed `venv` (Debian without python3-venv) leaves a half-made directory whose
+# bin/python would satisfy this target next time: remove it.
+$(PYTHON):
+	@$(SYSTEM_PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "could not create $(VENV) with $(SYSTEM_PYTHON) -m venv (on Debian/Ubuntu: apt-get install python3-venv)" >&2; \
+		exit 1; }
+
+venv: $(PYTHON)
+
+# Stamps inside .venv: a second `make demo` does not run pip again unless pyproject.toml
+# changed, and a new .venv starts without them.
+$(VENV)/.torch-installed: | $(PYTHON)
+	$(PIP) install --quiet '$(TORCH)'
+	@touch $@
+
+# The demo needs the model and the service only (no ray, pyarrow, playwright, qdrant, onnx).
+$(VENV)/.demo-installed: pyproject.toml $(VENV)/.torch-installed
+	$(PIP) install --quiet -e '.[model,service]'
+	@touch $@
+
+# The tests need every extra: the model, the service, eval, dev tools, Qdrant, ONNX, Ray.
+$(VENV)/.all-installed: pyproject.toml $(VENV)/.torch-installed
 	$(PIP) install --quiet -e '.[all]'
+	@touch $@ $(VENV)/.demo-installed
+
+install-demo: $(VENV)/.demo-installed
+install: $(VENV)/.all-installed
 
 # Debian's Chromium for the demo-page browser test. Best effort: where apt cannot install
 # it, that one test skips with a reason and the rest of the suite still runs.
@@ -22,20 +54,20 @@ browser:
 		 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
 		echo "chromium could not be installed: the browser test will be skipped"
 
-# Index the demo corpus, store its related lists, show one article's slots and related
-# stories, then serve the API and the demo page until interrupted (the URL is printed when
-# it starts).
-demo: install
-	newsrec index seeds/articles.jsonl --index-dir $(DEMO_DIR)
-	newsrec precompute --index-dir $(DEMO_DIR)
-	newsrec slots $(DEMO_ARTICLE) --index-dir $(DEMO_DIR)
-	newsrec related $(DEMO_ARTICLE) -k 5 --index-dir $(DEMO_DIR)
-	newsrec serve --index-dir $(DEMO_DIR) --host $(HOST) --port $(PORT)
+# Index the demo corpus (which also stores every article's related list and slots), show
+# one article's slots and related stories, then serve the API and the demo page until
+# interrupted (the URL is printed when it starts).
+demo: install-demo
+	$(BIN)/newsrec index seeds/articles.jsonl --index-dir $(DEMO_DIR)
+	$(BIN)/newsrec precompute --index-dir $(DEMO_DIR)
+	$(BIN)/newsrec slots $(DEMO_ARTICLE) --index-dir $(DEMO_DIR)
+	$(BIN)/newsrec related $(DEMO_ARTICLE) -k 5 --index-dir $(DEMO_DIR)
+	$(BIN)/newsrec serve --index-dir $(DEMO_DIR) --host $(HOST) --port $(PORT)
 
-lint:
-	ruff check recommender embeddings service eval tests
-	ruff format --check recommender embeddings service eval tests
-	mypy
+lint: install
+	$(BIN)/ruff check recommender embeddings service eval tests
+	$(BIN)/ruff format --check recommender embeddings service eval tests
+	$(BIN)/mypy
 
 test: install browser lint
 	$(PYTHON) -m pytest
