@@ -708,6 +708,7 @@ def _assigned(assignment: TopicAssignment) -> AssignedTopics:
     return AssignedTopics(
         tuple((topic.label, topic.score, topic.iptc) for topic in assignment.topics),
         assignment.primary,
+        assignment.confident,
     )
 
 

@@ -78,23 +78,38 @@ class PreparedArticle:
 
 @dataclass(frozen=True, slots=True)
 class AssignedTopics:
-    """Topics a tagger gave an article: (label, score, iptc) best first, and the primary."""
+    """Topics a tagger gave an article: (label, score, iptc) best first, and the primary.
+
+    `confident` is False when no topic cleared the threshold: `topics` then holds just the
+    primary (stored as [label, score, iptc, false]), which no topic filter matches.
+    """
 
     topics: tuple[tuple[str, float, str | None], ...]
     primary: str
+    confident: bool = True
 
     def to_json(self) -> str:
-        return json.dumps([list(topic) for topic in self.topics])
+        rows = [list(topic) for topic in self.topics]
+        if not self.confident:
+            rows = [[*row, False] for row in rows]
+        return json.dumps(rows)
 
     @classmethod
     def from_columns(cls, topics: str | None, primary: str | None) -> AssignedTopics | None:
         if topics is None or primary is None:
             return None
-        return cls(tuple((t[0], float(t[1]), t[2]) for t in json.loads(topics)), primary)
+        rows = json.loads(topics)
+        if not rows:
+            # Written before the primary was always listed: read as untagged, so readers
+            # score the stored vector again (`newsrec retag` rewrites it).
+            return None
+        confident = all(len(t) < 4 or t[3] for t in rows)
+        return cls(tuple((t[0], float(t[1]), t[2]) for t in rows), primary, confident)
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return tuple(topic[0] for topic in self.topics)
+        """Labels that cleared the threshold, what topic filters match (may be empty)."""
+        return tuple(topic[0] for topic in self.topics) if self.confident else ()
 
 
 @dataclass(frozen=True, slots=True)

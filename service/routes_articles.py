@@ -28,7 +28,7 @@ from service.schemas import (
     RelatedResponse,
     SearchResponse,
     SlotsResponse,
-    TopicItem,
+    topic_items,
 )
 
 router = APIRouter(tags=["articles"])
@@ -198,10 +198,7 @@ def article_topics(article_id: ArticleId, live: Live) -> ArticleTopicsResponse:
     (assignment,) = tagger.tag(vector)
     return ArticleTopicsResponse(
         id=article_id,
-        topics=[
-            TopicItem(label=t.label, score=round(t.score, 4), iptc=t.iptc)
-            for t in assignment.topics
-        ],
+        topics=topic_items(assignment),
         primary=assignment.primary,
         assigned_at_index_time=False,
     )

@@ -139,21 +139,29 @@ class TopicItem(BaseModel):
     label: str
     score: float
     iptc: str | None = Field(description="IPTC Media Topics QCode, when the taxonomy has one.")
+    confident: bool = Field(
+        default=True,
+        description="False for the primary topic listed when no topic cleared the threshold.",
+    )
 
 
 class TopicsResponse(BaseModel):
-    topics: list[TopicItem] = Field(description="Labels at or above the threshold, best first.")
-    primary: str = Field(description="The best-scoring label, even below the threshold.")
+    topics: list[TopicItem] = Field(
+        description="Labels at or above the threshold, best first; when none is, just the "
+        "primary with confident=false. Never empty; the first is always the primary."
+    )
+    primary: str = Field(description="The best-scoring label (the first of `topics`).")
 
     @classmethod
     def of(cls, assignment: TopicAssignment) -> TopicsResponse:
-        return cls(
-            topics=[
-                TopicItem(label=t.label, score=round(t.score, 4), iptc=t.iptc)
-                for t in assignment.topics
-            ],
-            primary=assignment.primary,
-        )
+        return cls(topics=topic_items(assignment), primary=assignment.primary)
+
+
+def topic_items(assignment: TopicAssignment) -> list[TopicItem]:
+    return [
+        TopicItem(label=t.label, score=round(t.score, 4), iptc=t.iptc, confident=t.confident)
+        for t in assignment.topics
+    ]
 
 
 class ArticleTopicsResponse(TopicsResponse):
@@ -167,7 +175,9 @@ class ArticleTopicsResponse(TopicsResponse):
         return cls(
             id=article_id,
             topics=[
-                TopicItem(label=label, score=round(score, 4), iptc=iptc)
+                TopicItem(
+                    label=label, score=round(score, 4), iptc=iptc, confident=assigned.confident
+                )
                 for label, score, iptc in assigned.topics
             ],
             primary=assigned.primary,

@@ -218,7 +218,8 @@ def test_topics_of_a_text(client: TestClient) -> None:
     assert reply.status_code == 200
     body = reply.json()
     assert set(body) == {"topics", "primary"}
-    assert all(set(topic) == {"label", "score", "iptc"} for topic in body["topics"])
+    assert all(set(topic) == {"label", "score", "iptc", "confident"} for topic in body["topics"])
+    assert body["topics"][0]["label"] == body["primary"]
     assert client.post("/topics", json={"title": "  "}).status_code == 422
     assert client.post("/topics", json={}).status_code == 422
 

@@ -110,14 +110,35 @@ def test_topics_are_those_at_or_above_threshold_best_first(
     assert all(0.0 <= value <= 1.0 for value in assignment.scores.values())
 
 
-def test_primary_is_set_even_when_nothing_passes_the_threshold(
+def test_nothing_above_the_threshold_lists_the_primary_as_not_confident(
     tagger: ZeroShotTagger, embedder: CountingEmbedder
 ) -> None:
     (assignment,) = tagger.tag(embedder.encode(["referee and penalty"]), threshold=1.0)
 
-    assert assignment.topics == ()
     assert assignment.primary == "sport"
-    assert assignment.to_fields() == {"topics": [], "primary_topic": "sport"}
+    assert [t.label for t in assignment.topics] == ["sport"]
+    assert not assignment.confident and assignment.labels == ()  # no filter matches it
+    fields = assignment.to_fields()
+    assert fields["primary_topic"] == "sport"
+    (row,) = fields["topics"]
+    assert row["label"] == "sport" and row["confident"] is False
+    assert row["iptc"] == "medtop:15000000"
+    assert row["score"] == round(assignment.scores["sport"], 4) and row["score"] < 1.0
+
+
+def test_primary_is_always_the_first_topic_and_the_best_score(
+    tagger: ZeroShotTagger, embedder: CountingEmbedder
+) -> None:
+    texts = ["referee and penalty", "vote ballot", "", "goal vote", "zzz qqq"]
+    for threshold in (0.0, 0.3, 0.5, 0.9, 1.0):
+        for assignment in tagger.tag(embedder.encode(texts), threshold=threshold):
+            best = max(assignment.scores.values())
+            assert assignment.topics[0].label == assignment.primary
+            assert assignment.scores[assignment.primary] == best
+            assert all(t.iptc is not None for t in assignment.topics)
+            confident = [t.confident for t in assignment.topics]
+            assert all(confident) or confident == [False]
+            assert assignment.confident == (best >= threshold)
 
 
 def test_tagging_never_encodes_text(tagger: ZeroShotTagger, embedder: CountingEmbedder) -> None:

@@ -20,9 +20,16 @@ class TopicScore:
     label: str
     score: float
     iptc: str | None = None
+    confident: bool = True
+    """False for the primary topic listed although no topic cleared the threshold."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "score": round(self.score, 4), "iptc": self.iptc}
+        return {
+            "label": self.label,
+            "score": round(self.score, 4),
+            "iptc": self.iptc,
+            "confident": self.confident,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +37,9 @@ class TopicAssignment:
     """The topics of one article.
 
     ``scores`` holds every label's score in [0, 1]; ``topics`` those at or above the
-    threshold, best first; ``primary`` is always the best-scoring label, even when nothing
-    passes the threshold.
+    threshold, best first, or, when none is, just the best-scoring one marked
+    ``confident=False``; ``primary`` is always the best-scoring label, so it is always
+    ``topics[0]``. One answer, never an empty list beside a primary topic.
     """
 
     scores: Mapping[str, float]
@@ -40,7 +48,12 @@ class TopicAssignment:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return tuple(topic.label for topic in self.topics)
+        """The labels that cleared the threshold (what topic filters match); may be empty."""
+        return tuple(topic.label for topic in self.topics if topic.confident)
+
+    @property
+    def confident(self) -> bool:
+        return self.topics[0].confident
 
     def to_fields(self) -> dict[str, Any]:
         """The fields a tagged output row gains."""
@@ -113,16 +126,19 @@ def assignments_from_scores(
     order = np.argsort(-scores, axis=1, kind="stable")
     assignments = []
     for row, ranking in zip(scores, order, strict=True):
+        best = int(ranking[0])
         above = tuple(
             TopicScore(labels[j], float(row[j]), iptc.get(labels[j]))
             for j in ranking
             if row[j] >= threshold
         )
+        if not above:
+            above = (TopicScore(labels[best], float(row[best]), iptc.get(labels[best]), False),)
         assignments.append(
             TopicAssignment(
                 scores={label: float(value) for label, value in zip(labels, row, strict=True)},
                 topics=above,
-                primary=labels[int(ranking[0])],
+                primary=labels[best],
             )
         )
     return assignments

@@ -49,11 +49,16 @@ function renderBody(text) {
 }
 
 function renderTopics(topics) {
+  // The API's topic rows: the primary first; a primary below the threshold is shown muted.
   const list = $("article-topics");
   list.replaceChildren();
   for (const topic of topics) {
     const item = document.createElement("li");
-    item.textContent = topic.replace(/-/g, " ");
+    item.textContent = topic.label.replace(/-/g, " ");
+    if (topic.confident === false) {
+      item.classList.add("unsure");
+      item.title = "Best guess: no topic scored above the threshold";
+    }
     list.append(item);
   }
 }
@@ -160,7 +165,7 @@ async function show(id) {
     $("article-source").textContent = article.source || "";
     $("article-date").textContent = formatDate(article.published);
     $("article-date").dateTime = article.published || "";
-    renderTopics(topics.topics.map((t) => t.label));
+    renderTopics(topics.topics);
     renderBody(article.body);
     resetSummary();
     renderSlot("slot-previous", slots.previous);
