@@ -25,6 +25,7 @@ from service import (
     http_errors,
     routes_articles,
     routes_demo,
+    routes_docs,
     routes_health,
     routes_summary,
     routes_text,
@@ -78,6 +79,9 @@ def create_app(
         description=DESCRIPTION,
         version="0.1.0",
         lifespan=lifespan,
+        # Ours instead (routes_docs): FastAPI's load Swagger UI and ReDoc from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service_settings = service_settings
     app.state.metrics = Metrics(live.status)
@@ -91,6 +95,7 @@ def create_app(
         routes_writes,
         routes_text,
         routes_demo,
+        routes_docs,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=routes_demo.STATIC_DIR), name="static")

@@ -12,6 +12,7 @@ import time
 from urllib.parse import quote, unquote
 
 from fastapi import HTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.metrics import Metrics
@@ -108,6 +109,8 @@ class ObservabilityMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        # Routing rewrites the path (ArticlePathMiddleware, mounts): keep the one asked for.
+        asked = (scope["path"], scope.get("root_path", ""))
 
         async def observed(message: Message) -> None:
             nonlocal status
@@ -119,7 +122,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, observed)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
+            route = scope.get("route") or _starlette_route(scope, *asked)
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
             if self.access_log:
@@ -136,6 +139,22 @@ class ObservabilityMiddleware:
                     status,
                     elapsed * 1000,
                 )
+
+
+def _starlette_route(scope: Scope, path: str, root_path: str) -> BaseRoute | None:
+    """The route or mount that answered when it was not one of FastAPI's.
+
+    FastAPI's routes put themselves in the scope; Starlette's (`/openapi.json`, the
+    `/static` mount) do not, and would be counted as unmatched with the real 404s. Looked
+    up again only for those requests.
+    """
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    probe = {**scope, "path": path, "root_path": root_path}
+    for route in getattr(router, "routes", ()):
+        if route.matches(probe)[0] is Match.FULL:
+            return route
+    return None
 
 
 async def _send_json(send: Send, status: int, body: dict[str, str]) -> None:

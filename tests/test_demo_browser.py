@@ -137,3 +137,33 @@ def test_summary_box_and_why_of_each_item(base_url: str, page: sync_api.Page) ->
     sync_api.expect(page.locator("#article-title")).not_to_have_attribute("data-id", "libya-2")
     sync_api.expect(page.locator("#summary-button")).to_be_visible()
     sync_api.expect(summary).to_have_count(0)
+
+
+def test_docs_render_their_operations_offline(base_url: str, page: sync_api.Page) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{base_url}/docs")
+    operations = page.locator(".opblock")
+    sync_api.expect(operations.first).to_be_visible()
+    paths = httpx.get(f"{base_url}/openapi.json").json()["paths"]
+    # Swagger UI shows an operation once under each of its tags.
+    count = sum(
+        max(1, len(operation.get("tags", [])))
+        for methods in paths.values()
+        for operation in methods.values()
+    )
+    sync_api.expect(operations).to_have_count(count)
+    sync_api.expect(
+        page.locator(".opblock-summary-path", has_text="/articles/{article_id}/slots")
+    ).to_be_visible()
+    # Script, styles, spec and favicon all from this service: nothing from another host.
+    page.wait_for_load_state("networkidle")
+    # Headless Chromium fetches no favicon: check where the page points it instead.
+    assert page.locator("link[rel~='icon']").get_attribute("href") == "/favicon.ico"
+    assert {f"{base_url}/docs/assets/swagger-ui-bundle.js", f"{base_url}/openapi.json"} <= set(
+        requested
+    )
+    assert requested and all(url.startswith(f"{base_url}/") for url in requested), requested
+    assert errors == []
