@@ -44,11 +44,13 @@ _OPENERS = _word_set(
 _CLOSING = "\"'\u201d\u2019)\\]"
 _OPENING = "\"'\u201c\u2018(\\["
 _DASH = "(?:--|[-\u2014\u2013])"
-_STOP = re.compile(f"[.!?]+[{_CLOSING}]*(?=\\s)")
+# A stop starts a run of stops (never inside one) and takes it whole: a long run with no
+# space after it is then one failed match, not a rescan from each of its characters.
+_STOP = re.compile(f"(?<![.!?])[.!?]++[{_CLOSING}]*+(?=\\s)")
 _NEXT_START = re.compile(f"\\s+[{_OPENING}]?[A-Z0-9]")
-_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
-_INITIALISM = re.compile(r"(?:[A-Za-z]\.){2,}$")
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.")
 _NEXT_WORD = re.compile(f"\\s+[{_OPENING}]?([A-Za-z]+)")
+_NEXT_DIGIT = re.compile(r"\s*\d")
 
 # CITY[, Region][, Month Day[, Year]] [(Agency)] followed by a dash of any kind.
 _DATELINE = re.compile(
@@ -124,21 +126,43 @@ def _spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _ends_sentence(text: str, first: int, stop: int, boundary: int, end: int) -> bool:
     if text[stop] != ".":
         return True  # "!" and "?" end sentences whatever precedes them
-    before = _WORD_BEFORE.search(text, first, stop + 1)
-    if before is None:
+    word = _word_before(text, first, stop)
+    if word is None:
         return True
-    word = before.group(1)
     bare = word.rstrip(".").lower()
     following = _NEXT_WORD.match(text, boundary, end)
     next_word = following.group(1) if following else ""
-    if _INITIALISM.search(word) or bare in _COMPANY:
+    if _is_initialism(word) or bare in _COMPANY:
         return next_word.lower() in _OPENERS
     if bare in _INNER or (bare in _TITLES and word[0].isupper()):
         return False
     if bare in _MONTHS and word[0].isupper():
-        return not text[boundary:end].lstrip()[:1].isdigit()
+        return _NEXT_DIGIT.match(text, boundary, end) is None
     # A lone capital is an initial ("John F. Kennedy"), not the end of a sentence.
     return not (len(word) == 2 and word[0].isupper())
+
+
+def _word_before(text: str, first: int, stop: int) -> str | None:
+    """The word ending with the stop at `stop`: letters and dots from its first letter on.
+
+    Read backwards from the stop, so each stop costs the length of its own word, not of the
+    sentence so far (a sentence of many "Mr." would otherwise be rescanned at every one).
+    """
+    start = stop
+    while start > first and text[start - 1] in _WORD_CHARS:
+        start -= 1
+    while start <= stop and text[start] == ".":
+        start += 1
+    return text[start : stop + 1] if start <= stop else None
+
+
+def _is_initialism(word: str) -> bool:
+    """Ends with two or more letter-dot pairs ("U.S.", "ex-U.N."), read from the end."""
+    pairs, position = 0, len(word)
+    while position >= 2 and word[position - 1] == "." and word[position - 2] != ".":
+        pairs += 1
+        position -= 2
+    return pairs >= 2
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
