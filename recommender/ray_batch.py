@@ -45,6 +45,7 @@ from recommender.settings import Settings
 from recommender.streamed import StreamedEmbedder, StreamedTagger, VectorBatches
 from recommender.system import build_embedder
 from recommender.topics.assignment import TopicTagger
+from recommender.topics.tag_output import resume_source
 from recommender.topics.vectors import VectorLookup
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -395,12 +396,14 @@ def _host_and_port(address: str | None) -> tuple[str, int] | None:
 
 
 def _ids_in_output(output: Path | IO[str] | None) -> set[str]:
-    """Ids a previous run already wrote to `output`. A line that does not parse is left to
-    tag_file, which repairs or refuses the file: missing one here costs one encoding."""
-    if not isinstance(output, Path) or not output.is_file():
+    """Ids a previous run already wrote to `output` (its partial file, else the complete
+    output: what tag_file resumes from). A line that does not parse is left to tag_file,
+    which repairs or refuses the file: missing one here costs one encoding."""
+    resumed = resume_source(output) if isinstance(output, Path) else None
+    if resumed is None:
         return set()
     ids: set[str] = set()
-    with output.open("rb") as stream:
+    with resumed.open("rb") as stream:
         for line in stream:
             try:
                 value = json.loads(line)

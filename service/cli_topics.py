@@ -7,7 +7,6 @@ entry point turns them into one line on stderr and exit code 2. Progress goes to
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
 import time
@@ -22,7 +21,7 @@ import typer
 
 from embeddings import Embedder
 from recommender import Article, Settings, build_embedder, open_index
-from recommender.loaders import PARQUET_SUFFIXES, parquet_row_count
+from recommender.errors import InvalidInputError
 from recommender.topics import (
     DEFAULT_LABEL_FIELD,
     EvaluationReport,
@@ -36,6 +35,8 @@ from recommender.topics import (
     load_labelled,
     tag_file,
 )
+from recommender.topics.batch import check_tagger_fits
+from recommender.topics.tag_output import check_tag_run
 from service import cli_output as output
 from service.cli_ray import Engine, EngineOption, RayAddress, batch_job, encoding_file
 
@@ -99,12 +100,17 @@ def tag(
 ) -> None:
     """Tag every article of a file with topics and scores, in a stream."""
     started = time.perf_counter()
+    # Input and output first, before the model loads: a bad run fails in seconds, prints
+    # one line and writes nothing. Reading every row also gives the progress bar's total.
+    total = check_tag_run(input_file, out, skip_invalid=skip_invalid)
+    if index_dir is not None and not index_dir.is_dir():
+        raise InvalidInputError(f"{index_dir}: no such index directory")
     make_tagger = partial(build_tagger, model_dir=model, taxonomy_file=taxonomy)
     # A dead cluster fails here, in seconds. With Ray, the actors encode and tag.
     job = batch_job(engine, Settings(), ray_address, make_tagger)
     embedder = job.embedder if job is not None else build_embedder(Settings())
     tagger = job.tagger() if job is not None else make_tagger(embedder)
-    total = _count_rows(input_file)
+    check_tagger_fits(tagger, embedder)  # before the progress bar shows
     with (
         _index_vectors(index_dir, embedder) as lookup,
         # --engine ray: the model runs on Ray while the rows are tagged and written here.
@@ -226,21 +232,6 @@ def _encode(articles: list[Article], embedder: Embedder, index_dir: Path | None)
         return article_vectors(
             articles, embedder, vectors_for=lambda _hashes: known, progress=advance
         ).vectors
-
-
-def _count_rows(path: Path) -> int:
-    """Lines in the file (less a CSV header): the progress bar's total; rows, roughly.
-    A Parquet file says how many rows it holds."""
-    if path.name.lower().endswith(PARQUET_SUFFIXES):
-        return parquet_row_count(path)
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rb") as stream:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b""))
-    except OSError:
-        return 0  # the loader reports the unreadable file properly
-    csv_header = 1 if ".csv" in path.name.lower() else 0
-    return max(0, lines - csv_header)
 
 
 def _print_report(report: EvaluationReport) -> None:

@@ -3,11 +3,10 @@
 Memory holds one batch of rows and vectors plus the set of ids already written (for resume
 and duplicate detection), whatever the size of the input.
 
-Resuming: rows whose id is already in the output file are skipped, so re-running the same
-command after a crash or an interruption finishes the job. A crash can leave the last output
-line half-written; it is cut off before appending, so the output stays valid JSON Lines.
-Each batch is flushed and fsynced before the next is read, so at most the batch in flight is
-lost.
+Resuming: a run to a file writes through a partial file beside it, renamed to the output
+once complete (see tag_output); rows whose id is already in it are skipped, so re-running
+the same command after a crash or an interruption finishes the job. Each batch is flushed
+and fsynced before the next is read, so at most the batch in flight is lost.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import ctypes.util
 import json
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,6 +28,7 @@ from recommender.errors import InvalidArticleError, InvalidInputError
 from recommender.loaders import NumberedRow, position_unit, read_article_rows
 from recommender.topics.assignment import TopicTagger
 from recommender.topics.errors import TopicModelMismatchError
+from recommender.topics.tag_output import opened_output, sync
 from recommender.topics.vectors import VectorLookup, article_vectors
 
 RowProgress = Callable[[int], None]
@@ -84,12 +84,7 @@ def tag_file(
     """
     if batch_size < 1:
         raise InvalidInputError(f"batch size must be at least 1, got {batch_size}")
-    if tagger.embedder_name != embedder.name or tagger.dimension != embedder.dimension:
-        raise TopicModelMismatchError(
-            f"the topic model works on {tagger.embedder_name!r} vectors "
-            f"({tagger.dimension} dimensions), but the embedder is {embedder.name!r} "
-            f"({embedder.dimension}); use the embedder the model was trained with"
-        )
+    check_tagger_fits(tagger, embedder)
     if isinstance(output, Path) and output.exists() and output.resolve() == Path(source).resolve():
         raise InvalidInputError(f"{output}: the output must not be the input file")
     counts = _Counts()
@@ -108,12 +103,22 @@ def tag_file(
                     + "\n"
                     for article, assignment in zip(articles, assignments, strict=True)
                 )
-                _sync(stream)
+                sync(stream)
                 counts.written += len(articles)
                 release_freed_memory()
             if progress is not None:
                 progress(len(batch))
     return TagReport(**vars(counts))
+
+
+def check_tagger_fits(tagger: TopicTagger, embedder: Embedder) -> None:
+    """Raises TopicModelMismatchError if `tagger` scores another embedder's vectors."""
+    if tagger.embedder_name != embedder.name or tagger.dimension != embedder.dimension:
+        raise TopicModelMismatchError(
+            f"the topic model works on {tagger.embedder_name!r} vectors "
+            f"({tagger.dimension} dimensions), but the embedder is {embedder.name!r} "
+            f"({embedder.dimension}); use the embedder the model was trained with"
+        )
 
 
 def _batches(rows: Iterator[NumberedRow], size: int) -> Iterator[list[NumberedRow]]:
@@ -175,60 +180,8 @@ def _opened_output(output: Path | IO[str]) -> Iterator[tuple[IO[str], set[str]]]
     if not isinstance(output, Path):
         yield output, set()
         return
-    done = _repair_and_read_ids(output)
-    try:
-        stream = output.open("a", encoding="utf-8")
-    except OSError as error:
-        raise InvalidInputError(f"{output}: cannot write ({error.strerror})") from None
-    with stream:
-        yield stream, done
-
-
-def _repair_and_read_ids(path: Path) -> set[str]:
-    """Ids already in a previous run's output; a torn last line (a crash) is cut off first."""
-    if not path.exists():
-        return set()
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: exists and is not a file")
-    _truncate_torn_tail(path)
-    done: set[str] = set()
-    with path.open("rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            if not raw.strip():
-                continue
-            try:
-                value = json.loads(raw)
-                done.add(value["id"])
-            except (ValueError, KeyError, TypeError):
-                raise InvalidInputError(
-                    f"{path}, line {number}: not a row of a tagging output; choose another -o"
-                ) from None
-    return done
-
-
-def _truncate_torn_tail(path: Path) -> None:
-    size = path.stat().st_size
-    if size == 0:
-        return
-    with path.open("rb+") as stream:
-        stream.seek(size - 1)
-        if stream.read(1) == b"\n":
-            return
-        # Walk back to the last complete line; the tail after it is a half-written row.
-        position = size
-        chunk = 1 << 16
-        while position > 0:
-            start = max(0, position - chunk)
-            stream.seek(start)
-            newline = stream.read(position - start).rfind(b"\n")
-            if newline >= 0:
-                stream.truncate(start + newline + 1)
-                break
-            position = start
-        else:
-            stream.truncate(0)
-        stream.flush()
-        os.fsync(stream.fileno())
+    with opened_output(output) as opened:
+        yield opened
 
 
 @cache
@@ -270,10 +223,3 @@ def _resident_bytes() -> int | None:
             return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):  # not Linux
         return None
-
-
-def _sync(stream: IO[str]) -> None:
-    stream.flush()
-    # A pipe or an in-memory stream has nothing to fsync.
-    with suppress(OSError, ValueError, AttributeError):
-        os.fsync(stream.fileno())
