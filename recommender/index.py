@@ -60,6 +60,7 @@ from recommender.vector_store import VECTOR_BACKENDS, VectorStore
 
 if TYPE_CHECKING:  # the `distributed` extra: imported where a collection is opened
     from recommender.qdrant_index import QdrantVectorIndex
+    from recommender.stories import StoryAssigner  # it ranks with this index: set after open
 
 STORE_FILE = "newsrec-store.sqlite"
 MANIFEST_FILE = "newsrec-manifest.json"
@@ -134,6 +135,10 @@ class ArticleIndex:
         self._tagger_factory = tagger
         self._cached_tagger: TopicTagger | None = None
         self._snapshot_generation = -1
+        # Assigns written articles to stories at the end of each `apply` (the composition
+        # root sets it: it ranks with a recommender over this index). None: articles stay
+        # pending, each its own story, until an assigner runs.
+        self.story_assigner: StoryAssigner | None = None
 
     # -- opening -------------------------------------------------------------------------
 
@@ -339,6 +344,9 @@ class ArticleIndex:
         for start in range(0, len(plan.changed), self._write_batch_size):
             batch = plan.changed[start : start + self._write_batch_size]
             encoded += self._write_batch(batch, stored_hashes, progress)
+        if self.story_assigner is not None:
+            # After the last batch, so the written articles meet one another oldest first.
+            self.story_assigner.assign_pending()
         return UpsertReport(
             added=plan.added,
             updated=len(plan.changed) - plan.added,

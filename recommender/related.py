@@ -41,6 +41,11 @@ from recommender.vector_store import (
 
 MAX_K = 1000
 _FIRST_DEPTH_MARGIN = 16
+# A slot whose story has no article on its side of the date takes the most related article
+# there only from this blended score up (else it stays empty: a reader takes "previous"
+# literally). Stands in for the ranking's relevance floor (issue 14) until there is one.
+SLOT_RELEVANCE_FLOOR = 0.35
+SLOT_KINDS = ("story", "related")
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,8 @@ class RelatedArticle:
     source: str | None
     topics: tuple[str, ...] = ()
     explanation: Explanation | None = None  # only when asked for (`explain=True`)
+    story: str | None = None
+    kind: str | None = None  # a slot's: "story" (same story) or "related" (see SLOT_KINDS)
 
     @property
     def why(self) -> str | None:
@@ -161,7 +168,10 @@ class RelatedArticle:
             "published": self.published,
             "source": self.source,
             "topics": list(self.topics),
+            "story": self.story,
         }
+        if self.kind is not None:
+            found["kind"] = self.kind
         if self.explanation is not None:
             found["why"] = self.explanation.text
             found["reasons"] = self.explanation.to_dict()
@@ -196,11 +206,17 @@ class Recommender:
     """
 
     def __init__(
-        self, index: ArticleIndex, ranking: Ranking | None = None, *, list_depth: int = 20
+        self,
+        index: ArticleIndex,
+        ranking: Ranking | None = None,
+        *,
+        list_depth: int = 20,
+        slot_floor: float = SLOT_RELEVANCE_FLOOR,
     ) -> None:
         self.index = index
         self.ranking = ranking or Ranking()
         self.list_depth = list_depth
+        self.slot_floor = slot_floor
         # A list ranked k deep uses a pool of max(pool_depth, 4k): past pool_depth / 4 its
         # first items would no longer be what a live request for fewer ranks. Deeper (or 0):
         # no stored list is read or ranked.
@@ -211,6 +227,7 @@ class Recommender:
         """What stored lists must have been ranked with to be read by this recommender."""
         return (
             f"{self.ranking!r} depth={self.list_depth} duplicates={self.index.duplicate_threshold}"
+            f" slot_floor={self.slot_floor}"
         )
 
     def ranked_lists(self, article_ids: Sequence[str]) -> dict[int, RankedLists]:
@@ -326,11 +343,14 @@ class Recommender:
         return self.slots_many([article_id], explain=explain)[article_id]
 
     def slots_many(self, article_ids: Sequence[str], *, explain: bool = False) -> dict[str, Slots]:
-        """Previous = most related earlier article, next = most related later one.
+        """Previous = the nearest earlier article of the same story, next = the nearest later
+        one (ties by relevance); kind "story".
 
-        A side with no candidate (or both, for an undated article) takes the best remaining
-        related article; the two slots are never the same story copy. `explain` adds the
-        reasons of each slot, as for `related_many`.
+        A side where the story has none takes the most related article on that side of the
+        date if it scores at least `slot_floor` (kind "related"), else stays None. Never an
+        article on the wrong side of the date: an undated article has no slots. The two
+        slots are never the same story copy. `explain` adds the reasons of each slot, as for
+        `related_many`.
         """
         picked: dict[str, list[tuple[int, float] | None]] = {}
         if not explain:
@@ -408,40 +428,81 @@ class Recommender:
         return picked
 
     def _pick_slots(self, query: _Query) -> list[tuple[int, float] | None]:
+        if query.published is None or query.row_id is None:
+            return [None, None]
         catalog = self.index.catalog
+        before, after = catalog.before(query.published), catalog.after(query.published)
+        sides = self._story_slots(query, before, after)
+        if sides[0] is not None and sides[1] is not None:
+            return sides
         pool = self._pool(query, None, self.ranking.pool_depth)
-        previous = following = None
-        if query.published is not None:
-            before, after = catalog.before(query.published), catalog.after(query.published)
-            positions = np.searchsorted(catalog.row_ids, [row_id for row_id, _ in pool])
-            for hit, earlier, later in zip(pool, before[positions], after[positions], strict=True):
-                if previous is None and earlier and not self._copies_a_pick(query, hit[0]):
-                    previous = self._choose(query, hit)
-                elif following is None and later and not self._copies_a_pick(query, hit[0]):
-                    following = self._choose(query, hit)
-                if previous is not None and following is not None:
+        positions = np.searchsorted(catalog.row_ids, [row_id for row_id, _ in pool])
+        for side, on_side, bound in ((0, before, earlier_than), (1, after, later_than)):
+            if sides[side] is not None or not on_side.any():
+                continue
+            for hit, there in zip(pool, on_side[positions], strict=True):
+                if hit[1] < self.slot_floor:
                     break
-            # Beyond the pool, the side's best dense match stands in.
-            if previous is None and before.any():
-                earlier = catalog.selection(before, earlier_than(query.published))
-                previous = self._rescored(query, self._first(query, earlier))
-            if following is None and after.any():
-                later = catalog.selection(after, later_than(query.published))
-                following = self._rescored(query, self._first(query, later))
-        # Fill an empty side with the best remaining related article.
-        if previous is None:
-            previous = self._best_remaining(query, pool)
-        if following is None:
-            following = self._best_remaining(query, pool)
-        return [previous, following]
+                if there and not self._copies_a_pick(query, hit[0]):
+                    sides[side] = self._choose(query, hit)
+                    break
+            else:
+                # Beyond the pool, the side's best dense match stands in if it clears the floor.
+                rows = catalog.selection(on_side, bound(query.published))
+                beyond = self._rescored(query, next(self._acceptable(query, rows), None))
+                if beyond is not None and beyond[1] >= self.slot_floor:
+                    sides[side] = self._choose(query, beyond)
+        return sides
 
-    def _best_remaining(
-        self, query: _Query, pool: list[tuple[int, float]]
-    ) -> tuple[int, float] | None:
-        for hit in pool:
-            if not self._copies_a_pick(query, hit[0]):
-                return self._choose(query, hit)
-        return self._rescored(query, self._first(query, None))
+    def _story_slots(
+        self, query: _Query, before: np.ndarray, after: np.ndarray
+    ) -> list[tuple[int, float] | None]:
+        """The nearest earlier and later articles of the query's story (ties by score)."""
+        assert query.row_id is not None
+        store, catalog = self.index.store, self.index.catalog
+        story = store.stories.stories_of([query.row_id]).get(query.row_id)
+        members = np.asarray(
+            [m for m in (store.stories.member_rows(story) if story else []) if m != query.row_id],
+            dtype=np.int64,
+        )
+        members = members[np.isin(members, catalog.row_ids)]
+        if len(members):
+            members = members[
+                ~catalog.duplicates(query.fingerprint, members, self.index.duplicate_threshold)
+            ]
+        found: list[tuple[int, float] | None] = [None, None]
+        if not len(members):
+            return found
+        positions = np.searchsorted(catalog.row_ids, members)
+        starts = catalog.starts[positions]
+        scores = self._fused(query, members)
+        for side, on_side in enumerate((before[positions], after[positions])):
+            # Nearest in time first, then the better scored.
+            distance = np.abs(starts - query.published.start) if query.published else starts
+            for i in np.lexsort((-scores, distance)):
+                if on_side[i] and not self._copies_a_pick(query, int(members[i])):
+                    found[side] = self._choose(query, (int(members[i]), float(scores[i])))
+                    break
+        return found
+
+    def neighbours(
+        self, article_ids: Sequence[str], depth: int
+    ) -> dict[str, list[tuple[int, float]]]:
+        """Each stored article's dense and lexical candidates (`depth` of each, near-duplicates
+        included, itself not) with their blended scores, best first: what story clustering
+        compares an article with (see `stories.py`)."""
+        found: dict[str, list[tuple[int, float]]] = {}
+        for article_id, query in self._stored_queries(article_ids, depth=depth).items():
+            assert query.first_block is not None
+            candidates = query.first_block[1][query.first_block[1] >= 0]
+            if min(self.ranking.dense_weight, self.ranking.dense_weight_long) < 1.0:
+                lexical_ids = self.index.lexical.search(query.terms, depth)[0]
+                candidates = np.union1d(candidates, lexical_ids)
+            candidates = np.unique(candidates[candidates != query.row_id])
+            scores = self._fused(query, candidates)
+            order = np.argsort(-scores, kind="stable")
+            found[article_id] = [(int(candidates[i]), float(scores[i])) for i in order]
+        return found
 
     def _pool(
         self, query: _Query, allowed: RowSelection | None, depth: int
@@ -661,11 +722,31 @@ class Recommender:
             {article_id: [hit for hit in pair if hit] for article_id, pair in picked.items()},
             explained,
         )
+        own = self._story_ids(list(picked))
         found = {}
         for article_id, pair in picked.items():
             items = iter(materialised[article_id])
-            found[article_id] = Slots(*(next(items) if hit else None for hit in pair))
+            chosen = [next(items) if hit else None for hit in pair]
+            found[article_id] = Slots(
+                *(
+                    replace(item, kind="story" if item.story == own[article_id] else "related")
+                    if item is not None
+                    else None
+                    for item in chosen
+                )
+            )
         return found
+
+    def _story_ids(self, article_ids: list[str]) -> dict[str, str | None]:
+        """The story of each stored article (by id)."""
+        states = self.index.store.states(article_ids)
+        summaries = self._summaries([state.row_id for state in states.values()])
+        return {
+            article_id: summaries[states[article_id].row_id].story
+            if article_id in states and states[article_id].row_id in summaries
+            else None
+            for article_id in article_ids
+        }
 
     def _explained(self, queries: dict[str, _Query]) -> dict[str, ExplainedQuery]:
         """What the explanations need of stored query articles: text, topics, date."""
@@ -689,7 +770,13 @@ class Recommender:
 def _related(summaries: dict[int, ArticleSummary], hit: tuple[int, float]) -> RelatedArticle:
     found = summaries[hit[0]]
     return RelatedArticle(
-        found.id, found.title, hit[1], found.published, found.source, found.topics
+        found.id,
+        found.title,
+        hit[1],
+        found.published,
+        found.source,
+        found.topics,
+        story=found.story,
     )
 
 
@@ -714,6 +801,8 @@ def _check_k(k: int) -> None:
 
 
 __all__ = [
+    "SLOT_KINDS",
+    "SLOT_RELEVANCE_FLOOR",
     "ArticleNotFoundError",
     "Ranking",
     "Recommender",

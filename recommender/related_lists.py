@@ -85,6 +85,20 @@ def drop_lists_touching(db: sqlite3.Connection, row_ids: Sequence[int]) -> list[
     return sorted(owners)
 
 
+def drop_lists_of(db: sqlite3.Connection, owners: Sequence[int]) -> list[int]:
+    """Inside the caller's transaction: drop the lists these rows own (their slots change
+    with their story); returns the owners that had one."""
+    had: list[int] = []
+    unique = list(dict.fromkeys(owners))
+    for start in range(0, len(unique), 900):
+        chunk = unique[start : start + 900]
+        marks = ",".join("?" * len(chunk))
+        query = f"SELECT owner FROM related_lists WHERE owner IN ({marks})"
+        had.extend(int(row[0]) for row in db.execute(query, chunk))
+    _delete_owners(db, had)
+    return had
+
+
 class RelatedListStore:
     """Reads and writes the stored lists of one store database (its connection)."""
 

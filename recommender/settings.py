@@ -102,6 +102,26 @@ class Settings(BaseSettings):
         "without filters and k up to this is read from the list instead of ranked live. "
         "0: no stored lists; every request is ranked live.",
     )
+    story_join_threshold: float = Field(
+        default=0.45,
+        ge=-1.0,
+        le=1.0,
+        description="Blended score from which an article joins the story of its best-scoring "
+        "candidate; below, it opens a story of its own (see recommender/stories.py).",
+    )
+    story_merge_threshold: float = Field(
+        default=0.6,
+        ge=-1.0,
+        le=1.0,
+        description="Score with two stories at which an article bridges them into one.",
+    )
+    slot_relevance_floor: float = Field(
+        default=0.35,
+        ge=-1.0,
+        le=1.0,
+        description="A previous/next slot whose story has no article on that side takes the "
+        "most related article there only from this score up; else the slot is empty.",
+    )
     topic_model: Path | None = Field(
         default=None,
         description="A topic model directory (`newsrec topics train`); default: zero-shot.",

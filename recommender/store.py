@@ -18,12 +18,16 @@ import numpy as np
 from recommender.articles import Article
 from recommender.errors import IndexCorruptError
 from recommender.related_lists import SCHEMA as RELATED_LISTS_SCHEMA
-from recommender.related_lists import RelatedListStore, drop_lists_touching
+from recommender.related_lists import RelatedListStore, drop_lists_of, drop_lists_touching
+from recommender.story_store import SCHEMA as STORIES_SCHEMA
+from recommender.story_store import StoryStore, founded_by, update_in_write
 
 # 3: stored related lists, which every writer must drop as it changes articles; a release
 # that predates them (2) must not write a store that has them, so it refuses 3.
-SCHEMA_VERSION = 3
-UPGRADABLE_SCHEMA_VERSIONS = frozenset({"2"})
+# 4: article stories, which every writer keeps in step (story_store.py); a 3 store is
+# upgraded by a writer, its articles then pending a story until the next write assigns them.
+SCHEMA_VERSION = 4
+UPGRADABLE_SCHEMA_VERSIONS = frozenset({"2", "3"})
 # Meta entries saying where the vectors are served from (see recommender/backend_choice.py).
 BACKEND_KEYS = ("vector_backend", "qdrant_url", "qdrant_collection")
 
@@ -121,6 +125,7 @@ class ArticleSummary:
     published: str | None
     source: str | None
     topics: tuple[str, ...]
+    story: str | None = None  # None only where a summary is built without the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +170,11 @@ class ArticleStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(_SCHEMA + RELATED_LISTS_SCHEMA)
+            self._db.executescript(_SCHEMA + RELATED_LISTS_SCHEMA + STORIES_SCHEMA)
         except sqlite3.DatabaseError as error:
             raise IndexCorruptError(f"{path}: not a readable newsrec store ({error})") from None
         self.related_lists = RelatedListStore(self._db)
+        self.stories = StoryStore(self._db)
         # Every article's summary, once `keep_summaries_in_memory` is called.
         self._summaries: dict[int, ArticleSummary] | None = None
         # Owners whose stored related lists a write dropped, for the writer to rank again.
@@ -286,15 +292,20 @@ class ArticleStore:
         for chunk in _chunks(list(row_ids), 900):
             marks = ",".join("?" * len(chunk))
             query = (
-                "SELECT row_id, id, title, published, source, assigned_topics, primary_topic "
-                f"FROM articles WHERE row_id IN ({marks})"
+                "SELECT row_id, id, title, published, source, assigned_topics, primary_topic, "
+                "s.story FROM articles LEFT JOIN article_stories s USING (row_id) "
+                f"WHERE row_id IN ({marks})"
             )
-            for row_id, article_id, title, published, source, topics, primary in self._db.execute(
-                query, chunk
-            ):
+            for row in self._db.execute(query, chunk):
+                row_id, article_id, title, published, source, topics, primary, story = row
                 assigned = AssignedTopics.from_columns(topics, primary)
                 found[int(row_id)] = ArticleSummary(
-                    article_id, title, published, source, assigned.labels if assigned else ()
+                    article_id,
+                    title,
+                    published,
+                    source,
+                    assigned.labels if assigned else (),
+                    story if story is not None else founded_by(article_id),
                 )
         return found
 
@@ -415,6 +426,8 @@ class ArticleStore:
                     released.add(row[1])
             touched = [*rescored, *deleted]
             self.dropped_list_owners.update(drop_lists_touching(self._db, touched))
+            editorial = {row_ids[item.article.id]: item.article.story for item in upserts}
+            update_in_write(self._db, editorial, rescored, deleted)
             # A vector no article uses any more would only grow the file.
             self._db.executemany(
                 "DELETE FROM vectors WHERE content_hash = ? "
@@ -434,6 +447,32 @@ class ArticleStore:
             )
             self._set_meta(generation=str(self.generation + 1))
         self._refresh_summaries(list(assigned), [])
+
+    def write_stories(
+        self, assigned: dict[int, str], merged: dict[str, str], drop_owners: Sequence[int]
+    ) -> None:
+        """Give rows their clustered story and fold merged stories (see `StoryStore.assign`),
+        dropping the stored lists of `drop_owners` (their slots change), in one transaction."""
+        with self._transaction():
+            moved = [row_id for story in merged for row_id in self.stories.member_rows(story)]
+            self.stories.assign(assigned, merged)
+            self.dropped_list_owners.update(drop_lists_of(self._db, drop_owners))
+            self._set_meta(generation=str(self.generation + 1))
+        self._refresh_summaries([*assigned, *moved], [])
+
+    def clear_stories(self, *, editorial: bool = False) -> None:
+        """Every clustered story (and with `editorial`, every story) back to pending, in one
+        transaction; stored lists are dropped (their slots follow the stories)."""
+        with self._transaction():
+            if editorial:
+                self.stories.clear_all()
+            else:
+                self.stories.clear_clustered()
+            owners = [int(row[0]) for row in self._db.execute("SELECT owner FROM related_lists")]
+            self.dropped_list_owners.update(drop_lists_of(self._db, owners))
+            self._set_meta(generation=str(self.generation + 1))
+        if self._summaries is not None:
+            self.keep_summaries_in_memory()
 
     def _refresh_summaries(self, changed: Sequence[int], deleted: Sequence[int]) -> None:
         """After a commit: bring the in-memory summaries (if kept) in step."""

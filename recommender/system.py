@@ -8,6 +8,7 @@ from embeddings import Embedder, EmbedderChoice, create_embedder
 from recommender.index import ArticleIndex
 from recommender.related import Ranking, Recommender
 from recommender.settings import Settings
+from recommender.stories import StoryAssigner, StoryClustering
 from recommender.topics import TopicTagger, build_tagger
 
 
@@ -50,7 +51,7 @@ def open_index(
         tagger = None
     elif tagger is None:
         tagger = topic_tagger_factory(settings, embedder)
-    return ArticleIndex.open(
+    index = ArticleIndex.open(
         settings.index_dir,
         embedder,
         writable=writable,
@@ -64,6 +65,20 @@ def open_index(
         qdrant_url=settings.qdrant_url,
         qdrant_collection=settings.qdrant_collection,
     )
+    if writable:
+        index.story_assigner = build_story_assigner(settings, index)
+    return index
+
+
+def build_story_assigner(settings: Settings, index: ArticleIndex) -> StoryAssigner:
+    """Assigns written articles to stories, with the ranking's score (see `stories.py`)."""
+    return StoryAssigner(
+        build_recommender(settings, index),
+        StoryClustering(
+            join_threshold=settings.story_join_threshold,
+            merge_threshold=settings.story_merge_threshold,
+        ),
+    )
 
 
 def build_recommender(settings: Settings, index: ArticleIndex) -> Recommender:
@@ -76,4 +91,5 @@ def build_recommender(settings: Settings, index: ArticleIndex) -> Recommender:
             time_decay_days=settings.time_decay_days,
         ),
         list_depth=settings.related_list_depth,
+        slot_floor=settings.slot_relevance_floor,
     )

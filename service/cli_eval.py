@@ -94,6 +94,45 @@ def related(
         Console(stderr=True, highlight=False).print(f"report written to {report}")
 
 
+@eval_app.command("stories")
+def stories(
+    corpus: Annotated[
+        Path, typer.Argument(help="A JSONL or CSV corpus whose articles carry a `story`.")
+    ],
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write stories.md and the sweep plot here.")
+    ] = None,
+    slot_queries: Annotated[
+        int | None, typer.Option("--slot-queries", min=1, help="A seeded sample for slot rates.")
+    ] = None,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--index-dir",
+            help="Start from a copy of the index here (it must hold exactly CORPUS; it is "
+            "never written) [default: a temporary index].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Cluster the corpus into stories with its `story` hidden, and score it against them."""
+    from eval.stories_eval import run_stories_eval
+    from eval.stories_report import summary_lines
+
+    with _progress() as on_progress:
+        found = run_stories_eval(
+            corpus,
+            report,
+            settings=Settings(),
+            index_dir=index_dir,
+            slot_queries=slot_queries,
+            on_progress=on_progress,
+        )
+    sys.stdout.write("\n".join(summary_lines(found)) + "\n")
+    if report is not None:
+        Console(stderr=True, highlight=False).print(f"report written to {report}")
+
+
 @contextmanager
 def _progress() -> Iterator[ProgressCallback]:
     bars = Progress(

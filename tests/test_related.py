@@ -29,6 +29,7 @@ from recommender import (
     RelatedArticle,
     RelatedFilters,
 )
+from recommender.related import SLOT_RELEVANCE_FLOOR
 from tests.conftest import make_article
 
 Build = Callable[..., Recommender]
@@ -109,14 +110,17 @@ def build(tmp_path: Path, embedder: HashingEmbedder) -> Iterator[Build]:
     opened: list[ArticleIndex] = []
 
     def _build(
-        articles: Sequence[Article], ranking: Ranking = DENSE_ONLY, **options: object
+        articles: Sequence[Article],
+        ranking: Ranking = DENSE_ONLY,
+        slot_floor: float = SLOT_RELEVANCE_FLOOR,
+        **options: object,
     ) -> Recommender:
         index = ArticleIndex.open(
             tmp_path / f"index-{len(opened)}", embedder, writable=True, **options
         )  # type: ignore[arg-type]
         opened.append(index)
         index.upsert(list(articles))
-        return Recommender(index, ranking)
+        return Recommender(index, ranking, slot_floor=slot_floor)
 
     yield _build
     for index in opened:
@@ -595,38 +599,32 @@ def test_slots_take_the_most_related_strictly_earlier_and_later(
     assert slots.previous.score == pytest.approx(cosines[best_earlier], abs=1e-5)
 
 
-def test_an_undated_article_gets_the_two_best_related(
-    build: Build, embedder: HashingEmbedder
-) -> None:
-    corpus = _slot_corpus(None)
-    recommender = build(corpus)
-    cosines = _cosines(embedder, corpus)["q"]
+def test_an_undated_article_has_no_slots(build: Build) -> None:
+    # Without a date nothing is "previous" or "next" (the old rule filled both with the two
+    # best related articles: a reader takes the labels literally).
+    recommender = build(_slot_corpus(None), slot_floor=-1.0)
 
     slots = recommender.slots("q")
 
-    assert slots.previous is not None and slots.next is not None
-    assert {slots.previous.id, slots.next.id} == set(_ranked(cosines, "q")[:2])
+    assert (slots.previous, slots.next) == (None, None)
 
 
 @pytest.mark.parametrize("side", ["newest", "oldest"])
-def test_an_empty_side_takes_the_best_remaining_related_article(
-    build: Build, embedder: HashingEmbedder, side: str
-) -> None:
+def test_an_empty_side_stays_empty(build: Build, embedder: HashingEmbedder, side: str) -> None:
+    # The old rule filled it with the best remaining related article (on the wrong side).
     corpus = _slot_corpus("2030-01-01T00:00:00Z" if side == "newest" else "2000-01-01T00:00:00Z")
-    recommender = build(corpus)
+    recommender = build(corpus, slot_floor=-1.0)
     cosines = _cosines(embedder, corpus)["q"]
     dated_others = [a.id for a in corpus if a.published is not None and a.id != "q"]
     best_dated = max(dated_others, key=cosines.__getitem__)
 
     slots = recommender.slots("q")
 
-    assert slots.previous is not None and slots.next is not None
-    filled, natural = (
+    empty, natural = (
         (slots.next, slots.previous) if side == "newest" else (slots.previous, slots.next)
     )
-    assert natural.id == best_dated
-    assert filled.id != natural.id
-    assert filled.id == next(c for c in _ranked(cosines, "q") if c != natural.id)
+    assert empty is None
+    assert natural is not None and natural.id == best_dated and natural.kind == "related"
 
 
 def test_slots_skip_the_query_duplicate_and_never_show_two_copies(
@@ -667,7 +665,8 @@ def test_with_one_other_article_it_takes_its_side(build: Build) -> None:
         [
             _story("new", "harbour", seed=1, published="2024-01-02"),
             _story("old", "vaccine", seed=2, published="2024-01-01"),
-        ]
+        ],
+        slot_floor=-1.0,
     )
 
     for query, expected in [("new", ("old", None)), ("old", (None, "new"))]:
@@ -710,7 +709,7 @@ def test_slots_match_an_oracle_on_random_dated_corpora(
         )
         for n in range(20)
     ]
-    recommender = build(corpus)
+    recommender = build(corpus, slot_floor=-1.0)
     cosines = _cosines(embedder, corpus)
     moments = {a.id: None if a.published is None else _epoch(a.published[:-1]) for a in corpus}
 
@@ -726,21 +725,16 @@ def test_slots_match_an_oracle_on_random_dated_corpora(
             c for c in scores if when is not None and moments[c] is not None and moments[c] > when
         ]
         previous, following = slots[query].previous, slots[query].next
-        assert previous is not None and following is not None
-        assert query not in {previous.id, following.id}
-        assert previous.id != following.id
-        if before:
-            assert previous.id in before
+        # Every article is its own story here: each slot is the most related article on
+        # its side, or empty when the side has none (never one from the other side).
+        assert (previous is not None) == bool(before)
+        assert (following is not None) == bool(after)
+        if previous is not None:
+            assert previous.id in before and previous.kind == "related"
             assert previous.score == pytest.approx(max(scores[c] for c in before), abs=1e-5)
-        if after:
-            assert following.id in after
+        if following is not None:
+            assert following.id in after and following.kind == "related"
             assert following.score == pytest.approx(max(scores[c] for c in after), abs=1e-5)
-        if not before:
-            rest = [c for c in _ranked(scores, query) if c != following.id]
-            assert previous.score == pytest.approx(scores[rest[0]], abs=1e-5)
-        if not after:
-            rest = [c for c in _ranked(scores, query) if c != previous.id]
-            assert following.score == pytest.approx(scores[rest[0]], abs=1e-5)
 
 
 def test_slots_many_equals_slots_one_by_one(build: Build) -> None:

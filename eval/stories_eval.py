@@ -1,0 +1,378 @@
+"""`newsrec eval stories CORPUS`: story clustering against a corpus's gold `story`.
+
+The corpus is indexed with its `story` field removed (an editorial story would be the
+answer), then clustered the way `newsrec stories recluster` does, in date order. Scored
+against the gold (an article without one is a story of its own) with pairwise precision,
+recall and F1, BCubed F1 and the adjusted Rand index, beside two baselines, each at the
+best threshold of its own sweep (generous to them):
+
+- `tfidf-cc`: connected components of the graph linking articles whose TF-IDF cosine
+  (scikit-learn, English stop words, sublinear tf) is at least the threshold;
+- `dense-single-pass`: single-pass clustering on the dense vectors, oldest first: an
+  article joins the cluster whose centroid is closest if the cosine clears the threshold
+  (the centroids of its 32 nearest earlier neighbours' clusters are compared).
+
+The project's clustering is shown at its configured thresholds (`default`) and at the best
+of the sweep. Slot rates come from the index clustered at the configured thresholds:
+`same_story` (of the sides where the gold story has an article, those whose slot holds one),
+`wrong_side` (filled slots not strictly on their side of the date: 0 by construction) and
+`filler` (of the sides where the gold story has none, those filled anyway).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sparse
+from scipy.sparse.csgraph import connected_components
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics.cluster import contingency_matrix, pair_confusion_matrix
+
+from recommender import Article, ArticleIndex, InvalidInputError, Settings, load_articles
+from recommender.index import STORE_FILE
+from recommender.stories import StoryAssigner, StoryClustering, cluster_stream
+from recommender.system import build_recommender, open_index
+
+Progress = Callable[[str, int, int], None]
+JOIN_SWEEP = tuple(round(0.1 + 0.05 * step, 2) for step in range(15))  # 0.10 .. 0.80
+MERGE_MARGINS = (0.0, 0.1, 0.2, None)  # merge = join + margin; None: never merge
+BASELINE_SWEEP = tuple(round(0.1 + 0.05 * step, 2) for step in range(17))  # 0.10 .. 0.90
+_CANDIDATES_SLICE = 512
+_SINGLE_PASS_NEIGHBOURS = 32
+
+
+def clustering_scores(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:
+    """Pairwise precision/recall/F1, BCubed precision/recall/F1 and ARI of one clustering."""
+    pairs = pair_confusion_matrix(gold, predicted)
+    together = float(pairs[1, 1])
+    precision = together / (together + pairs[0, 1]) if together + pairs[0, 1] else 1.0
+    recall = together / (together + pairs[1, 0]) if together + pairs[1, 0] else 1.0
+    table = contingency_matrix(gold, predicted, sparse=True).tocoo()
+    gold_sizes = np.bincount(table.row, weights=table.data)
+    predicted_sizes = np.bincount(table.col, weights=table.data)
+    squared = table.data.astype(np.float64) ** 2
+    total = float(len(gold))
+    b_precision = float((squared / predicted_sizes[table.col]).sum() / total)
+    b_recall = float((squared / gold_sizes[table.row]).sum() / total)
+    return {
+        "pair_precision": precision,
+        "pair_recall": recall,
+        "pair_f1": _f1(precision, recall),
+        "bcubed_precision": b_precision,
+        "bcubed_recall": b_recall,
+        "bcubed_f1": _f1(b_precision, b_recall),
+        "ari": float(adjusted_rand_score(gold, predicted)),
+    }
+
+
+def run_stories_eval(
+    corpus: Path,
+    report_dir: Path | None = None,
+    *,
+    settings: Settings,
+    index_dir: Path | None = None,
+    slot_queries: int | None = None,
+    on_progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Cluster `corpus` and score it; returns the figures (and writes a report if asked)."""
+    articles = load_articles([corpus]).articles
+    gold_of = {a.id: a.story if a.story is not None else f"\0{a.id}" for a in articles}
+    if not any(a.story for a in articles):
+        raise InvalidInputError(f"{corpus}: no article carries a `story`: nothing to score")
+    advance = on_progress or (lambda task, done, total: None)
+    with _writable_copy(articles, settings, index_dir, advance) as index:
+        recommender = build_recommender(settings, index)
+        rows = _date_order(index)
+        names = {row: s.id for row, s in index.store.summaries_by_row_id(rows).items()}
+        neighbours = _neighbours(recommender, rows, names, settings, advance)
+        gold = [gold_of[names[row]] for row in rows]
+        sweep = _sweep(rows, names, neighbours, gold)
+        configured = StoryClustering(
+            join_threshold=settings.story_join_threshold,
+            merge_threshold=settings.story_merge_threshold,
+        )
+        default = _scored(gold, cluster_stream(rows, names, neighbours, configured), rows)
+        texts = [index.article(names[row]).text for row in rows]
+        vectors = index.vectors.vectors_of(np.asarray(rows, dtype=np.int64))
+        baselines = {
+            "tfidf-cc": _tfidf_components(texts, gold),
+            "dense-single-pass": _dense_single_pass(
+                vectors, _earlier_neighbours(index, rows), gold
+            ),
+        }
+        StoryAssigner(recommender, configured).recluster(editorial=False)
+        slots = _slot_rates(recommender, articles, slot_queries, advance)
+    best = max(sweep, key=lambda entry: entry["scores"]["bcubed_f1"])
+    found: dict[str, Any] = {
+        "corpus": str(corpus),
+        "articles": len(articles),
+        "gold_stories": len({a.story for a in articles if a.story}),
+        "embedder": settings.embedder,
+        "configured": {"join": configured.join_threshold, "merge": configured.merge_threshold},
+        "systems": {
+            "default": default,
+            "best-sweep": best["scores"],
+            **{name: entry["best"] for name, entry in baselines.items()},
+        },
+        "best_sweep": {"join": best["join"], "merge": best["merge"]},
+        "baseline_thresholds": {name: entry["threshold"] for name, entry in baselines.items()},
+        "sweep": sweep,
+        "baseline_sweeps": {name: entry["sweep"] for name, entry in baselines.items()},
+        "slots": slots,
+    }
+    if report_dir is not None:
+        from eval.stories_report import write_stories_report
+
+        write_stories_report(found, report_dir)
+    return found
+
+
+# -- the index ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _writable_copy(
+    articles: Sequence[Article],
+    settings: Settings,
+    index_dir: Path | None,
+    advance: Progress,
+) -> Iterator[ArticleIndex]:
+    """An index of the corpus without its stories, in a temporary directory: a copy of
+    `index_dir` when that holds exactly the corpus (never written itself), else built."""
+    with tempfile.TemporaryDirectory(prefix="newsrec-eval-stories-") as temporary:
+        directory = Path(temporary) / "index"
+        local = settings.model_copy(update={"index_dir": directory, "tag_on_index": False})
+        if index_dir is not None and (Path(index_dir) / STORE_FILE).exists():
+            shutil.copytree(index_dir, directory, ignore=shutil.ignore_patterns("newsrec.lock"))
+        with open_index(local, writable=True) as index:
+            index.story_assigner = None  # clustered below, once, at each threshold
+            if index_dir is not None and (Path(index_dir) / STORE_FILE).exists():
+                _check_holds(index, articles, Path(index_dir))
+                index.store.clear_stories(editorial=True)
+            else:
+                plan = index.plan_upsert([replace(a, story=None) for a in articles])
+
+                def encoded(done: int) -> None:
+                    advance("encoding", done, plan.texts_to_encode)
+
+                index.apply(plan, progress=encoded)
+                index.save()
+            yield index
+
+
+def _check_holds(index: ArticleIndex, articles: Sequence[Article], source: Path) -> None:
+    states = index.store.states([a.id for a in articles])
+    differing = sum(
+        1 for a in articles if a.id not in states or states[a.id].content_hash != a.content_hash
+    )
+    if differing or len(index) != len(articles):
+        raise InvalidInputError(
+            f"{source} holds another corpus ({differing} of {len(articles)} articles missing "
+            "or changed): give another --index-dir, or none to build a temporary index"
+        )
+
+
+def _date_order(index: ArticleIndex) -> list[int]:
+    """Rows oldest first, undated last: the order a recluster meets them in."""
+    catalog = index.catalog
+    starts = np.where(np.isnan(catalog.starts), np.inf, catalog.starts)
+    order = np.lexsort((catalog.row_ids, starts))
+    return [int(row) for row in catalog.row_ids[order]]
+
+
+def _neighbours(
+    recommender: Any,
+    rows: list[int],
+    names: dict[int, str],
+    settings: Settings,
+    advance: Progress,
+) -> dict[int, list[tuple[int, float]]]:
+    depth = StoryClustering().candidates
+    found: dict[int, list[tuple[int, float]]] = {}
+    by_id = {name: row for row, name in names.items()}
+    for start in range(0, len(rows), _CANDIDATES_SLICE):
+        chunk = [names[row] for row in rows[start : start + _CANDIDATES_SLICE]]
+        for article_id, hits in recommender.neighbours(chunk, depth).items():
+            found[by_id[article_id]] = hits
+        advance("candidates", len(chunk), len(rows))
+    return found
+
+
+# -- sweeps and baselines ----------------------------------------------------------------
+
+
+def _scored(gold: list[str], assigned: dict[int, str], rows: list[int]) -> dict[str, float]:
+    return clustering_scores(gold, [assigned[row] for row in rows])
+
+
+def _sweep(
+    rows: list[int],
+    names: dict[int, str],
+    neighbours: dict[int, list[tuple[int, float]]],
+    gold: list[str],
+) -> list[dict[str, Any]]:
+    entries = []
+    for join in JOIN_SWEEP:
+        for margin in MERGE_MARGINS:
+            merge = 1.0 if margin is None else min(1.0, join + margin)
+            clustering = StoryClustering(join_threshold=join, merge_threshold=merge)
+            if margin is None:
+                clustering = replace(clustering, merge_threshold=1.0 + 1e-9)
+            assigned = cluster_stream(rows, names, neighbours, clustering)
+            entries.append(
+                {
+                    "join": join,
+                    "merge": None if margin is None else merge,
+                    "scores": _scored(gold, assigned, rows),
+                }
+            )
+    return entries
+
+
+def _tfidf_components(texts: list[str], gold: list[str]) -> dict[str, Any]:
+    matrix = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(texts)
+    matrix = sparse.csr_matrix(matrix, dtype=np.float32)
+    lowest = min(BASELINE_SWEEP)
+    links: list[sparse.coo_matrix] = []
+    for start in range(0, matrix.shape[0], 2000):
+        block = (matrix[start : start + 2000] @ matrix.T).tocoo()
+        keep = (block.data >= lowest) & (block.row + start < block.col)
+        links.append(
+            sparse.coo_matrix(
+                (block.data[keep], (block.row[keep] + start, block.col[keep])),
+                shape=(matrix.shape[0], matrix.shape[0]),
+            )
+        )
+    graph = sparse.coo_matrix(sum(links) if links else (matrix.shape[0], matrix.shape[0]))
+    sweep = []
+    for threshold in BASELINE_SWEEP:
+        keep = graph.data >= threshold
+        edges = sparse.coo_matrix(
+            (np.ones(int(keep.sum())), (graph.row[keep], graph.col[keep])), shape=graph.shape
+        )
+        _, labels = connected_components(edges, directed=False)
+        sweep.append({"threshold": threshold, "scores": clustering_scores(gold, labels)})
+    return _best_of(sweep)
+
+
+def _earlier_neighbours(index: ArticleIndex, rows: list[int]) -> list[np.ndarray]:
+    """For each row (in date order), the positions of its nearest dense neighbours met
+    before it: up to 32 of its 64 nearest overall."""
+    position_of = {row: position for position, row in enumerate(rows)}
+    row_array = np.asarray(rows, dtype=np.int64)
+    found = []
+    for start in range(0, len(rows), 1024):
+        vectors = index.vectors.vectors_of(row_array[start : start + 1024])
+        _, hits = index.vectors.search(vectors, 2 * _SINGLE_PASS_NEIGHBOURS)
+        for offset, row_hits in enumerate(hits):
+            positions = [position_of[int(h)] for h in row_hits if h >= 0 and int(h) in position_of]
+            earlier = [p for p in positions if p < start + offset]
+            found.append(np.asarray(earlier[:_SINGLE_PASS_NEIGHBOURS], dtype=np.int64))
+    return found
+
+
+def _dense_single_pass(
+    vectors: np.ndarray, near: list[np.ndarray], gold: list[str]
+) -> dict[str, Any]:
+    """vectors: (n, dimension) unit rows in date order; near: earlier neighbours' positions."""
+    count = len(vectors)
+    sweep = []
+    for threshold in BASELINE_SWEEP:
+        labels = np.full(count, -1, dtype=np.int64)
+        sums: list[np.ndarray] = []
+        for position in range(count):
+            best, best_score = -1, threshold
+            for cluster in sorted({int(labels[i]) for i in near[position]}):
+                centroid = sums[cluster]
+                score = float(centroid @ vectors[position]) / float(np.linalg.norm(centroid))
+                if score >= best_score:
+                    best, best_score = cluster, score
+            if best < 0:
+                best = len(sums)
+                sums.append(vectors[position].astype(np.float64).copy())
+            else:
+                sums[best] = sums[best] + vectors[position]
+            labels[position] = best
+        sweep.append({"threshold": threshold, "scores": clustering_scores(gold, labels)})
+    return _best_of(sweep)
+
+
+def _best_of(sweep: list[dict[str, Any]]) -> dict[str, Any]:
+    best = max(sweep, key=lambda entry: entry["scores"]["bcubed_f1"])
+    return {"best": best["scores"], "threshold": best["threshold"], "sweep": sweep}
+
+
+# -- slots -------------------------------------------------------------------------------
+
+
+def _slot_rates(
+    recommender: Any,
+    articles: Sequence[Article],
+    limit: int | None,
+    advance: Progress,
+) -> dict[str, float]:
+    members: dict[str, list[Article]] = defaultdict(list)
+    for article in articles:
+        if article.story:
+            members[article.story].append(article)
+    queries = [a for a in articles if a.story and len(members[a.story]) > 1]
+    if limit is not None and len(queries) > limit:
+        chosen = np.random.default_rng(0).choice(len(queries), limit, replace=False)
+        queries = [queries[i] for i in sorted(chosen)]
+    story_of = {a.id: a.story for a in articles}
+    moment_of = {a.id: a.published_time for a in articles}
+    has_side = same = filled_without = without = wrong = filled = related = 0
+    for start in range(0, len(queries), 256):
+        chunk = queries[start : start + 256]
+        found = recommender.slots_many([a.id for a in chunk])
+        for query in chunk:
+            moment = query.published_time
+            slots = found[query.id]
+            for side, item in ((0, slots.previous), (1, slots.next)):
+                story_side = moment is not None and any(
+                    _on_side(moment_of[m.id], moment, side)
+                    for m in members[query.story or ""]
+                    if m.id != query.id
+                )
+                if item is not None:
+                    filled += 1
+                    related += item.kind == "related"
+                    other = moment_of[item.id]
+                    if moment is None or other is None or not _on_side(other, moment, side):
+                        wrong += 1
+                if story_side:
+                    has_side += 1
+                    same += item is not None and story_of.get(item.id) == query.story
+                else:
+                    without += 1
+                    filled_without += item is not None
+        advance("slots", len(chunk), len(queries))
+    return {
+        "queries": float(len(queries)),
+        "same_story": same / has_side if has_side else float("nan"),
+        "wrong_side": float(wrong),
+        "filler": filled_without / without if without else float("nan"),
+        "related_kind": related / filled if filled else float("nan"),
+    }
+
+
+def _on_side(other: Any, moment: Any, side: int) -> bool:
+    if other is None:
+        return False
+    return bool(other.before(moment) if side == 0 else moment.before(other))
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+__all__ = ["clustering_scores", "run_stories_eval"]

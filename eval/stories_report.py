@@ -1,0 +1,93 @@
+"""The `newsrec eval stories --report DIR` files: report.md, stories.json and the sweep plot.
+
+Drawn on matplotlib's Agg canvas directly (no pyplot, no display), written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from recommender.publish import write_json_atomically
+
+METRICS = ("pair_precision", "pair_recall", "pair_f1", "bcubed_f1", "ari")
+SWEEP_PLOT = "stories-sweep.png"
+
+
+def stories_table(found: dict[str, Any]) -> list[str]:
+    """The systems' scores as a fixed-width table (also what the CLI prints)."""
+    header = ["system", *METRICS]
+    rows = [
+        [name, *(f"{scores[m]:.4f}" for m in METRICS)] for name, scores in found["systems"].items()
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *rows]
+    ]
+
+
+def summary_lines(found: dict[str, Any]) -> list[str]:
+    configured, best = found["configured"], found["best_sweep"]
+    thresholds = ", ".join(f"{n} {t}" for n, t in found["baseline_thresholds"].items())
+    slots = found["slots"]
+    return [
+        f"{found['corpus']}: {found['articles']:,} articles, {found['gold_stories']:,} gold "
+        f"stories, embedder {found['embedder']}",
+        *stories_table(found),
+        f"default: join {configured['join']}, merge {configured['merge']}; best of the sweep: "
+        f"join {best['join']}, merge {best['merge']}; baselines at {thresholds}",
+        f"slots ({int(slots['queries']):,} queries): same-story {_rate(slots['same_story'])} "
+        f"where one exists, wrong side {int(slots['wrong_side'])}, filler "
+        f"{_rate(slots['filler'])} where the story has none, kind related "
+        f"{_rate(slots['related_kind'])} of filled slots",
+    ]
+
+
+def write_stories_report(found: dict[str, Any], directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    report = directory / "stories.md"
+    temporary = report.with_name(f".{report.name}.tmp")
+    lines = ["# Story clustering", "", "```", *summary_lines(found), "```", ""]
+    lines.append(f"![threshold sweep]({SWEEP_PLOT})")
+    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    temporary.replace(report)
+    write_json_atomically(directory / "stories.json", json.loads(json.dumps(found, default=str)))
+    plot = directory / SWEEP_PLOT
+    _sweep_plot(found, plot)
+    return [report, directory / "stories.json", plot]
+
+
+def _sweep_plot(found: dict[str, Any], path: Path) -> None:
+    figure = Figure(figsize=(7, 4.2))
+    axes = figure.add_subplot()
+    margins: dict[str, list[tuple[float, float]]] = {}
+    for entry in found["sweep"]:
+        merge = entry["merge"]
+        label = "never merge" if merge is None else f"merge = join + {merge - entry['join']:.1f}"
+        margins.setdefault(label, []).append((entry["join"], entry["scores"]["bcubed_f1"]))
+    for label, points in margins.items():
+        axes.plot(*zip(*points, strict=True), marker="o", markersize=3, label=f"newsrec, {label}")
+    for name, sweep in found["baseline_sweeps"].items():
+        points = [(e["threshold"], e["scores"]["bcubed_f1"]) for e in sweep]
+        axes.plot(*zip(*points, strict=True), linestyle="--", label=name)
+    axes.set_xlabel("threshold (newsrec: join score; baselines: cosine)")
+    axes.set_ylabel("BCubed F1")
+    axes.set_title(Path(found["corpus"]).name)
+    axes.legend(fontsize=7)
+    axes.grid(alpha=0.3)
+    temporary = path.with_name(f".{path.name}.tmp")
+    FigureCanvasAgg(figure).print_png(str(temporary))
+    temporary.replace(path)
+
+
+def _rate(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f}"

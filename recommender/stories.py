@@ -1,0 +1,281 @@
+"""Story clustering, online: every article joins the story it reads as part of, or opens one.
+
+An article waiting for a story (new, or its text or date changed: see `story_store.py`)
+is compared with its candidates, the articles the ranking would consider for its related
+list, by the ranking's own blended score (`Recommender.neighbours`). A story's link to the
+article is its best-scoring member among them (single link: a story drifts, from a bridge
+collapse to a trial to a reopening, and its newest coverage reads most like the next).
+
+- It joins the best-linked story when that link clears `join_threshold`, else opens a
+  story of its own, named after it (`story_store.founded_by`).
+- When it also clears `merge_threshold` with other stories, it bridges them: they become
+  one (the editorial one if any, else the largest, keeps its id). Two editorial stories are
+  never merged: an editor said they differ.
+- Articles an editor assigned (`story` in the input) are never moved; others may join them.
+
+Articles are assigned oldest first (undated last), as a news stream arrives, so a rebuild
+(`recluster`) meets them in the same order as a stream indexed in date order did. Each
+slice of assignments is one transaction, which also drops the stored lists whose slots the
+new members change (`drop_owners`), so a stored slot never misses a story member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recommender.errors import InvalidInputError, NewsrecError
+from recommender.related import Recommender
+from recommender.story_store import StoryMember, founded_by
+
+_SLICE = 512
+
+
+class StoryNotFoundError(NewsrecError, KeyError):
+    """No story with that id in the index."""
+
+    def __init__(self, story: str) -> None:
+        self.story = story
+        super().__init__(story)
+
+    def __str__(self) -> str:
+        return f"no story with id {self.story!r} in the index"
+
+
+@dataclass(frozen=True)
+class StoryClustering:
+    """How articles are grouped into stories. Thresholds are on the ranking's blended score
+    (see `Ranking`); calibrated with `newsrec eval stories` (README, stories section)."""
+
+    join_threshold: float = 0.45
+    merge_threshold: float = 0.6
+    # Candidates read per article (dense and lexical each): its closest stories are among
+    # the first few, and each candidate costs an exact score.
+    candidates: int = 32
+
+    def __post_init__(self) -> None:
+        # A merge threshold above 1 never merges (no score reaches it).
+        if not -1.0 <= self.join_threshold <= self.merge_threshold:
+            raise InvalidInputError(
+                "story thresholds must satisfy -1 <= join <= merge, got "
+                f"join {self.join_threshold} and merge {self.merge_threshold}"
+            )
+        if self.candidates < 1:
+            raise InvalidInputError(f"story candidates must be >= 1, got {self.candidates}")
+
+
+@dataclass
+class _Stories:
+    """The assignment as it stands, in memory, for one run."""
+
+    story_of: dict[int, str]
+    editorial: set[str]
+    members: dict[str, set[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for row_id, story in self.story_of.items():
+            self.members.setdefault(story, set()).add(row_id)
+
+    def join(self, row_id: int, story: str) -> None:
+        self.story_of[row_id] = story
+        self.members.setdefault(story, set()).add(row_id)
+
+    def fold(self, story: str, into: str) -> set[int]:
+        """Move a story's members into another; returns them."""
+        moved = self.members.pop(story, set())
+        for row_id in moved:
+            self.story_of[row_id] = into
+        self.members.setdefault(into, set()).update(moved)
+        return moved
+
+
+@dataclass
+class _Slice:
+    """What one transaction writes."""
+
+    assigned: dict[int, str] = field(default_factory=dict)
+    merged: dict[str, str] = field(default_factory=dict)
+    drop_owners: set[int] = field(default_factory=set)
+
+
+class StoryAssigner:
+    """Assigns the index's pending articles to stories (see the module docstring)."""
+
+    def __init__(self, recommender: Recommender, clustering: StoryClustering | None = None) -> None:
+        self.recommender = recommender
+        self.clustering = clustering or StoryClustering()
+
+    def assign_pending(self, *, progress: Callable[[int], None] | None = None) -> int:
+        """Assign every article without a story; returns how many were assigned."""
+        store = self.recommender.index.store
+        pending = store.stories.pending()
+        if not pending:
+            return 0
+        rows = store.stories.all_rows()
+        state = _Stories(
+            {row_id: story for row_id, (story, _) in rows.items()},
+            {story for story, editorial in rows.values() if editorial},
+        )
+        # Only an index with stored lists has slots to keep in step.
+        keeps_lists = store.related_lists.count() > 0
+        for start in range(0, len(pending), _SLICE):
+            chunk = pending[start : start + _SLICE]
+            written = self._assign(chunk, state, keeps_lists)
+            store.write_stories(written.assigned, written.merged, sorted(written.drop_owners))
+            if progress is not None:
+                progress(len(chunk))
+        return len(pending)
+
+    def recluster(
+        self, *, editorial: bool = True, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Forget the clustered stories and assign every article afresh (`editorial=False`:
+        the editors' stories too, as an evaluation that hides the answer does)."""
+        self.recommender.index.store.clear_stories(editorial=not editorial)
+        return self.assign_pending(progress=progress)
+
+    def _assign(self, rows: Sequence[int], state: _Stories, keeps_lists: bool) -> _Slice:
+        written = _Slice()
+        ids = self.recommender.index.store.summaries_by_row_id(list(rows))
+        neighbours = self.recommender.neighbours(
+            [ids[row_id].id for row_id in rows if row_id in ids], self.clustering.candidates
+        )
+        for row_id in rows:
+            if row_id not in ids:
+                continue
+            article_id = ids[row_id].id
+            links = _links(neighbours.get(article_id, []), state.story_of)
+            story = _place(article_id, links, state, written, self.clustering)
+            state.join(row_id, story)
+            written.assigned[row_id] = story
+            if keeps_lists:
+                written.drop_owners.update(self._neighbours_in_time(row_id, state, story))
+        return written
+
+    def _neighbours_in_time(self, row_id: int, state: _Stories, story: str) -> set[int]:
+        """Members whose previous or next slot the new member may take: those at the
+        nearest earlier and the nearest later publication time of the story."""
+        catalog = self.recommender.index.catalog
+        members = np.fromiter(state.members.get(story, ()), dtype=np.int64)
+        members = members[members != row_id]
+        if not len(members):
+            return set()
+        try:
+            moment = catalog.starts[catalog.position(row_id)]
+        except KeyError:
+            return set()
+        starts = catalog.starts[np.searchsorted(catalog.row_ids, members)]
+        if np.isnan(moment):
+            return set()
+        affected: set[int] = set()
+        with np.errstate(invalid="ignore"):
+            for side in (starts < moment, starts > moment):
+                if side.any():
+                    nearest = starts[side][np.argmin(np.abs(starts[side] - moment))]
+                    affected.update(int(m) for m in members[starts == nearest])
+        return affected
+
+
+def cluster_stream(
+    order: Sequence[int],
+    names: dict[int, str],
+    neighbours: dict[int, list[tuple[int, float]]],
+    clustering: StoryClustering,
+) -> dict[int, str]:
+    """What `StoryAssigner.recluster(editorial=False)` assigns, from the candidates computed
+    once (`Recommender.neighbours`, by row): an evaluation sweeps thresholds with it.
+    `order`: rows oldest first; `names`: each row's article id."""
+    state = _Stories({}, set())
+    written = _Slice()
+    for row_id in order:
+        links = _links(neighbours.get(row_id, []), state.story_of)
+        story = _place(names[row_id], links, state, written, clustering)
+        state.join(row_id, story)
+    return state.story_of
+
+
+def _place(
+    article_id: str,
+    links: dict[str, float],
+    state: _Stories,
+    written: _Slice,
+    clustering: StoryClustering,
+) -> str:
+    """The story an article joins, merging the stories it bridges."""
+    joinable = {s: score for s, score in links.items() if score >= clustering.join_threshold}
+    if not joinable:
+        return _unused_name(article_id, state)
+    bridged = [s for s, score in joinable.items() if score >= clustering.merge_threshold]
+    best = max(joinable, key=lambda s: (joinable[s], s))
+    if best not in bridged:
+        return best
+    # The editorial story, if any, keeps its id; else the largest one (fewest rows move).
+    editorial = [s for s in bridged if s in state.editorial]
+    keeper = (
+        max(editorial, key=lambda s: (joinable[s], s))
+        if editorial
+        else max(bridged, key=lambda s: (len(state.members.get(s, ())), joinable[s], s))
+    )
+    if keeper != best and best in state.editorial:
+        return best  # the best link is editorial and another one too: join, never merge
+    for story in bridged:
+        if story == keeper or story in state.editorial:
+            continue
+        moved = state.fold(story, keeper)
+        written.merged[story] = keeper
+        for row_id in moved:
+            if row_id in written.assigned:
+                written.assigned[row_id] = keeper
+        written.drop_owners.update(moved)  # every moved member's slots may change
+        written.drop_owners.update(state.members.get(keeper, ()))
+    return keeper
+
+
+def _links(neighbours: list[tuple[int, float]], story_of: dict[int, str]) -> dict[str, float]:
+    """Each assigned candidate's story with its best score."""
+    links: dict[str, float] = {}
+    for row_id, score in neighbours:
+        story = story_of.get(row_id)
+        if story is not None and score > links.get(story, -np.inf):
+            links[story] = score
+    return links
+
+
+def _unused_name(article_id: str, state: _Stories) -> str:
+    """The story an article opens: named after it, unless that name is still in use (the
+    article opened a story once, and its text changed since)."""
+    name = founded_by(article_id)
+    suffix = 1
+    while name in state.members:
+        suffix += 1
+        name = f"{founded_by(article_id)}~{suffix}"
+    return name
+
+
+def story_of(recommender: Recommender, article_id: str) -> tuple[str, list[StoryMember]]:
+    """An indexed article's story id and its articles in time order (undated last)."""
+    store = recommender.index.store
+    row_id = recommender.index.row_id(article_id)
+    story = store.stories.stories_of([row_id]).get(row_id, founded_by(article_id))
+    return story, store.stories.members(story)
+
+
+def story_members(recommender: Recommender, story: str) -> list[StoryMember]:
+    """A story's articles in time order (undated last); StoryNotFoundError if none."""
+    members = recommender.index.store.stories.members(story)
+    if not members:
+        raise StoryNotFoundError(story)
+    return members
+
+
+__all__ = [
+    "StoryAssigner",
+    "StoryClustering",
+    "StoryMember",
+    "StoryNotFoundError",
+    "cluster_stream",
+    "story_members",
+    "story_of",
+]
