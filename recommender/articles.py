@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from recommender.dates import PublishedTime, parse_published
 
 KNOWN_FIELDS = ("id", "title", "body", "published", "source", "url", "section", "topics", "story")
+# How deep lists and objects may nest inside one extra field ({"a": [1]} is 2 levels). Deeper
+# values could be stored but not returned (JSON encoders stop near 255 levels), so they are
+# refused when written, by the CLI and the API alike.
+MAX_FIELD_DEPTH = 32
+# A lone surrogate (a "\ud800" escape with no pair) parses from JSON but is no text: it
+# cannot be encoded as UTF-8, so it could neither be hashed, stored nor returned.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ArticleRecord(BaseModel):
@@ -100,6 +109,12 @@ def content_hash(text: str) -> str:
 
 def article_from_mapping(row: dict[str, Any]) -> Article:
     """Validate a raw row; raise ValueError with a one-line reason naming the field."""
+    for name, value in row.items():
+        problem = json_value_problem(value, max_depth=MAX_FIELD_DEPTH)
+        if problem is None and isinstance(name, str) and _SURROGATE.search(name):
+            problem = "an unpaired surrogate escape in its name, which is not text"
+        if problem is not None:
+            raise ValueError(f"field {_shown_name(name)}: holds {problem}")
     try:
         record = ArticleRecord.model_validate(row)
     except ValidationError as error:
@@ -116,6 +131,40 @@ def article_from_mapping(row: dict[str, Any]) -> Article:
         story=record.story,
         extra=dict(record.model_extra or {}),
     )
+
+
+def json_value_problem(value: Any, *, max_depth: int | None = None) -> str | None:
+    """What a parsed JSON value holds that cannot be kept (a phrase to follow "holds"), or
+    None: a string or key with an unpaired surrogate, a number that is NaN or infinite (JSON
+    has neither; Python's parser lets them in), lists and objects deeper than `max_depth`.
+
+    Iterative, so a hostile nesting depth cannot exhaust the stack.
+    """
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return "an unpaired surrogate escape, which is not text"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"the number {item}, which JSON does not have"
+        elif isinstance(item, dict | list):
+            if max_depth is not None and depth >= max_depth:
+                return f"lists or objects nested deeper than {max_depth} levels (the limit)"
+            if isinstance(item, dict):
+                for key in item:
+                    if isinstance(key, str) and _SURROGATE.search(key):
+                        return "an unpaired surrogate escape in a key, which is not text"
+                pending.extend((child, depth + 1) for child in item.values())
+            else:
+                pending.extend((child, depth + 1) for child in item)
+    return None
+
+
+def _shown_name(name: object) -> str:
+    text = repr(name) if isinstance(name, str) and _SURROGATE.search(name) else f"'{name}'"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _describe(error: ValidationError) -> str:

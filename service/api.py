@@ -34,7 +34,12 @@ from service import (
 from service.fast_reads import StoredListReads
 from service.live_index import LiveIndex
 from service.metrics import Metrics
-from service.middleware import ArticlePathMiddleware, BodyLimitMiddleware, ObservabilityMiddleware
+from service.middleware import (
+    ArticlePathMiddleware,
+    BodyLimitMiddleware,
+    JSONTextMiddleware,
+    ObservabilityMiddleware,
+)
 from service.settings import ServiceSettings
 from service.writer_proxy import WriterProxy
 
@@ -103,6 +108,7 @@ def create_app(
     # Added innermost first: the last one added sees the request first.
     app.add_middleware(StoredListReads)
     app.add_middleware(ArticlePathMiddleware)
+    app.add_middleware(JSONTextMiddleware)  # inside the body limit: reads at most that much
     app.add_middleware(BodyLimitMiddleware, max_bytes=service_settings.max_body_bytes)
     if service_settings.cors_origins:
         app.add_middleware(

@@ -92,12 +92,23 @@ async def _http_error(request: Request, error: Exception) -> Response:
     # malformed JSON like any other, answered 422 (as a JSON syntax error is), not an
     # undocumented status.
     assert isinstance(error, HTTPException)
-    if error.status_code == 400 and isinstance(error.__cause__, UnicodeError):
-        return JSONResponse(
-            {"detail": "the request body is not valid JSON: it is not UTF-8 text"},
-            status_code=422,
-        )
+    if error.status_code == 400 and error.__cause__ is not None:
+        reason = _unreadable_body(error.__cause__)
+        if reason is not None:
+            return JSONResponse({"detail": f"the request body is {reason}"}, status_code=422)
     return await http_exception_handler(request, error)
+
+
+def _unreadable_body(cause: BaseException) -> str | None:
+    """Why FastAPI could not parse a body, for the parser's errors that are not a JSON syntax
+    error: still malformed input (422), not the undocumented 400."""
+    if isinstance(cause, UnicodeError):
+        return "not valid JSON: it is not UTF-8 text"
+    if isinstance(cause, RecursionError):
+        return "not acceptable JSON: it nests lists or objects too deeply to read"
+    if isinstance(cause, ValueError):  # e.g. an integer literal of over 4,300 digits
+        return f"not acceptable JSON ({str(cause).splitlines()[0][:200]})"
+    return None
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from urllib.parse import quote, unquote
 
@@ -15,6 +16,7 @@ from fastapi import HTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from recommender.articles import json_value_problem
 from service.metrics import Metrics
 
 ARTICLE_PREFIX = "/articles/"
@@ -93,6 +95,54 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited, send)
+
+
+# What a body must hold for `JSONTextMiddleware` to parse it: an escape in the surrogate
+# range, a NaN or infinity literal, or an exponent that can overflow to infinity.
+_SUSPECT_JSON = re.compile(rb"\\u[dD][89a-fA-F]|NaN|Infinity|[eE][+]?[0-9]{3}")
+
+
+class JSONTextMiddleware:
+    """422 for a JSON body that parses but holds what JSON text cannot: an unpaired surrogate
+    escape ("\\ud800": no UTF-8 encoding, so any hash, store or echo of it fails) or a
+    NaN/Infinity (Python's parser accepts them; no JSON answer can carry them).
+
+    Checked once, here, for every route; only bodies with such a pattern are parsed again.
+    Raised inside the route's body read, like the body limit, so the answer is JSON.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def checked() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                    chunks.clear()
+                    problem = _json_text_problem(body)
+                    if problem is not None:
+                        raise HTTPException(422, f"the request body holds {problem}")
+            return message
+
+        await self.app(scope, checked, send)
+
+
+def _json_text_problem(body: bytes) -> str | None:
+    if not _SUSPECT_JSON.search(body):
+        return None
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # not JSON at all: the route's own parsing says so
+    return json_value_problem(value)
 
 
 class ObservabilityMiddleware:
