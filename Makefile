@@ -59,7 +59,6 @@ browser:
 # interrupted (the URL is printed when it starts).
 demo: install-demo
 	$(BIN)/newsrec index seeds/articles.jsonl --index-dir $(DEMO_DIR)
-	$(BIN)/newsrec precompute --index-dir $(DEMO_DIR)
 	$(BIN)/newsrec slots $(DEMO_ARTICLE) --index-dir $(DEMO_DIR)
 	$(BIN)/newsrec related $(DEMO_ARTICLE) -k 5 --index-dir $(DEMO_DIR)
 	$(BIN)/newsrec serve --index-dir $(DEMO_DIR) --host $(HOST) --port $(PORT)

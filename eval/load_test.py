@@ -26,6 +26,15 @@ client (httpx): `/healthz` first (the HTTP floor), then related-by-id. Two id mi
 When the index has stored lists, a second server with NEWSREC_RELATED_LIST_DEPTH=0 then
 measures the cold phase ranked live, every request, next to its own /healthz.
 
+A third step takes no prepared index, as a new user would:
+
+    python -m eval.load_test index-serve FILE [--embedder minilm|hashing]
+
+runs `newsrec index FILE` into a fresh directory, then `newsrec serve` on it (no other
+step), and asks related-by-id for every id of the file once (no answer cached), against
+`/healthz` asked as many times by the same client (the Python one: wrk would cycle the ids
+into the response cache).
+
 Every phase is bounded in time (`--duration`) and the Python client also in count. Only
 127.0.0.1 is ever contacted.
 """
@@ -449,6 +458,62 @@ def _run_server(
         server.wait(timeout=30)
 
 
+@dataclass(frozen=True)
+class IndexThenServe:
+    articles: int
+    index_seconds: float  # `newsrec index FILE`, model load and stored lists included
+    healthz: Figures
+    related: Figures  # every id of the file once, in a shuffled order
+
+    @property
+    def ratio(self) -> float:
+        return self.related.per_second / self.healthz.per_second
+
+
+def index_then_serve(source: Path, options: argparse.Namespace) -> IndexThenServe:
+    """`newsrec index FILE` then `newsrec serve`, nothing in between; related-by-id for every
+    id of FILE once against as many `/healthz` requests from the same client."""
+    from recommender.loaders import read_article_rows
+
+    ids = [row.id for _, row in read_article_rows(source) if not isinstance(row, Exception)]
+    random.Random(options.seed).shuffle(ids)
+    environment = {**os.environ, "NEWSREC_EMBEDDER": options.embedder}
+    with tempfile.TemporaryDirectory(prefix="newsrec-index-serve-") as scratch:
+        index_dir = Path(scratch) / "index"
+        command = [sys.executable, "-m", "service.cli", "index", str(source)]
+        started = time.perf_counter()
+        subprocess.run(
+            [*command, "--index-dir", str(index_dir)],
+            check=True,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        index_seconds = time.perf_counter() - started
+        print(f"newsrec index: {len(ids):,} articles in {index_seconds:.1f} s", flush=True)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(index_dir, port, options.workers)
+        try:
+            wait_ready(base, timeout=600)
+            # Warm-up on a few ids, left out of the measured phase (their answers are cached).
+            warm, measured = ids[:20], ids[20:]
+            with httpx.Client(base_url=base, timeout=30) as client:
+                for article_id in warm:
+                    client.get(f"/articles/{quote(article_id, safe='')}/related")
+            paths = [f"/articles/{quote(i, safe='')}/related" for i in measured]
+            timed = argparse.Namespace(**{**vars(options), "max_requests": len(paths)})
+            timed.client = "python"
+            floor = _measure("GET /healthz", ["/healthz"], base, timed)
+            related = _measure("related, every id once", paths, base, timed)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    result = IndexThenServe(len(ids), index_seconds, floor, related)
+    print(f"related, every id once: {result.ratio:.2f}x the /healthz rate", flush=True)
+    return result
+
+
 def run_options(index_dir: Path, **overrides: Any) -> argparse.Namespace:
     """The options `run` takes, with the command line's defaults."""
     options = _parser().parse_args(["run", str(index_dir)])
@@ -481,6 +546,15 @@ def _parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--max-requests", type=int, default=500_000, help="python client cap")
     run_parser.add_argument("--seed", type=int, default=7)
     run_parser.add_argument("--wcep", type=Path, default=WCEP)
+    serve_parser = commands.add_parser(
+        "index-serve", help="newsrec index FILE, then newsrec serve; every id once"
+    )
+    serve_parser.add_argument("file", type=Path)
+    serve_parser.add_argument("--embedder", choices=("minilm", "hashing"), default="minilm")
+    serve_parser.add_argument("--duration", type=float, default=60.0, help="cap per phase, s")
+    serve_parser.add_argument("--connections", type=int, default=16)
+    serve_parser.add_argument("--workers", type=int, default=1)
+    serve_parser.add_argument("--seed", type=int, default=7)
     return parser
 
 
@@ -495,6 +569,8 @@ def main(argv: list[str] | None = None) -> None:
             options.vectors,
             stored_lists=options.stored_lists,
         )
+    elif options.command == "index-serve":
+        index_then_serve(options.file, options)
     else:
         run(options)
 

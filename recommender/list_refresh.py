@@ -1,8 +1,10 @@
 """Keeping the stored related lists in step with the index: fill them, re-rank after writes.
 
-Ranking a list costs what a live related request costs (a few milliseconds), so filling an
-index of n articles takes n of them: done by `newsrec precompute`, resumable (it ranks only
-what has no list), committed in batches.
+The lists are part of the index: every write path leaves every article's list stored
+(`newsrec index` and `delete` rank whatever has none, the service's writer ranks what its
+writes touch and fills the rest in the background at start). Ranking a list costs what a
+live related request costs (a few milliseconds), so filling an index of n articles takes n
+of them, committed in batches; `newsrec precompute` remains to rank them all again.
 """
 
 from __future__ import annotations
@@ -60,9 +62,9 @@ def rank_rows(recommender: Recommender, row_ids: Sequence[int]) -> RankedBatch:
 
 
 def lists_in_use(recommender: Recommender) -> bool:
-    """Whether the index has stored lists for this recommender's ranking (kept up to date)."""
-    lists = recommender.index.store.related_lists
-    return recommender.reads_lists and lists.signature() == recommender.list_signature
+    """Whether this recommender's ranking keeps stored lists (its list depth allows them):
+    then every write path stores them, on an index that had none before too."""
+    return recommender.reads_lists
 
 
 def stale_lists_ranked(recommender: Recommender, changed_ids: Sequence[str]) -> RankedBatch:
@@ -71,7 +73,7 @@ def stale_lists_ranked(recommender: Recommender, changed_ids: Sequence[str]) -> 
     That is: the changed articles' own lists, the lists the write dropped (they held a
     changed or deleted article), and the lists of the changed articles' related items, which
     a new article most likely belongs in. Nothing is ranked on an index whose lists are not
-    in use (none stored for this ranking).
+    in use (list depth 0, or deeper than a quarter of the candidate pool).
     """
     store = recommender.index.store
     generation = store.generation
@@ -100,12 +102,14 @@ def refresh_lists_after_write(
     *,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> int:
-    """What `stale_lists_ranked` ranks, ranked and stored in batches of a few hundred: for a
-    batch writer (`newsrec index`, `delete`), where a large write can re-rank many lists.
+    """For a batch writer (`newsrec index`, `delete`): every article without a stored list
+    ranked (the changed ones, those whose lists the write dropped, and any that had none:
+    an index written before, or ranked under other settings), then the lists of the changed
+    articles' related items (`stale_lists_ranked`), in batches of a few hundred.
 
-    `progress(label, total)` is called once per phase (the changed articles, then the
-    lists that follow them) and returns the callback advanced by each batch's size.
-    Returns how many lists were stored.
+    `progress(label, total)` is called once per phase (the lists missing, then the lists
+    that follow the changed articles) and returns the callback advanced by each batch's
+    size. Returns how many lists were stored.
     """
     store = recommender.index.store
     dropped, store.dropped_list_owners = store.dropped_list_owners, set()
@@ -113,14 +117,13 @@ def refresh_lists_after_write(
         return 0
     index = recommender.index
     changed_rows = [index.row_id(i) for i in _without_lists(recommender, changed_ids)]
-    advance = (
-        progress("ranking the changed articles' lists", len(changed_rows)) if progress else None
-    )
-    stored = store_lists_of(recommender, changed_rows, progress=advance)
+    missing = owners_to_rank(recommender)
+    advance = progress("storing related lists", len(missing)) if progress else None
+    stored = store_lists_of(recommender, missing, progress=advance)
     members = store.related_lists.members_of(changed_rows)
-    followers = _followers(recommender, dropped | members, set(changed_rows))
+    followers = _followers(recommender, dropped | members, set(missing))
     rows = [index.row_id(article_id) for article_id in followers]
-    advance = progress("ranking the lists that follow them", len(rows)) if progress else None
+    advance = progress("re-ranking the lists they join", len(rows)) if progress else None
     return stored + store_lists_of(recommender, rows, progress=advance)
 
 

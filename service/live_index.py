@@ -17,6 +17,7 @@ Two ways to hold it (see `ServiceSettings.role`):
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import logging
@@ -76,6 +77,10 @@ class WritesRefusedError(Exception):
 
 class SnapshotPublishError(Exception):
     """The store committed the write but the vector snapshot could not be published."""
+
+
+class StorageFullError(Exception):
+    """The disk (or the store's quota) is full: the write was not committed (507)."""
 
 
 @dataclass(eq=False)
@@ -207,10 +212,12 @@ class LiveIndex:
                     self._current = self._load()
                     self._error = None
                     logger.info("index loaded: %s", self.status())
-                except NewsrecError as error:
-                    if str(error) != self._error:
-                        logger.error("index not loaded (retrying): %s", error)
-                    self._error = str(error)
+                except Exception as error:  # whatever it is, /readyz and the log say why
+                    reason = load_failure(error)
+                    if reason != self._error:
+                        unexpected = not isinstance(error, NewsrecError)
+                        logger.error("index not loaded (retrying): %s", reason, exc_info=unexpected)
+                    self._error = reason
                     self._stop.wait(_RETRY_SECONDS)
                     continue
             elif not self.writable:
@@ -221,10 +228,12 @@ class LiveIndex:
             self._stop.wait(self.service.reload_interval)
 
     def _fill_missing_lists(self) -> None:
-        """Rank the stored lists a previous writer dropped but did not get to re-rank (it
-        died in between: those articles are ranked live meanwhile, correct but slower).
+        """Rank, in the background after loading, every stored list the index lacks: all of
+        them on an index written without lists (by an older release, or through the Python
+        API), those a previous writer dropped but did not live to re-rank. Those articles
+        are ranked live meanwhile, correct but slower.
 
-        Only on an index whose lists are in use. Each slice is ranked under the read lock
+        Not with list depth 0 (no stored lists). Each slice is ranked under the read lock
         alone, so writes go on meanwhile; it is stored only if no write came in between
         (the store refuses it otherwise, and the slice is ranked again)."""
         snapshot = self._current
@@ -260,8 +269,9 @@ class LiveIndex:
             return
         try:
             fresh = self._load()
-        except NewsrecError as error:
-            logger.error("new index version not loaded (keeping the old one): %s", error)
+        except Exception as error:
+            reason = load_failure(error)
+            logger.error("new index version not loaded (keeping the old one): %s", reason)
             return
         self._current = fresh
         self.cache.clear()
@@ -378,7 +388,7 @@ class LiveIndex:
                 stored = snapshot.index.store.hashes_with_vectors(texts)
             self._prime([text for key, text in texts.items() if key not in stored])
             changed = [item.article.id for item in plan.changed]
-            with snapshot.lock.writing():
+            with snapshot.lock.writing(), _not_committed_when_full():
                 report = snapshot.index.apply(plan)
                 self._after_write(snapshot, changed, [])
             try:
@@ -391,7 +401,7 @@ class LiveIndex:
         """Delete one article; returns the new store generation."""
         with self._write_mutex:
             snapshot = self._writable_snapshot()
-            with snapshot.lock.writing():
+            with snapshot.lock.writing(), _not_committed_when_full():
                 if snapshot.index.delete([article_id]):
                     raise ArticleNotFoundError(article_id)
                 self._after_write(snapshot, [], [article_id])
@@ -473,11 +483,51 @@ class LiveIndex:
         """
         try:
             snapshot.index.save()
-        except OSError as error:
+        # FAISS reports a failed write (a full disk) as RuntimeError, not OSError.
+        except (OSError, RuntimeError, sqlite3.Error) as error:
+            reason = getattr(error, "strerror", None) or _last_line(error)
+            logger.error("vector snapshot not published after a committed write: %s", reason)
             raise SnapshotPublishError(
                 f"the write is committed to the store, but the vector snapshot could not be "
-                f"published ({error.strerror or error}); it is rebuilt on the next load"
+                f"published ({reason}); it is rebuilt on the next load"
             ) from error
+
+
+def load_failure(error: Exception) -> str:
+    """One line saying why the index could not be loaded."""
+    if isinstance(error, NewsrecError):
+        return str(error)
+    if isinstance(error, sqlite3.DatabaseError):
+        return f"the index store cannot be read ({error}): restore it or rebuild the index"
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or error}"
+    return f"unexpected {type(error).__name__}: {_last_line(error)}"
+
+
+def _last_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[-1] if lines else type(error).__name__
+
+
+@contextmanager
+def _not_committed_when_full() -> Iterator[None]:
+    """SQLite's "database or disk is full" (or ENOSPC on a file) as `StorageFullError`: the
+    transaction was rolled back, so nothing changed, here or in memory."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if "full" not in str(error):
+            raise
+        raise StorageFullError(
+            f"the write was not committed: {error}; nothing was written"
+        ) from error
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise StorageFullError(
+            f"the write was not committed: {error.strerror}; nothing was written"
+        ) from error
 
 
 def _pin_read_transaction(index: ArticleIndex) -> None:

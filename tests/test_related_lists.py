@@ -208,9 +208,25 @@ def test_lists_ranked_before_a_write_are_refused(seeded: ArticleIndex) -> None:
     assert seeded.store.related_lists.count() == 0
 
 
-def test_an_index_without_stored_lists_ranks_nothing_after_a_write(seeded: ArticleIndex) -> None:
+def test_a_write_to_an_index_without_stored_lists_stores_every_list(seeded: ArticleIndex) -> None:
     seeded.upsert([make_article("another", "Another story", "About something else entirely.")])
-    assert refresh_lists_after_write(Recommender(seeded), ["another"]) == 0
+    assert refresh_lists_after_write(Recommender(seeded), ["another"]) == len(SEEDS) + 1
+    assert owners_to_rank(Recommender(seeded)) == []
+    assert _answers(Recommender(seeded)) == _answers(Recommender(seeded, list_depth=0))
+
+
+def test_a_write_ranks_again_lists_ranked_under_other_settings(seeded: ArticleIndex) -> None:
+    store_lists_of(Recommender(seeded), owners_to_rank(Recommender(seeded)))
+    other = Recommender(seeded, list_depth=5)
+    assert owners_to_rank(other) == seeded.catalog.row_ids.tolist()
+    seeded.delete([SEEDS[1].id])
+    assert refresh_lists_after_write(other, []) == len(SEEDS) - 1
+    assert owners_to_rank(other) == []
+
+
+def test_depth_zero_stores_no_list_on_a_write(seeded: ArticleIndex) -> None:
+    seeded.upsert([make_article("another", "Another story", "About something else entirely.")])
+    assert refresh_lists_after_write(Recommender(seeded, list_depth=0), ["another"]) == 0
     assert seeded.store.related_lists.count() == 0
 
 
@@ -237,8 +253,10 @@ def test_precompute_command_is_resumable_and_the_cli_keeps_lists_in_step(
 ) -> None:
     where = ("--index-dir", str(cli_index))
     before = _cli("related", SEEDS[0].id, "-k", "5", "--json", *where)
-    assert f"{len(SEEDS):,} related lists ranked and stored" in _cli("precompute", *where)
-    assert "0 related lists ranked" in _cli("precompute", *where)
+    # `newsrec index` stored every list already.
+    assert f"0 related lists ranked and stored; {len(SEEDS):,} stored" in _cli(
+        "precompute", *where
+    )
     assert f"{len(SEEDS):,} related lists ranked" in _cli("precompute", "--all", *where)
     assert _cli("related", SEEDS[0].id, "-k", "5", "--json", *where) == before
     # A follow-up indexed from the CLI enters its neighbour's stored list at once.
