@@ -17,7 +17,6 @@ Two ways to hold it (see `ServiceSettings.role`):
 
 from __future__ import annotations
 
-import errno
 import itertools
 import json
 import logging
@@ -77,10 +76,6 @@ class WritesRefusedError(Exception):
 
 class SnapshotPublishError(Exception):
     """The store committed the write but the vector snapshot could not be published."""
-
-
-class StorageFullError(Exception):
-    """The disk (or the store's quota) is full: the write was not committed (507)."""
 
 
 @dataclass(eq=False)
@@ -212,12 +207,10 @@ class LiveIndex:
                     self._current = self._load()
                     self._error = None
                     logger.info("index loaded: %s", self.status())
-                except Exception as error:  # whatever it is, /readyz and the log say why
-                    reason = load_failure(error)
-                    if reason != self._error:
-                        unexpected = not isinstance(error, NewsrecError)
-                        logger.error("index not loaded (retrying): %s", reason, exc_info=unexpected)
-                    self._error = reason
+                except NewsrecError as error:
+                    if str(error) != self._error:
+                        logger.error("index not loaded (retrying): %s", error)
+                    self._error = str(error)
                     self._stop.wait(_RETRY_SECONDS)
                     continue
             elif not self.writable:
@@ -269,9 +262,8 @@ class LiveIndex:
             return
         try:
             fresh = self._load()
-        except Exception as error:
-            reason = load_failure(error)
-            logger.error("new index version not loaded (keeping the old one): %s", reason)
+        except NewsrecError as error:
+            logger.error("new index version not loaded (keeping the old one): %s", error)
             return
         self._current = fresh
         self.cache.clear()
@@ -388,7 +380,7 @@ class LiveIndex:
                 stored = snapshot.index.store.hashes_with_vectors(texts)
             self._prime([text for key, text in texts.items() if key not in stored])
             changed = [item.article.id for item in plan.changed]
-            with snapshot.lock.writing(), _not_committed_when_full():
+            with snapshot.lock.writing():
                 report = snapshot.index.apply(plan)
                 self._after_write(snapshot, changed, [])
             try:
@@ -401,7 +393,7 @@ class LiveIndex:
         """Delete one article; returns the new store generation."""
         with self._write_mutex:
             snapshot = self._writable_snapshot()
-            with snapshot.lock.writing(), _not_committed_when_full():
+            with snapshot.lock.writing():
                 if snapshot.index.delete([article_id]):
                     raise ArticleNotFoundError(article_id)
                 self._after_write(snapshot, [], [article_id])
@@ -483,51 +475,11 @@ class LiveIndex:
         """
         try:
             snapshot.index.save()
-        # FAISS reports a failed write (a full disk) as RuntimeError, not OSError.
-        except (OSError, RuntimeError, sqlite3.Error) as error:
-            reason = getattr(error, "strerror", None) or _last_line(error)
-            logger.error("vector snapshot not published after a committed write: %s", reason)
+        except OSError as error:
             raise SnapshotPublishError(
                 f"the write is committed to the store, but the vector snapshot could not be "
-                f"published ({reason}); it is rebuilt on the next load"
+                f"published ({error.strerror or error}); it is rebuilt on the next load"
             ) from error
-
-
-def load_failure(error: Exception) -> str:
-    """One line saying why the index could not be loaded."""
-    if isinstance(error, NewsrecError):
-        return str(error)
-    if isinstance(error, sqlite3.DatabaseError):
-        return f"the index store cannot be read ({error}): restore it or rebuild the index"
-    if isinstance(error, OSError):
-        where = f"{error.filename}: " if error.filename else ""
-        return f"{where}{error.strerror or error}"
-    return f"unexpected {type(error).__name__}: {_last_line(error)}"
-
-
-def _last_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[-1] if lines else type(error).__name__
-
-
-@contextmanager
-def _not_committed_when_full() -> Iterator[None]:
-    """SQLite's "database or disk is full" (or ENOSPC on a file) as `StorageFullError`: the
-    transaction was rolled back, so nothing changed, here or in memory."""
-    try:
-        yield
-    except sqlite3.OperationalError as error:
-        if "full" not in str(error):
-            raise
-        raise StorageFullError(
-            f"the write was not committed: {error}; nothing was written"
-        ) from error
-    except OSError as error:
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        raise StorageFullError(
-            f"the write was not committed: {error.strerror}; nothing was written"
-        ) from error
 
 
 def _pin_read_transaction(index: ArticleIndex) -> None:
