@@ -47,10 +47,28 @@ JOIN_SWEEP = tuple(round(0.1 + 0.05 * step, 2) for step in range(15))  # 0.10 ..
 MERGE_MARGINS = (0.0, 0.1, 0.2, None)  # merge = join + margin; None: never merge
 BASELINE_SWEEP = tuple(round(0.1 + 0.05 * step, 2) for step in range(17))  # 0.10 .. 0.90
 _CANDIDATES_SLICE = 512
+_UNLABELLED = "\0"  # the gold story of an article without one: its own
 _SINGLE_PASS_NEIGHBOURS = 32
 
 
-def clustering_scores(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:
+def clustering_scores(
+    gold: Sequence[str], predicted: Sequence[Any], *, labelled: Sequence[bool] | None = None
+) -> dict[str, float]:
+    """The scores of all articles, and with `labelled` those of the labelled ones too
+    (`labelled_*`: a corpus whose unlabelled articles are not known to stand alone, as
+    WCEP's, is judged on its labelled ones)."""
+    found = _scores(gold, predicted)
+    if labelled is not None:
+        keep = np.asarray(labelled, dtype=bool)
+        subset = _scores(
+            [g for g, k in zip(gold, keep, strict=True) if k],
+            [p for p, k in zip(predicted, keep, strict=True) if k],
+        )
+        found.update({f"labelled_{name}": value for name, value in subset.items()})
+    return found
+
+
+def _scores(gold: Sequence[str], predicted: Sequence[Any]) -> dict[str, float]:
     """Pairwise precision/recall/F1, BCubed precision/recall/F1 and ARI of one clustering."""
     pairs = pair_confusion_matrix(gold, predicted)
     together = float(pairs[1, 1])
@@ -85,7 +103,7 @@ def run_stories_eval(
 ) -> dict[str, Any]:
     """Cluster `corpus` and score it; returns the figures (and writes a report if asked)."""
     articles = load_articles([corpus]).articles
-    gold_of = {a.id: a.story if a.story is not None else f"\0{a.id}" for a in articles}
+    gold_of = {a.id: a.story if a.story is not None else f"{_UNLABELLED}{a.id}" for a in articles}
     if not any(a.story for a in articles):
         raise InvalidInputError(f"{corpus}: no article carries a `story`: nothing to score")
     advance = on_progress or (lambda task, done, total: None)
@@ -151,22 +169,32 @@ def _writable_copy(
     with tempfile.TemporaryDirectory(prefix="newsrec-eval-stories-") as temporary:
         directory = Path(temporary) / "index"
         local = settings.model_copy(update={"index_dir": directory, "tag_on_index": False})
-        if index_dir is not None and (Path(index_dir) / STORE_FILE).exists():
+        if index_dir is not None and not (Path(index_dir) / STORE_FILE).exists():
+            # Built there once (without stories: none are assigned), copied from then on.
+            _build(articles, settings.model_copy(update={"index_dir": index_dir}), advance)
+        if index_dir is not None:
             shutil.copytree(index_dir, directory, ignore=shutil.ignore_patterns("newsrec.lock"))
+        else:
+            _build(articles, local, advance)
         with open_index(local, writable=True) as index:
             index.story_assigner = None  # clustered below, once, at each threshold
-            if index_dir is not None and (Path(index_dir) / STORE_FILE).exists():
+            if index_dir is not None:
                 _check_holds(index, articles, Path(index_dir))
-                index.store.clear_stories(editorial=True)
-            else:
-                plan = index.plan_upsert([replace(a, story=None) for a in articles])
-
-                def encoded(done: int) -> None:
-                    advance("encoding", done, plan.texts_to_encode)
-
-                index.apply(plan, progress=encoded)
-                index.save()
+            index.store.clear_stories(editorial=True)
             yield index
+
+
+def _build(articles: Sequence[Article], settings: Settings, advance: Progress) -> None:
+    settings = settings.model_copy(update={"tag_on_index": False})
+    with open_index(settings, writable=True) as index:
+        index.story_assigner = None
+        plan = index.plan_upsert([replace(a, story=None) for a in articles])
+
+        def encoded(done: int) -> None:
+            advance("encoding", done, plan.texts_to_encode)
+
+        index.apply(plan, progress=encoded)
+        index.save()
 
 
 def _check_holds(index: ArticleIndex, articles: Sequence[Article], source: Path) -> None:
@@ -211,7 +239,11 @@ def _neighbours(
 
 
 def _scored(gold: list[str], assigned: dict[int, str], rows: list[int]) -> dict[str, float]:
-    return clustering_scores(gold, [assigned[row] for row in rows])
+    return clustering_scores(gold, [assigned[row] for row in rows], labelled=_labelled(gold))
+
+
+def _labelled(gold: list[str]) -> list[bool]:
+    return [not story.startswith(_UNLABELLED) for story in gold]
 
 
 def _sweep(
@@ -260,7 +292,12 @@ def _tfidf_components(texts: list[str], gold: list[str]) -> dict[str, Any]:
             (np.ones(int(keep.sum())), (graph.row[keep], graph.col[keep])), shape=graph.shape
         )
         _, labels = connected_components(edges, directed=False)
-        sweep.append({"threshold": threshold, "scores": clustering_scores(gold, labels)})
+        sweep.append(
+            {
+                "threshold": threshold,
+                "scores": clustering_scores(gold, labels, labelled=_labelled(gold)),
+            }
+        )
     return _best_of(sweep)
 
 
@@ -302,7 +339,12 @@ def _dense_single_pass(
             else:
                 sums[best] = sums[best] + vectors[position]
             labels[position] = best
-        sweep.append({"threshold": threshold, "scores": clustering_scores(gold, labels)})
+        sweep.append(
+            {
+                "threshold": threshold,
+                "scores": clustering_scores(gold, labels, labelled=_labelled(gold)),
+            }
+        )
     return _best_of(sweep)
 
 

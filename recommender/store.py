@@ -460,6 +460,16 @@ class ArticleStore:
             self._set_meta(generation=str(self.generation + 1))
         self._refresh_summaries([*assigned, *moved], [])
 
+    def adopt_editorial_stories(self) -> None:
+        """Pending articles whose input carries a `story` get it (see `StoryStore`)."""
+        with self._transaction():
+            before = self._db.total_changes
+            self.stories.adopt_editorial()
+            if self._db.total_changes != before:
+                self._set_meta(generation=str(self.generation + 1))
+        if self._summaries is not None:
+            self.keep_summaries_in_memory()
+
     def clear_stories(self, *, editorial: bool = False) -> None:
         """Every clustered story (and with `editorial`, every story) back to pending, in one
         transaction; stored lists are dropped (their slots follow the stories)."""

@@ -107,9 +107,16 @@ class StoryAssigner:
         self.recommender = recommender
         self.clustering = clustering or StoryClustering()
 
-    def assign_pending(self, *, progress: Callable[[int], None] | None = None) -> int:
-        """Assign every article without a story; returns how many were assigned."""
+    def assign_pending(
+        self, *, editorial: bool = True, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Assign every article without a story; returns how many were assigned.
+
+        `editorial`: a pending article whose stored input carries a `story` takes it (the
+        write gives it at once; a store from before stories has it only in the article)."""
         store = self.recommender.index.store
+        if editorial and store.stories.has_pending_editorial():
+            store.adopt_editorial_stories()
         pending = store.stories.pending()
         if not pending:
             return 0
@@ -134,7 +141,7 @@ class StoryAssigner:
         """Forget the clustered stories and assign every article afresh (`editorial=False`:
         the editors' stories too, as an evaluation that hides the answer does)."""
         self.recommender.index.store.clear_stories(editorial=not editorial)
-        return self.assign_pending(progress=progress)
+        return self.assign_pending(editorial=editorial, progress=progress)
 
     def _assign(self, rows: Sequence[int], state: _Stories, keeps_lists: bool) -> _Slice:
         written = _Slice()

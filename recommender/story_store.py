@@ -124,6 +124,13 @@ class StoryStore:
             )
         ]
 
+    def has_pending_editorial(self) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM articles WHERE story IS NOT NULL AND row_id NOT IN "
+            "(SELECT row_id FROM article_stories) LIMIT 1"
+        ).fetchone()
+        return row is not None
+
     def all_rows(self) -> dict[int, tuple[str, bool]]:
         """Every assigned row: (story, editorial)."""
         return {
@@ -174,9 +181,9 @@ class StoryStore:
         """(story, articles) largest first, then by name; pending articles count as their
         own story. `since`: only stories with an article published at or after it."""
         rows = self._db.execute(
-            "SELECT COALESCE(s.story, ? || a.id) AS story, COUNT(*), MAX(a.published_start) "
+            "SELECT COALESCE(s.story, ? || a.id) AS story_id, COUNT(*), MAX(a.published_start) "
             "FROM articles a LEFT JOIN article_stories s USING (row_id) "
-            "GROUP BY story HAVING COUNT(*) >= ? ORDER BY COUNT(*) DESC, story",
+            "GROUP BY story_id HAVING COUNT(*) >= ? ORDER BY COUNT(*) DESC, story_id",
             (CLUSTERED_PREFIX, min_size),
         ).fetchall()
         return [
@@ -197,6 +204,15 @@ class StoryStore:
         self._db.executemany(
             "UPDATE article_stories SET story = ? WHERE story = ? AND editorial = 0",
             [(into, story) for story, into in merged.items()],
+        )
+
+    def adopt_editorial(self) -> None:
+        """Inside the caller's transaction: give pending articles whose stored input carries
+        a `story` that story (a store from before stories had them only in `articles`)."""
+        self._db.execute(
+            "INSERT INTO article_stories (row_id, story, editorial) "
+            "SELECT row_id, story, 1 FROM articles WHERE story IS NOT NULL "
+            "AND row_id NOT IN (SELECT row_id FROM article_stories)"
         )
 
     def clear_clustered(self) -> None:

@@ -27,6 +27,7 @@ from service import (
     routes_demo,
     routes_docs,
     routes_health,
+    routes_stories,
     routes_summary,
     routes_text,
     routes_writes,
@@ -96,6 +97,7 @@ def create_app(
     for module in (
         routes_health,
         routes_summary,
+        routes_stories,
         routes_articles,
         routes_writes,
         routes_text,

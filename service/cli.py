@@ -33,7 +33,15 @@ from recommender import (
 from recommender.list_refresh import refresh_lists_after_write
 from recommender.system import index_tagger
 from recommender.topics import build_tagger
-from service import cli_eval, cli_lists, cli_migrate, cli_serve, cli_summary, cli_topics
+from service import (
+    cli_eval,
+    cli_lists,
+    cli_migrate,
+    cli_serve,
+    cli_stories,
+    cli_summary,
+    cli_topics,
+)
 from service import cli_output as output
 from service.cli_options import AsJson, IndexDir
 from service.cli_ray import Engine, EngineOption, RayAddress, batch_job, encoding_plan
@@ -232,6 +240,7 @@ cli_serve.register(app)
 cli_summary.register(app)
 cli_lists.register(app)
 cli_migrate.register(app)
+cli_stories.register(app)
 
 
 def _collect_ids(ids: list[str] | None, ids_file: Path | None) -> list[str]:

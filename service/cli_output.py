@@ -118,10 +118,11 @@ def slots(article_id: str, found: Slots, as_json: bool) -> None:
         )
         return
     line(article_id)
-    line(f"  previous: {_describe(found.previous) if found.previous else '-'}")
-    _why(found.previous, indent=12)
-    line(f"  next:     {_describe(found.next) if found.next else '-'}")
-    _why(found.next, indent=12)
+    for label, slot in (("previous", found.previous), ("next", found.next)):
+        # The kind says whether the slot continues the story or is only related.
+        shown = f"[{slot.kind}] {_describe(slot)}" if slot else "-"
+        line(f"  {label + ':':<9} {shown}")
+        _why(slot, indent=12)
 
 
 def similar(hits: list[RelatedArticle], as_json: bool) -> None:

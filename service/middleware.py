@@ -20,7 +20,7 @@ from recommender.articles import json_value_problem
 from service.metrics import Metrics
 
 ARTICLE_PREFIX = "/articles/"
-ARTICLE_SUFFIXES = frozenset({"related", "slots", "topics", "summary"})
+ARTICLE_SUFFIXES = frozenset({"related", "slots", "topics", "summary", "story"})
 
 access_logger = logging.getLogger("newsrec.access")
 

@@ -46,6 +46,13 @@ class RelatedItem(BaseModel):
     published: str | None
     source: str | None
     topics: list[str] = Field(description="Topic labels assigned at index time.")
+    story: str | None = Field(default=None, description="The story it belongs to.")
+    kind: Literal["story", "related"] | None = Field(
+        default=None,
+        description="Slots only: `story` when it is the nearest article of the same story on "
+        "its side of the date, `related` when the story has none there and it is the most "
+        "related article on that side.",
+    )
     why: str | None = Field(default=None, description="Why it was picked, in one line.")
     reasons: Reasons | None = None
 
@@ -58,7 +65,10 @@ class RelatedItem(BaseModel):
             published=related.published,
             source=related.source,
             topics=list(related.topics),
+            story=related.story,
         )
+        if related.kind is not None:
+            item.kind = related.kind  # type: ignore[assignment]
         if related.explanation is not None:
             # Assigned only when explained: responses leave unset fields out.
             item.why = related.explanation.text
@@ -73,8 +83,33 @@ class RelatedResponse(BaseModel):
 
 class SlotsResponse(BaseModel):
     id: str
-    previous: RelatedItem | None = Field(description="Most related article published before.")
-    next: RelatedItem | None = Field(description="Most related article published after.")
+    previous: RelatedItem | None = Field(
+        description="The nearest earlier article of the same story, else the most related "
+        "earlier article above the relevance floor (see `kind`), else null."
+    )
+    next: RelatedItem | None = Field(
+        description="The nearest later article of the same story, else the most related "
+        "later article above the relevance floor (see `kind`), else null."
+    )
+
+
+class StoryArticle(BaseModel):
+    id: str
+    title: str
+    published: str | None
+    source: str | None
+
+
+class StoryResponse(BaseModel):
+    story: str = Field(description="The story id (an editorial one as given in the input).")
+    articles: list[StoryArticle] = Field(description="In time order, undated last.")
+
+
+class StoriesResponse(BaseModel):
+    stories: list[StoryResponse] = Field(description="Largest first, then by id.")
+    total: int = Field(description="Stories matching, over all pages.")
+    offset: int
+    limit: int
 
 
 class TextFilters(BaseModel):

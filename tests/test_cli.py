@@ -116,7 +116,8 @@ STORIES: dict[str, list[tuple[str, str, str, str]]] = {
 STORY_OF = {article[0]: story for story, articles in STORIES.items() for article in articles}
 ALL_IDS = list(STORY_OF)
 SOURCES = ["Coast Daily", "Wire", None]
-RESULT_KEYS = {"id", "title", "score", "published", "source", "topics"}
+RESULT_KEYS = {"id", "title", "score", "published", "source", "topics", "story"}
+SLOT_KEYS = RESULT_KEYS | {"kind"}  # a slot says whether it continues the story
 STORE_FILES = ("newsrec-store.sqlite", "newsrec-manifest.json")
 
 
@@ -418,7 +419,7 @@ def test_slots_json_shape_and_sides(indexed: Cli) -> None:
     h2, e3 = result.json_lines()
     for line in (h2, e3):
         assert set(line) == {"id", "previous", "next"}
-        assert set(line["previous"]) == RESULT_KEYS and set(line["next"]) == RESULT_KEYS
+        assert set(line["previous"]) == SLOT_KEYS and set(line["next"]) == SLOT_KEYS
         assert line["previous"]["id"] != line["next"]["id"]
     assert h2["id"] == "h2"
     assert h2["previous"]["id"] == "h1"  # the only earlier harbour article
@@ -427,12 +428,12 @@ def test_slots_json_shape_and_sides(indexed: Cli) -> None:
     assert e3["next"]["id"] == "e4"
 
 
-def test_slots_first_article_of_a_story_fills_previous_with_a_related_one(indexed: Cli) -> None:
-    # v1 is the earliest article of all: no earlier candidate, so the best remaining related.
+def test_slots_first_article_of_a_story_has_no_previous(indexed: Cli) -> None:
+    # v1 is the earliest article of all: nothing is earlier, so no previous slot (it used to
+    # take the best remaining related article, a later one); next is its story's nearest.
     (line,) = indexed("slots", "v1", "--json").json_lines()
-    assert line["previous"] is not None and line["next"] is not None
-    assert {line["previous"]["id"], line["next"]["id"]} <= {"v2", "v3", "v4"}
-    assert line["previous"]["id"] != line["next"]["id"]
+    assert line["previous"] is None
+    assert line["next"]["id"] == "v2" and line["next"]["kind"] == "story"
 
 
 def test_slots_unknown_id_among_known_ones(indexed: Cli, tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from service.settings import ServiceSettings
 from tests.service_support import AWKWARD_IDS, CountingEmbedder, app_client, build_index
 
-RELATED_FIELDS = {"id", "title", "score", "published", "source", "topics"}
+RELATED_FIELDS = {"id", "title", "score", "published", "source", "topics", "story"}
+SLOT_FIELDS = RELATED_FIELDS | {"kind"}  # a slot says whether it continues the story
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,8 @@ def test_slots_previous_before_next_after(client: TestClient) -> None:
     assert body["previous"]["id"] == "libya-1"
     assert body["previous"]["published"] < "2025-09-03T14:40"
     assert body["next"]["published"] > "2025-09-03T14:40"
-    assert set(body["next"]) == RELATED_FIELDS
+    assert set(body["next"]) == SLOT_FIELDS
+    assert body["previous"]["kind"] == body["next"]["kind"] == "story"
 
 
 def test_slots_unknown_id_is_404(client: TestClient) -> None:

@@ -27,7 +27,8 @@ from tests.service_support import (
     hashing_settings,
 )
 
-RELATED_FIELDS = {"id", "title", "score", "published", "source", "topics"}
+RELATED_FIELDS = {"id", "title", "score", "published", "source", "topics", "story"}
+SLOT_FIELDS = RELATED_FIELDS | {"kind"}
 SEEDS = SEEDS_DIR / "articles.jsonl"
 
 
@@ -168,8 +169,9 @@ def test_cli_explain_gives_why_for_related_and_slots(run: Any) -> None:
     assert set(found) == {"id", "previous", "next", "related"}
     items = [found["previous"], found["next"], *found["related"]]
     assert len(found["related"]) == 3
-    for item in items:
-        assert set(item) == RELATED_FIELDS | {"why", "reasons"}
+    for number, item in enumerate(items):
+        fields = SLOT_FIELDS if number < 2 else RELATED_FIELDS
+        assert set(item) == fields | {"why", "reasons"}
         assert item["why"] and item["reasons"]["coverage"] in ("earlier", "later", "same time")
     assert found["previous"]["reasons"]["coverage"] == "earlier"
     assert found["next"]["reasons"]["coverage"] == "later"
@@ -289,7 +291,7 @@ def test_related_and_slots_explain_on_request_only(client: TestClient) -> None:
     assert slots["previous"]["reasons"]["coverage"] == "earlier"
     assert slots["next"]["reasons"]["coverage"] == "later"
     assert "earlier coverage" in slots["previous"]["why"]
-    assert set(client.get(_path("libya-2", "/slots")).json()["next"]) == RELATED_FIELDS
+    assert set(client.get(_path("libya-2", "/slots")).json()["next"]) == SLOT_FIELDS
 
 
 def test_related_to_a_text_explains_on_request(client: TestClient) -> None:

@@ -1,0 +1,146 @@
+"""Story contracts: `newsrec story`, `newsrec stories [recluster]`, and the HTTP endpoints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.settings import ServiceSettings
+from tests.service_support import app_client, build_index, corpus
+from tests.test_cli import Cli, _write_jsonl
+from tests.test_cli import cli as cli  # the fixture, shared
+
+STORY_ARTICLE_KEYS = {"id", "title", "published", "source"}
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("stories-service")
+    build_index(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def client(index_dir: Path) -> Iterator[TestClient]:
+    from tests.service_support import hashing_settings
+
+    with app_client(hashing_settings(index_dir), ServiceSettings(read_only=True)) as client:
+        yield client
+
+
+# -- HTTP ----------------------------------------------------------------------------------
+
+
+def test_an_articles_story_lists_its_articles_in_time_order(client: TestClient) -> None:
+    reply = client.get("/articles/election-2/story")
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["story"] == "election"  # the input's story is editorial: it wins
+    assert [a["id"] for a in body["articles"]] == ["election-1", "election-2", "election-3"]
+    assert all(set(a) == STORY_ARTICLE_KEYS for a in body["articles"])
+    assert client.get("/stories/election").json() == body
+
+
+def test_an_awkward_id_reaches_its_story(client: TestClient) -> None:
+    reply = client.get(f"/articles/{quote('story/related', safe='')}/story")
+    assert reply.status_code == 200
+    assert "story/related" in [a["id"] for a in reply.json()["articles"]]
+
+
+def test_stories_are_listed_largest_first_and_paged(client: TestClient) -> None:
+    first = client.get("/stories", params={"min_size": 1, "limit": 2}).json()
+    rest = client.get("/stories", params={"min_size": 1, "limit": 100, "offset": 2}).json()
+    sizes = [len(s["articles"]) for s in first["stories"] + rest["stories"]]
+    assert first["total"] == rest["total"] == len(sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    every = {a["id"] for s in first["stories"] + rest["stories"] for a in s["articles"]}
+    assert len(every) == len(corpus())  # every article in exactly one story
+    recent = client.get("/stories", params={"since": "2025-06-01"}).json()
+    assert {s["story"] for s in recent["stories"]} <= {"cup", "libya"} | {
+        s["story"] for s in rest["stories"]
+    }
+    assert "flood" not in {s["story"] for s in recent["stories"]}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/stories/no-such-story", "/articles/nope/story"],
+)
+def test_unknown_story_or_article_is_404(client: TestClient, url: str) -> None:
+    reply = client.get(url)
+    assert reply.status_code == 404
+    assert "no " in reply.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "params", [{"min_size": 0}, {"limit": 0}, {"limit": 101}, {"offset": -1}, {"since": "soon"}]
+)
+def test_bad_story_listing_parameters_are_422(client: TestClient, params: dict) -> None:
+    reply = client.get("/stories", params=params)
+    assert reply.status_code == 422
+    assert reply.json()["detail"]
+
+
+def test_related_items_and_slots_carry_their_story(client: TestClient) -> None:
+    related = client.get("/articles/flood-2/related", params={"k": 3}).json()["related"]
+    assert all(item["story"] for item in related)
+    slots = client.get("/articles/flood-2/slots").json()
+    assert (slots["previous"]["id"], slots["next"]["id"]) == ("flood-1", "flood-3")
+    assert slots["previous"]["kind"] == slots["next"]["kind"] == "story"
+    assert slots["previous"]["story"] == "flood"
+
+
+# -- CLI -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stories_cli(cli: Cli, tmp_path: Path) -> Cli:
+    rows = [a.to_record() for a in corpus()]
+    for row in rows:
+        row.pop("story")  # clustered, not editorial
+    result = cli("index", str(_write_jsonl(tmp_path / "corpus.jsonl", rows)))
+    assert result.code == 0, result.err
+    return cli
+
+
+def test_cli_story_json_and_text(stories_cli: Cli) -> None:
+    result = stories_cli("story", "cup-2", "--json")
+    assert result.code == 0 and result.err == ""
+    (line,) = result.json_lines()
+    assert set(line) == {"story", "articles"}
+    ids = [a["id"] for a in line["articles"]]
+    assert "cup-2" in ids and ids.index("cup-1") < ids.index("cup-2") < ids.index("cup-3")
+    text = stories_cli("story", "cup-2")
+    assert text.out.startswith(f"{line['story']} (")
+
+
+def test_cli_stories_lists_every_article_once_largest_first(stories_cli: Cli) -> None:
+    lines = stories_cli("stories", "--json").json_lines()
+    sizes = [len(line["articles"]) for line in lines]
+    assert sizes == sorted(sizes, reverse=True)
+    assert sum(sizes) == len(corpus())
+    big = stories_cli("stories", "--json", "--min-size", "2").json_lines()
+    assert all(len(line["articles"]) >= 2 for line in big)
+
+
+def test_cli_recluster_gives_the_same_stories(stories_cli: Cli) -> None:
+    before = stories_cli("stories", "--json").json_lines()
+    result = stories_cli("stories", "recluster")
+    assert result.code == 0, result.err
+    assert "assigned" in result.out
+    after = stories_cli("stories", "--json").json_lines()
+    assert sorted(map(json.dumps, after)) == sorted(map(json.dumps, before))
+
+
+def test_cli_unknown_ids_are_one_line_and_exit_2(stories_cli: Cli) -> None:
+    result = stories_cli("story", "nope")
+    assert result.code == 2
+    (line,) = result.err_lines
+    assert line.startswith("error: ") and "'nope'" in line
+    bad = stories_cli("stories", "--min-size", "0")
+    assert bad.code == 2 and len(bad.err_lines) == 1
