@@ -16,7 +16,9 @@ Files, all prefixed so the directory can hold the user's own files too:
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -67,6 +69,8 @@ MANIFEST_FILE = "newsrec-manifest.json"
 LOCK_FILE = "newsrec.lock"
 _SNAPSHOT_PREFIX = "newsrec-vectors-"
 QDRANT_LOCAL_DIR = "newsrec-qdrant"  # qdrant-client's local mode, when no URL is set
+
+logger = logging.getLogger("newsrec.index")
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,7 @@ class ArticleIndex:
                 raise InvalidInputError(f"{directory}: cannot create ({error.strerror})") from None
             lock = _acquire_write_lock(directory)
         try:
-            store = ArticleStore(store_path)
+            store = ArticleStore(store_path, read_only=not writable)
             _check_identity(store, embedder, directory, create=writable)
             recorded = recorded_backend(store.meta())
             choice = choose_backend(
@@ -419,9 +423,14 @@ class ArticleIndex:
         self._vectors = vectors = vectors.converted(kind)
         final = self.directory / f"{_SNAPSHOT_PREFIX}{generation}.faiss"
         temporary = self.directory / f".{final.name}.tmp"
-        vectors.save(temporary)
-        publish_file(temporary, final)
-        self._write_manifest(vectors, generation, vectors_file=final.name)
+        try:
+            vectors.save(temporary)
+            checksum = _file_sha256(temporary)
+            publish_file(temporary, final)
+        except BaseException:
+            temporary.unlink(missing_ok=True)  # on a full disk, give back what it took
+            raise
+        self._write_manifest(vectors, generation, vectors_file=final.name, checksum=checksum)
         # Older snapshots, and the temporary file of a save that was killed part-way (this
         # process holds the write lock: no other save is running).
         for pattern in (f"{_SNAPSHOT_PREFIX}*.faiss", f".{_SNAPSHOT_PREFIX}*.faiss.tmp"):
@@ -490,7 +499,11 @@ class ArticleIndex:
     # -- internals -----------------------------------------------------------------------
 
     def _write_manifest(
-        self, vectors: VectorStore, generation: int, vectors_file: str | None
+        self,
+        vectors: VectorStore,
+        generation: int,
+        vectors_file: str | None,
+        checksum: str | None = None,
     ) -> None:
         manifest: dict[str, Any] = {
             "format": "newsrec-index",
@@ -507,6 +520,8 @@ class ArticleIndex:
         if vectors_file is None:
             manifest.pop("vectors_file")
             manifest["qdrant_collection"] = self._qdrant_collection
+        if checksum is not None:
+            manifest["vectors_sha256"] = checksum
         write_json_atomically(self.directory / MANIFEST_FILE, manifest)
         self._snapshot_generation = generation
 
@@ -594,12 +609,20 @@ class ArticleIndex:
             and self._snapshot_acceptable(saved_kind)
             and snapshot.is_file()
         ):
+            # The snapshot is only a copy of the store's vectors: a damaged one (flipped
+            # bytes, truncated) is rebuilt from the store, as a missing one is, and said so.
+            expected = manifest.get("vectors_sha256")
+            if isinstance(expected, str) and _file_sha256(snapshot) != expected:
+                logger.warning("%s: checksum mismatch; rebuilt from the store", snapshot.name)
+                return self._rebuild_vectors()
             try:
                 loaded = VectorIndex.load(
                     snapshot, str(saved_kind), hnsw_ef_search=self._hnsw_ef_search
                 )
             except RuntimeError as error:
-                raise IndexCorruptError(f"{snapshot}: unreadable ({error})") from None
+                reason = str(error).strip().splitlines()[-1] if str(error).strip() else "?"
+                logger.warning("%s: unreadable (%s); rebuilt from the store", snapshot.name, reason)
+                return self._rebuild_vectors()
             if len(loaded) == self._store.count() and loaded.dimension == self.embedder.dimension:
                 self._snapshot_generation = generation
                 return loaded
@@ -749,8 +772,20 @@ def _check_identity(store: ArticleStore, embedder: Embedder, directory: Path, cr
         )
 
 
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
 def _acquire_write_lock(directory: Path) -> IO[str]:
-    handle = (directory / LOCK_FILE).open("a", encoding="utf-8")
+    try:
+        handle = (directory / LOCK_FILE).open("a", encoding="utf-8")
+    except OSError as error:
+        # Any write needs this file: a read-only directory (mount, permissions) fails here.
+        raise InvalidInputError(
+            f"{directory}: read-only directory ({error.strerror or error}); newsrec cannot "
+            "write there (serve it with NEWSREC_READ_ONLY=true)"
+        ) from None
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -190,10 +190,20 @@ class RelatedListStore:
             )
             _set_meta(db, _VERSION_KEY, str(self.version() + 1))
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
-        db.execute("COMMIT")
+        try:
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)  # a full disk: else the open transaction blocks every later write
+            raise
         return True
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    # SQLITE_FULL and I/O errors roll back by themselves; ROLLBACK would then raise.
+    if db.in_transaction:
+        db.execute("ROLLBACK")
 
 
 def _set_meta(db: sqlite3.Connection, key: str, value: str) -> None:

@@ -161,16 +161,24 @@ class PointRows:
 class ArticleStore:
     """One SQLite file. Not thread-safe: one store object per thread or process."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """`read_only`: a reader, which may find the directory read-only (`_open_read_only`)."""
         self.path = path
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            # WAL lets readers in other processes keep reading while a writer commits;
-            # synchronous=FULL makes a commit durable before it is acknowledged.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(_SCHEMA + RELATED_LISTS_SCHEMA + STORIES_SCHEMA)
+            try:
+                self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                # WAL lets readers in other processes keep reading while a writer commits;
+                # synchronous=FULL makes a commit durable before it is acknowledged.
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("PRAGMA busy_timeout=10000")
+                self._db.executescript(_SCHEMA + RELATED_LISTS_SCHEMA + STORIES_SCHEMA)
+            except sqlite3.OperationalError:
+                if not read_only or not path.is_file():
+                    raise
+                if hasattr(self, "_db"):
+                    self._db.close()
+                self._db = _open_read_only(path)
         except sqlite3.DatabaseError as error:
             raise IndexCorruptError(f"{path}: not a readable newsrec store ({error})") from None
         self.related_lists = RelatedListStore(self._db)
@@ -558,6 +566,30 @@ class ArticleStore:
         return _Transaction(self._db)
 
 
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """The store in a directory this process cannot write (a read-only mount, another
+    user's files): a WAL database needs its `-shm` file, which cannot be created there.
+
+    `mode=ro` reads it when the `-shm` file exists (a writer is running or died). Without
+    one there is no `-wal` either (the last writer checkpointed and removed both), so the
+    file is the whole store and `immutable=1` reads it without the files it cannot create.
+    A `-wal` left without its `-shm` cannot be read here: the error says so.
+    """
+    uri = path.resolve().as_uri()
+    db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("SELECT count(*) FROM meta").fetchone()
+    except sqlite3.OperationalError:
+        db.close()
+        if path.with_name(path.name + "-wal").exists():
+            raise
+        db = sqlite3.connect(
+            f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False
+        )
+    db.execute("PRAGMA busy_timeout=10000")
+    return db
+
+
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
 
@@ -568,7 +600,20 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        if kind is not None:
+            self._rollback()
+            return
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._rollback()  # else the next BEGIN fails: writes stopped until a restart
+            raise
+
+    def _rollback(self) -> None:
+        # A full disk (SQLITE_FULL) or an I/O error has rolled the transaction back already;
+        # a second ROLLBACK would raise and hide that error.
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
 
 def _article_from_row(row: Sequence[Any]) -> Article:

@@ -45,6 +45,7 @@ from service import (
 from service import cli_output as output
 from service.cli_options import AsJson, IndexDir
 from service.cli_ray import Engine, EngineOption, RayAddress, batch_job, encoding_plan
+from service.failures import operator_failure
 
 EXIT_BAD_INPUT = 2
 
@@ -304,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
         output.error(str(error))
         return 1
     except Exception as error:  # the last line of defence: never a bare traceback
+        known = operator_failure(error)  # a bad setting, an unreadable store, a full disk
+        if known is not None:
+            output.error(known)
+            return EXIT_BAD_INPUT
         if os.environ.get("NEWSREC_DEBUG"):
             raise
         output.error(f"unexpected {type(error).__name__}: {error} (NEWSREC_DEBUG=1 shows more)")

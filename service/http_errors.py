@@ -19,7 +19,12 @@ from recommender import (
     InvalidInputError,
     NewsrecError,
 )
-from service.live_index import IndexNotReadyError, SnapshotPublishError, WritesRefusedError
+from service.live_index import (
+    IndexNotReadyError,
+    SnapshotPublishError,
+    StorageFullError,
+    WritesRefusedError,
+)
 
 logger = logging.getLogger("newsrec.service")
 
@@ -32,6 +37,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (IndexMismatchError, 503),
     (IndexCorruptError, 503),
     (SnapshotPublishError, 503),
+    (StorageFullError, 507),
     (ModelNotInstalledError, 503),
     (NewsrecError, 422),
 ]
@@ -53,6 +59,7 @@ _EDGE_ERRORS = {
     "503": "The index is not loaded (yet), or the writer is not reachable; see Retry-After.",
 }
 _NEEDS_NO_INDEX = frozenset({"/healthz", "/metrics"})
+_FULL_DISK = "The disk is full: the write was not committed (nothing was written)."
 
 
 def _document_edge_errors(app: FastAPI) -> None:
@@ -74,6 +81,11 @@ def _document_edge_errors(app: FastAPI) -> None:
                     if has_model:
                         documented["content"] = {"application/json": {"schema": error}}
                     responses.setdefault(status, documented)
+                if "writes" in operation.get("tags", []):
+                    documented = {"description": _FULL_DISK}
+                    if has_model:
+                        documented["content"] = {"application/json": {"schema": error}}
+                    responses.setdefault("507", documented)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -17,6 +17,7 @@ Two ways to hold it (see `ServiceSettings.role`):
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import logging
@@ -54,6 +55,7 @@ from recommender.list_refresh import (
     store_ranked_lists,
 )
 from recommender.topics import TopicTagger, build_tagger, default_taxonomy
+from service.failures import operator_failure
 from service.primed_embedder import PrimedEmbedder
 from service.rwlock import ReadersWriterLock
 from service.settings import ServiceSettings
@@ -76,6 +78,10 @@ class WritesRefusedError(Exception):
 
 class SnapshotPublishError(Exception):
     """The store committed the write but the vector snapshot could not be published."""
+
+
+class StorageFullError(Exception):
+    """The disk (or the store's quota) is full: the write was not committed (507)."""
 
 
 @dataclass(eq=False)
@@ -207,16 +213,21 @@ class LiveIndex:
                     self._current = self._load()
                     self._error = None
                     logger.info("index loaded: %s", self.status())
-                except NewsrecError as error:
-                    if str(error) != self._error:
-                        logger.error("index not loaded (retrying): %s", error)
-                    self._error = str(error)
+                except Exception as error:  # whatever it is, /readyz and the log say why
+                    reason = load_failure(error)
+                    if reason != self._error:
+                        unexpected = not isinstance(error, NewsrecError)
+                        logger.error("index not loaded (retrying): %s", reason, exc_info=unexpected)
+                    self._error = reason
                     self._stop.wait(_RETRY_SECONDS)
                     continue
             elif not self.writable:
                 self._reload_if_published(current)
             if self.writable:
-                self._fill_missing_lists()
+                try:
+                    self._fill_missing_lists()
+                except Exception as error:  # a full disk: those lists stay ranked live
+                    logger.error("missing related lists not stored (served live): %s", error)
                 return  # nobody else can write: nothing to watch
             self._stop.wait(self.service.reload_interval)
 
@@ -262,8 +273,9 @@ class LiveIndex:
             return
         try:
             fresh = self._load()
-        except NewsrecError as error:
-            logger.error("new index version not loaded (keeping the old one): %s", error)
+        except Exception as error:
+            reason = load_failure(error)
+            logger.error("new index version not loaded (keeping the old one): %s", reason)
             return
         self._current = fresh
         self.cache.clear()
@@ -380,7 +392,7 @@ class LiveIndex:
                 stored = snapshot.index.store.hashes_with_vectors(texts)
             self._prime([text for key, text in texts.items() if key not in stored])
             changed = [item.article.id for item in plan.changed]
-            with snapshot.lock.writing():
+            with snapshot.lock.writing(), _not_committed_when_full():
                 report = snapshot.index.apply(plan)
                 self._after_write(snapshot, changed, [])
             try:
@@ -393,7 +405,7 @@ class LiveIndex:
         """Delete one article; returns the new store generation."""
         with self._write_mutex:
             snapshot = self._writable_snapshot()
-            with snapshot.lock.writing():
+            with snapshot.lock.writing(), _not_committed_when_full():
                 if snapshot.index.delete([article_id]):
                     raise ArticleNotFoundError(article_id)
                 self._after_write(snapshot, [], [article_id])
@@ -475,11 +487,45 @@ class LiveIndex:
         """
         try:
             snapshot.index.save()
-        except OSError as error:
+        # FAISS reports a failed write (a full disk) as RuntimeError, not OSError.
+        except (OSError, RuntimeError, sqlite3.Error) as error:
+            reason = getattr(error, "strerror", None) or _last_line(error)
+            logger.error("vector snapshot not published after a committed write: %s", reason)
             raise SnapshotPublishError(
                 f"the write is committed to the store, but the vector snapshot could not be "
-                f"published ({error.strerror or error}); it is rebuilt on the next load"
+                f"published ({reason}); it is rebuilt on the next load"
             ) from error
+
+
+def load_failure(error: Exception) -> str:
+    """One line saying why the index could not be loaded."""
+    known = operator_failure(error)
+    return known if known is not None else f"unexpected {type(error).__name__}: {_last_line(error)}"
+
+
+def _last_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[-1] if lines else type(error).__name__
+
+
+@contextmanager
+def _not_committed_when_full() -> Iterator[None]:
+    """SQLite's "database or disk is full" (or ENOSPC on a file) as `StorageFullError`: the
+    transaction was rolled back, so nothing changed, here or in memory."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if "full" not in str(error):
+            raise
+        raise StorageFullError(
+            f"the write was not committed: {error}; nothing was written"
+        ) from error
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise StorageFullError(
+            f"the write was not committed: {error.strerror}; nothing was written"
+        ) from error
 
 
 def _pin_read_transaction(index: ArticleIndex) -> None:
