@@ -31,6 +31,7 @@ from recommender import (
     open_index,
 )
 from recommender.list_refresh import refresh_lists_after_write
+from recommender.story_lists import related_for_page
 from recommender.system import index_tagger
 from recommender.topics import build_tagger
 from service import (
@@ -134,6 +135,12 @@ def related(
     min_score: Annotated[float | None, typer.Option(help="Drop results scoring below.")] = None,
     topic: Annotated[str | None, typer.Option(help="Only articles tagged with this topic.")] = None,
     explain: Explain = False,
+    exclude_slots: Annotated[
+        bool, typer.Option("--exclude-slots", help="Leave out the previous/next slots' articles.")
+    ] = False,
+    max_per_story: Annotated[
+        int | None, typer.Option("--max-per-story", min=1, help="At most N items of one story.")
+    ] = None,
     index_dir: IndexDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -150,8 +157,15 @@ def related(
     settings = _settings(index_dir)
     with open_index(settings) as article_index:
         known, unknown = _split_known(article_index, wanted)
-        recommender = build_recommender(settings, article_index)
-        lists = recommender.related_many(known, k, filters, explain=explain)
+        lists = related_for_page(
+            build_recommender(settings, article_index),
+            known,
+            k,
+            filters,
+            exclude_slots=exclude_slots,
+            max_per_story=max_per_story,
+            explain=explain,
+        )
     for article_id in wanted:
         if article_id in lists:
             output.related(article_id, lists[article_id], as_json)

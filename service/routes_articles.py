@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from recommender import RelatedArticle, RelatedFilters, Slots
+from recommender.story_lists import related_for_page
 from service.dependencies import ArticleId, Live, check_k
 from service.live_index import Snapshot
 from service.schemas import (
@@ -58,6 +59,12 @@ async def related(
     max_age_days: Annotated[float | None, Query(ge=0)] = None,
     min_score: float | None = None,
     explain: Annotated[bool, _EXPLAIN] = False,
+    exclude_slots: Annotated[
+        bool, Query(description="Leave out the articles of the previous/next slots.")
+    ] = False,
+    max_per_story: Annotated[
+        int | None, Query(ge=1, description="At most this many items of one story.")
+    ] = None,
 ) -> Response:
     """The k most related articles (never itself or a near-duplicate of itself)."""
     check_k(k, live.service)
@@ -65,6 +72,18 @@ async def related(
     key = related_key(
         article_id, k, since, until, excluded, topic, max_age_days, min_score, explain
     )
+    if exclude_slots or max_per_story is not None:
+        page = (exclude_slots, max_per_story)
+        filters = RelatedFilters(
+            exclude_ids=excluded,
+            since=since,
+            until=until,
+            max_age_days=max_age_days,
+            min_score=min_score,
+            topic=topic,
+        )
+        body = await _related_for_page(live, (*key, *page), article_id, k, filters, explain, page)
+        return Response(body, media_type=_JSON)
     body = live.cached(key)
     if body is None:
         filters = RelatedFilters(
@@ -151,6 +170,38 @@ def stored_related_body(
     """The related list from the stored lists, or None when it must be ranked."""
     hits = snapshot.recommender.stored_related(article_id, k, filters)
     return _related_json(article_id, hits) if hits is not None else None
+
+
+async def _related_for_page(
+    live: Live,
+    key: tuple[object, ...],
+    article_id: str,
+    k: int,
+    filters: RelatedFilters,
+    explain: bool,
+    page: tuple[bool, int | None],
+) -> bytes:
+    """A related list with the page options (exclude_slots, max_per_story: see
+    story_lists.py): ranked live, cached like any other."""
+    cached = live.cached(key)
+    if cached is not None:
+        return cached
+    exclude_slots, max_per_story = page
+
+    def render(snapshot: Snapshot) -> bytes:
+        hits = related_for_page(
+            snapshot.recommender,
+            [article_id],
+            k,
+            filters,
+            exclude_slots=exclude_slots,
+            max_per_story=max_per_story,
+            explain=explain,
+        )[article_id]
+        return _related_json(article_id, hits)
+
+    body: bytes = await run_in_threadpool(live.answer, key, render)
+    return body
 
 
 def related_body(

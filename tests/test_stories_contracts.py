@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -144,3 +145,42 @@ def test_cli_unknown_ids_are_one_line_and_exit_2(stories_cli: Cli) -> None:
     assert line.startswith("error: ") and "'nope'" in line
     bad = stories_cli("stories", "--min-size", "0")
     assert bad.code == 2 and len(bad.err_lines) == 1
+
+
+# -- related lists for a page --------------------------------------------------------------
+
+
+def test_exclude_slots_leaves_the_slots_out_of_the_related_list(client: TestClient) -> None:
+    slots = client.get("/articles/flood-2/slots").json()
+    slot_ids = {slots["previous"]["id"], slots["next"]["id"]}
+    plain = client.get("/articles/flood-2/related", params={"k": 5}).json()["related"]
+    assert slot_ids <= {item["id"] for item in plain}
+    page = client.get("/articles/flood-2/related", params={"k": 5, "exclude_slots": "true"})
+    assert page.status_code == 200
+    items = page.json()["related"]
+    assert not slot_ids & {item["id"] for item in items}
+    assert len(items) == 5
+    kept = [item["id"] for item in plain if item["id"] not in slot_ids]
+    assert [item["id"] for item in items][: len(kept)] == kept
+
+
+def test_max_per_story_caps_each_story(client: TestClient) -> None:
+    plain = client.get("/articles/libya-1/related", params={"k": 6}).json()["related"]
+    assert max(Counter(item["story"] for item in plain).values()) > 1
+    capped = client.get("/articles/libya-1/related", params={"k": 6, "max_per_story": 1})
+    assert capped.status_code == 200
+    items = capped.json()["related"]
+    assert max(Counter(item["story"] for item in items).values()) == 1
+    assert len(items) == len({item["story"] for item in items})  # as many stories as exist
+    assert client.get("/articles/libya-1/related", params={"max_per_story": 0}).status_code == 422
+
+
+def test_cli_related_with_page_options(stories_cli: Cli) -> None:
+    (slots,) = stories_cli("slots", "cup-2", "--json").json_lines()
+    taken = {slot["id"] for slot in (slots["previous"], slots["next"]) if slot}
+    (line,) = stories_cli("related", "cup-2", "--exclude-slots", "--json").json_lines()
+    assert taken and not taken & {item["id"] for item in line["related"]}
+    (capped,) = stories_cli("related", "cup-2", "--max-per-story", "1", "--json").json_lines()
+    stories = [item["story"] for item in capped["related"]]
+    assert len(stories) == len(set(stories))
+    assert stories_cli("related", "cup-2", "--max-per-story", "0").code == 2
