@@ -37,14 +37,17 @@ def serve(
         # Reader and writer processes build their settings from the environment.
         os.environ["NEWSREC_HOME"] = str(index_dir)
     settings = Settings()
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    # One URL, the one to open: uvicorn's own start-up lines (with another spelling of the
+    # address) are left out by running it at log level "warning".
     print(
-        f"newsrec: serving {settings.index_dir} on http://{shown}:{port}/ (demo page); "
-        f"API docs at http://{shown}:{port}/docs; {workers} worker(s)",
+        f"newsrec: serving {settings.index_dir} at {browsable_url(host, port)} "
+        f"(demo page; API docs at /docs), {workers} worker(s)",
         flush=True,
     )
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+        uvicorn.run(
+            create_app(settings), host=host, port=port, access_log=False, log_level="warning"
+        )
         return
     # The writer and the reader workers exit when this process is gone, even killed with
     # SIGKILL: orphans would keep the port and the index's write lock (see LiveIndex).
@@ -64,6 +67,15 @@ def serve(
         except subprocess.TimeoutExpired:
             writer.kill()
         shutil.rmtree(private, ignore_errors=True)
+
+
+def browsable_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens: a wildcard host listens on every
+    interface, loopback included; an IPv6 address goes in brackets."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
 
 
 def _start_writer(socket: Path) -> subprocess.Popen[bytes]:
@@ -107,4 +119,5 @@ def _run_readers(host: str, port: int, workers: int, writer_socket: Path | None)
         port=port,
         workers=workers,
         access_log=False,
+        log_level="warning",
     )
