@@ -76,9 +76,15 @@ def phased_progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
 
 
 class _RateColumn(ProgressColumn):
+    """Items per second. Rich's own estimate needs two updates in its window: a bar moved
+    in a few large steps (a batch at a time) had none and showed `-/s`. Here the average
+    since the start stands in; before the first step there is no rate to show."""
+
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.1f}/s" if speed else "-/s")
+        if not speed and task.completed and task.elapsed:
+            speed = task.completed / task.elapsed
+        return Text(f"{speed:,.1f}/s" if speed else "")
 
 
 def index_summary(
