@@ -1,6 +1,7 @@
-// The demo page: hash routing (#/article/<percent-encoded id>), four API calls per article
-// (related and slots with explain=true, so each item says why it was picked), and a fifth
-// for the summary when the reader asks for it.
+// The demo page: hash routing (#/article/<percent-encoded id>, #/stories), five API calls
+// per article (related and slots with explain=true, so each item says why it was picked; the
+// related list leaves the slots' articles out; the article's story for its timeline), and a
+// sixth for the summary when the reader asks for it.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -63,20 +64,26 @@ function renderTopics(topics) {
   }
 }
 
+// A slot says what it is: the story's nearest article on its side of the date, or (when the
+// story has none there) a related one; with neither, no slot at all rather than filler.
+const SLOT_LABELS = {
+  "slot-previous": { story: "\u2190 Earlier in this story", related: "\u2190 Related, earlier" },
+  "slot-next": { story: "Later in this story \u2192", related: "Related, later \u2192" },
+};
+
 function renderSlot(slotId, item) {
   const slot = $(slotId);
   const link = slot.querySelector(".slot-link");
   const meta = slot.querySelector(".slot-meta");
   const why = slot.querySelector(".slot-why");
-  slot.classList.toggle("empty", !item);
+  slot.hidden = !item;
   if (!item) {
-    link.textContent = "No other article";
     link.removeAttribute("href");
     link.removeAttribute("data-id");
-    meta.textContent = "";
-    why.textContent = "";
     return;
   }
+  slot.querySelector(".slot-label").textContent = SLOT_LABELS[slotId][item.kind || "related"];
+  slot.dataset.kind = item.kind || "related";
   link.textContent = item.title;
   link.href = articleHref(item.id);
   link.dataset.id = item.id;
@@ -106,6 +113,69 @@ function renderRelated(items) {
     const entry = document.createElement("li");
     entry.textContent = "No related stories yet.";
     list.append(entry);
+  }
+}
+
+function renderTimeline(story, currentId) {
+  // "More on this story": every article of the story in time order, this one marked.
+  const section = $("story-timeline");
+  const list = $("timeline-list");
+  list.replaceChildren();
+  section.hidden = !story || story.articles.length < 2;
+  if (section.hidden) return;
+  for (const item of story.articles) {
+    const entry = document.createElement("li");
+    const when = document.createElement("time");
+    when.textContent = formatDate(item.published) || "Undated";
+    when.dateTime = item.published || "";
+    const title = document.createElement(item.id === currentId ? "strong" : "a");
+    title.textContent = item.title;
+    if (item.id === currentId) {
+      entry.classList.add("current");
+    } else {
+      title.href = articleHref(item.id);
+      title.dataset.id = item.id;
+    }
+    const source = document.createElement("span");
+    source.className = "timeline-source";
+    source.textContent = item.source || "";
+    entry.append(when, title, source);
+    list.append(entry);
+  }
+}
+
+async function showStories() {
+  setStatus("");
+  $("story").hidden = true;
+  document.querySelector(".sidebar").hidden = true;
+  $("stories-index").hidden = false;
+  document.title = "Stories · The Related Desk";
+  const list = $("stories-list");
+  list.replaceChildren();
+  try {
+    const found = await api("/stories?min_size=2&limit=30");
+    for (const story of found.stories) {
+      const latest = story.articles.filter((a) => a.published).pop() || story.articles[0];
+      const entry = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = articleHref(latest.id);
+      link.dataset.id = latest.id;
+      link.textContent = latest.title;
+      const meta = document.createElement("span");
+      meta.className = "stories-meta";
+      const first = story.articles.find((a) => a.published);
+      meta.textContent = story.articles.length + " articles" +
+        (first ? " · " + formatDate(first.published) + " to " + formatDate(latest.published) : "");
+      entry.append(link, meta);
+      list.append(entry);
+    }
+    if (!found.stories.length) {
+      const entry = document.createElement("li");
+      entry.textContent = "No story has more than one article yet.";
+      list.append(entry);
+    }
+  } catch (error) {
+    list.textContent = "Could not list the stories: " + error.message;
   }
 }
 
@@ -153,12 +223,16 @@ async function show(id) {
   setStatus("Loading…");
   try {
     const path = "/articles/" + enc(id);
-    const [article, topics, slots, related] = await Promise.all([
+    const [article, topics, slots, related, story] = await Promise.all([
       api(path),
       api(path + "/topics").catch(() => ({ topics: [] })),
       api(path + "/slots?explain=true"),
-      api(path + "/related?k=6&explain=true"),
+      api(path + "/related?k=6&explain=true&exclude_slots=true"),
+      api(path + "/story").catch(() => null),
     ]);
+    $("stories-index").hidden = true;
+    $("story").hidden = false;
+    document.querySelector(".sidebar").hidden = false;
     document.title = article.title + " · The Related Desk";
     $("article-title").textContent = article.title;
     $("article-title").dataset.id = article.id;
@@ -171,6 +245,7 @@ async function show(id) {
     renderSlot("slot-previous", slots.previous);
     renderSlot("slot-next", slots.next);
     renderRelated(related.related);
+    renderTimeline(story, article.id);
     setStatus("");
     document.body.dataset.articleId = article.id;
     window.scrollTo(0, 0);
@@ -194,7 +269,9 @@ async function showNewest() {
 
 function route() {
   const match = location.hash.match(/^#\/article\/(.+)$/);
-  if (match) {
+  if (location.hash === "#/stories") {
+    showStories();
+  } else if (match) {
     show(decodeURIComponent(match[1]));
   } else {
     showNewest();
