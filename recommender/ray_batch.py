@@ -30,6 +30,7 @@ import math
 import os
 import socket
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +65,8 @@ MAX_RESTARTS = 1
 """Restarts of an actor that died (OOM-killed, a crash in native code), and retries of the
 batch it held: Ray Data's default is forever, so a batch that kills every actor it reaches
 would hang the job silently; once more, then the job fails with the actor's death."""
+_REMOTE_ARGS_DEPRECATED = r"`ray_remote_args` is deprecated"
+"""Ray 2.60's warning for actor options given as keywords (see `_vector_batches`)."""
 DEFAULT_RAY_BATCH = 256
 """Texts per actor call: large enough that Ray's per-call cost vanishes, small enough that
 no actor is left working alone at the end of a job."""
@@ -218,18 +221,26 @@ class RayBatch:
         # In order, so the local code's first batch is the pipeline's first output.
         ray.data.DataContext.get_current().execution_options.preserve_order = True
         actor_class = _encoder_class(self.settings, tagger.inner if tagger else None)
-        dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
-            actor_class,
-            batch_size=rows_per_block,
-            batch_format="numpy",
-            # One model per actor, each on one CPU (Ray then gives torch one thread).
-            compute=ray.data.ActorPoolStrategy(size=self.actors_used),
-            num_cpus=1,
-            # Actor options go through map_batches' extra keywords, as Ray Data documents;
-            # Ray 2.60 warns they go in 2.64 but has no named parameter for them yet.
-            max_restarts=MAX_RESTARTS,
-            max_task_retries=MAX_RESTARTS,
-        )
+        with warnings.catch_warnings():
+            # Ray 2.60 deprecates actor options given as map_batches' extra keywords (gone
+            # in 2.64) in favour of named parameters, but names none for restarts (its
+            # named ones: label_selector, fallback_strategy, max_calls, resources,
+            # accelerator_type, runtime_env). Bounded restarts are what keeps a job whose
+            # actor keeps dying from hanging (Ray Data restarts forever by default), so
+            # they stay, and this warning alone, for this call alone, is not shown.
+            warnings.filterwarnings(
+                "ignore", message=_REMOTE_ARGS_DEPRECATED, category=DeprecationWarning
+            )
+            dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+                actor_class,
+                batch_size=rows_per_block,
+                batch_format="numpy",
+                # One model per actor, each on one CPU (Ray then gives torch one thread).
+                compute=ray.data.ActorPoolStrategy(size=self.actors_used),
+                num_cpus=1,
+                max_restarts=MAX_RESTARTS,
+                max_task_retries=MAX_RESTARTS,
+            )
         batches = _converted_errors(
             ray, dataset.iter_batches(batch_size=None, batch_format="numpy")
         )

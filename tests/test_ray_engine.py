@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -443,6 +444,16 @@ def test_an_actor_that_dies_fails_the_job_instead_of_hanging(
     assert outcome, "the job hung on an actor that keeps dying"
     assert isinstance(outcome[0], RayUnavailableError)
     assert "\n" not in str(outcome[0]) and "died" in str(outcome[0])
+
+
+def test_a_job_warns_of_no_deprecated_ray_option() -> None:
+    job = RayBatch(Settings(embedder="hashing", tag_on_index=False))
+    texts = [f"text {number}" for number in range(8)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with job.encoding({content_hash(text): text for text in texts}):
+            job.embedder.encode(texts)
+    assert [str(w.message) for w in caught if "ray_remote_args" in str(w.message)] == []
 
 
 def test_addresses_are_checked_by_their_port() -> None:
