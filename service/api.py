@@ -111,7 +111,11 @@ def create_app(
     app.add_middleware(StoredListReads)
     app.add_middleware(ArticlePathMiddleware)
     app.add_middleware(JSONTextMiddleware)  # inside the body limit: reads at most that much
-    app.add_middleware(BodyLimitMiddleware, max_bytes=service_settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=service_settings.max_body_bytes,
+        timeout=service_settings.request_body_timeout,
+    )
     if service_settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

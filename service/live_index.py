@@ -101,12 +101,22 @@ class Snapshot:
 
 
 class ResponseCache:
-    """Rendered responses by (snapshot, version, request); LRU, thread-safe; 0 = off."""
+    """Rendered responses by (snapshot, version, request); LRU, thread-safe; 0 = off.
 
-    def __init__(self, size: int) -> None:
+    Bounded by entries and by bytes: the keys hold the request (ids, filters), the values
+    lists of any length, so a count alone lets memory grow with distinct requests."""
+
+    def __init__(self, size: int, max_bytes: int | None = None) -> None:
         self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._items: OrderedDict[Hashable, bytes] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def cached_bytes(self) -> int:
+        """What the cached entries weigh (values and their keys' text), as bounded."""
+        return self._bytes
 
     def get(self, key: Hashable) -> bytes | None:
         with self._lock:
@@ -116,17 +126,30 @@ class ResponseCache:
             return found
 
     def put(self, key: Hashable, value: bytes) -> None:
-        if not self._size:
+        weight = _weight(key, value)
+        if not self._size or (self._max_bytes is not None and weight > self._max_bytes):
             return
         with self._lock:
+            previous = self._items.pop(key, None)
+            if previous is not None:
+                self._bytes -= _weight(key, previous)
             self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            self._bytes += weight
+            while len(self._items) > self._size or (
+                self._max_bytes is not None and self._bytes > self._max_bytes
+            ):
+                old_key, old_value = self._items.popitem(last=False)
+                self._bytes -= _weight(old_key, old_value)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._bytes = 0
+
+
+def _weight(key: Hashable, value: bytes) -> int:
+    """An entry's bytes: the value, its key's text and a fixed overhead for the objects."""
+    return len(value) + len(repr(key)) + 200
 
 
 class LiveIndex:
@@ -141,7 +164,7 @@ class LiveIndex:
         self.service = service
         self.embedder = PrimedEmbedder(embedder or build_embedder(settings))
         self.writable = service.role == "single" and not service.read_only
-        self.cache = ResponseCache(service.response_cache_size)
+        self.cache = ResponseCache(service.response_cache_size, service.response_cache_bytes)
         self._current: Snapshot | None = None
         self._error: str | None = None
         self._write_mutex = threading.Lock()

@@ -6,6 +6,7 @@ costs a task and a stream per request.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -66,11 +67,13 @@ def _routed_path(scope: Scope) -> str | None:
 
 
 class BodyLimitMiddleware:
-    """413 for a body over `max_bytes`: at once from Content-Length, else while reading."""
+    """413 for a body over `max_bytes`: at once from Content-Length, else while reading;
+    408 when a part of it takes over `timeout` seconds to arrive (a client that stalls)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,11 +85,21 @@ class BodyLimitMiddleware:
                 await _send_json(send, 413, {"detail": detail})
                 return
         received = 0
+        complete = False
 
         async def limited() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete or self.timeout is None:
+                message = await receive()  # after the body: waits for a disconnect, untimed
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), self.timeout)
+                except TimeoutError:
+                    raise HTTPException(
+                        408, f"the request body did not arrive within {self.timeout:g} s"
+                    ) from None
             if message["type"] == "http.request":
+                complete = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     # Raised inside the route's body read: FastAPI lets an HTTPException
@@ -179,7 +192,7 @@ class ObservabilityMiddleware:
                 query = scope.get("query_string", b"")
                 target = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
                 if query:
-                    target += "?" + query.decode("latin-1")
+                    target += "?" + redacted_query(query.decode("latin-1"))
                 client = scope.get("client")
                 access_logger.info(
                     '%s "%s %s" %d %.1fms',
@@ -205,6 +218,25 @@ def _starlette_route(scope: Scope, path: str, root_path: str) -> BaseRoute | Non
         if route.matches(probe)[0] is Match.FULL:
             return route
     return None
+
+
+# Query parameters named like a credential. Refused anyway (a token goes in the
+# Authorization header), but a client that tries must not leave it in the log.
+_SECRET_NAME = re.compile(
+    r"token|secret|passw|pwd|api[-_]?key|^key$|auth|session|signature|^sig$|credential",
+    re.IGNORECASE,
+)
+
+
+def redacted_query(query: str) -> str:
+    """`query` with the value of every secret-named parameter replaced by `***`."""
+    parts = []
+    for part in query.split("&"):
+        name, equals, _ = part.partition("=")
+        if equals and _SECRET_NAME.search(unquote(name)):
+            part = f"{name}=***"
+        parts.append(part)
+    return "&".join(parts)
 
 
 async def _send_json(send: Send, status: int, body: dict[str, str]) -> None:

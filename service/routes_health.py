@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -27,8 +29,20 @@ async def readyz(live: Live) -> Response:
     status = live.status()
     if status["ready"]:
         return JSONResponse(ReadyResponse(**status).model_dump())
+    if status["error"]:
+        status["error"] = without_directories(status["error"])
     detail = status["error"] or "the index is still loading"
     return JSONResponse({"detail": detail, **status}, status_code=503, headers={"Retry-After": "1"})
+
+
+# An absolute path: "/" then directories, up to the last name. Anyone may ask /readyz; where
+# the index lives is for the log (which has the whole message), not for them.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/])/(?:[^\s/:'\"(),]+/)*([^\s/:'\"(),]+)")
+
+
+def without_directories(text: str) -> str:
+    """`text` with each absolute path cut to its last name ("/srv/data/x.sqlite" -> "x.sqlite")."""
+    return _ABSOLUTE_PATH.sub(r"\1", text)
 
 
 @router.get("/metrics", response_class=Response)

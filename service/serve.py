@@ -24,6 +24,7 @@ import uvicorn
 
 from recommender import Settings
 from service.api import create_app
+from service.http_protocol import uvicorn_options
 from service.settings import ServiceSettings
 
 _WRITER_START_SECONDS = 120.0
@@ -37,6 +38,7 @@ def serve(
         # Reader and writer processes build their settings from the environment.
         os.environ["NEWSREC_HOME"] = str(index_dir)
     settings = Settings()
+    service = ServiceSettings()  # a bad setting fails here, in one line, before the banner
     # One URL, the one to open: uvicorn's own start-up lines (with another spelling of the
     # address) are left out by running it at log level "warning".
     print(
@@ -46,13 +48,18 @@ def serve(
     )
     if workers == 1:
         uvicorn.run(
-            create_app(settings), host=host, port=port, access_log=False, log_level="warning"
+            create_app(settings, service),
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="warning",
+            **uvicorn_options(service),
         )
         return
     # The writer and the reader workers exit when this process is gone, even killed with
     # SIGKILL: orphans would keep the port and the index's write lock (see LiveIndex).
     os.environ["NEWSREC_PARENT_PID"] = str(os.getpid())
-    if ServiceSettings().read_only:
+    if service.read_only:
         _run_readers(host, port, workers, writer_socket=None)
         return
     private = Path(tempfile.mkdtemp(prefix="newsrec-writer-"))
@@ -120,4 +127,5 @@ def _run_readers(host: str, port: int, workers: int, writer_socket: Path | None)
         workers=workers,
         access_log=False,
         log_level="warning",
+        **uvicorn_options(ServiceSettings()),
     )

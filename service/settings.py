@@ -55,6 +55,34 @@ class ServiceSettings(BaseSettings):
     response_cache_size: int = Field(
         default=10_000, ge=0, description="Related/slots responses kept per index version."
     )
+    response_cache_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Bytes of cached responses at most (their rendered JSON); the least "
+        "recently used go first. 0 turns the cache off.",
+    )
+    request_head_timeout: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=300.0,
+        description="Seconds a client has to send a request's line and headers (from the "
+        "connection opening or the previous answer); then the connection is closed.",
+    )
+    request_body_timeout: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=3600.0,
+        description="Seconds the service waits for each part of a request body (408 after).",
+    )
+    keep_alive_timeout: int = Field(
+        default=5, ge=1, le=300, description="Seconds an idle keep-alive connection is kept."
+    )
+    max_connections: int = Field(
+        default=2048,
+        ge=1,
+        description="Connections (and requests in progress) per process at most; above it "
+        "new requests get 503 at once.",
+    )
     reload_interval: float = Field(
         default=1.0,
         ge=0.1,
@@ -70,6 +98,14 @@ class ServiceSettings(BaseSettings):
     writer_socket: Path | None = Field(
         default=None, description="Unix socket of the writer that readers forward writes to."
     )
+
+    @field_validator("api_token")
+    @classmethod
+    def _token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        # A blank token would refuse every write, silently: unset it for open writes.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("must not be empty or whitespace (unset it to leave writes open)")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
