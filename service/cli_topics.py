@@ -1,4 +1,4 @@
-"""`newsrec tag` and `newsrec topics train|eval`: a typer sub-application.
+"""`newsrec tag` and `newsrec topics train|eval|adapt`: a typer sub-application.
 
 Register it on the main app with `register(app)`. Commands raise newsrec errors; the main
 entry point turns them into one line on stderr and exit code 2. Progress goes to stderr, so
@@ -10,35 +10,43 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
-from embeddings import Embedder
-from recommender import Article, Settings, build_embedder, open_index
+from recommender import Settings, build_embedder
 from recommender.errors import InvalidInputError
 from recommender.topics import (
     DEFAULT_LABEL_FIELD,
     EvaluationReport,
-    VectorLookup,
-    article_vectors,
+    ZeroShotTagger,
     build_tagger,
-    default_taxonomy,
     evaluate_assignments,
     fit_trained_tagger,
     load_label_mapping,
     load_labelled,
+    resolve_taxonomy,
     tag_file,
+    taxonomy_prior,
 )
 from recommender.topics.batch import check_tagger_fits
 from recommender.topics.tag_output import check_tag_run
 from service import cli_output as output
 from service.cli_ray import Engine, EngineOption, RayAddress, batch_job, encoding_file
+from service.cli_topic_common import (
+    IndexDir,
+    LabelField,
+    MappingOption,
+    ModelDir,
+    SkipInvalid,
+    TaxonomyFile,
+    Threshold,
+    encode_articles,
+    index_vectors,
+)
+from service.cli_topics_adapt import file_label_codes, print_comparison, register_adapt
 
 topics_app = typer.Typer(
     name="topics",
@@ -47,37 +55,11 @@ topics_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-IndexDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--index-dir",
-        help="Reuse the vectors of this index instead of encoding the same texts again.",
-        show_default=False,
-    ),
-]
-ModelDir = Annotated[
-    Path | None,
-    typer.Option("--model", help="A trained topic model directory [default: zero-shot]."),
-]
-TaxonomyFile = Annotated[
-    Path | None,
-    typer.Option("--taxonomy", help="Zero-shot taxonomy file (JSON/YAML) [default: built-in]."),
-]
-Threshold = Annotated[
-    float | None,
-    typer.Option("--threshold", min=0.0, max=1.0, help="Report topics scoring at least this."),
-]
-LabelField = Annotated[
-    str, typer.Option("--label-field", help="Field holding each row's gold label(s).")
-]
-SkipInvalid = Annotated[
-    bool, typer.Option("--skip-invalid", help="Skip and count bad rows instead of failing.")
-]
-
 
 def register(app: typer.Typer) -> None:
     """Add `tag` and the `topics` group to the main `newsrec` application."""
     app.command("tag")(tag)
+    register_adapt(topics_app)
     app.add_typer(topics_app, name="topics")
 
 
@@ -112,7 +94,7 @@ def tag(
     tagger = job.tagger() if job is not None else make_tagger(embedder)
     check_tagger_fits(tagger, embedder)  # before the progress bar shows
     with (
-        _index_vectors(index_dir, embedder) as lookup,
+        index_vectors(index_dir, embedder) as lookup,
         # --engine ray: the model runs on Ray while the rows are tagged and written here.
         encoding_file(job, input_file, out, lookup, skip_invalid),
         output.progress_bar("tagging", total) as advance,
@@ -152,14 +134,33 @@ def train(
     threshold: Threshold = None,
     index_dir: IndexDir = None,
     skip_invalid: SkipInvalid = False,
+    taxonomy: TaxonomyFile = None,
+    mapping: MappingOption = None,
+    prior: Annotated[
+        bool,
+        typer.Option(
+            "--prior/--no-prior",
+            help="Start from the taxonomy: its prompts join the training rows (few-shot).",
+        ),
+    ] = True,
 ) -> None:
-    """Fit a multi-label classifier on frozen embeddings; report cross-validated scores."""
+    """Fit a multi-label classifier on frozen embeddings; report cross-validated scores.
+
+    With the prior (the default), a few labelled rows per label are enough: the taxonomy's
+    prompts count as examples of the labels they name (through --map when the file's
+    labels are not the taxonomy's)."""
+    label_mapping = load_label_mapping(mapping) if mapping is not None else None
     data = load_labelled(labelled, field=label_field, skip_invalid=skip_invalid)
     embedder = build_embedder(Settings())
-    vectors = _encode(data.articles, embedder, index_dir)
+    chosen_taxonomy = resolve_taxonomy(taxonomy)
+    vectors = encode_articles(data.articles, embedder, index_dir)
+    examples = (
+        taxonomy_prior(ZeroShotTagger.from_taxonomy(chosen_taxonomy, embedder), label_mapping)
+        if prior
+        else None
+    )
     if folds > 1:
         output.line(f"fitting on {len(data.articles):,} rows; {folds}-fold cross-validation ...")
-    iptc = default_taxonomy().iptc_codes()
     tagger = fit_trained_tagger(
         vectors,
         data.labels,
@@ -167,7 +168,8 @@ def train(
         c=c,
         cv_folds=folds,
         threshold=0.5 if threshold is None else threshold,
-        iptc={label: iptc.get(label) for label in {x for row in data.labels for x in row}},
+        iptc=file_label_codes(chosen_taxonomy, label_mapping, data.labels),
+        prior=examples,
     )
     tagger.save(out)
     if tagger.cross_validation is not None:
@@ -187,22 +189,42 @@ def evaluate(
     labelled: Annotated[Path, typer.Argument(help="JSONL/CSV rows with gold labels.")],
     model: ModelDir = None,
     taxonomy: TaxonomyFile = None,
-    mapping: Annotated[
-        str | None,
-        typer.Option("--map", help="Our label -> file label mapping (JSON/YAML file, or 'wcep')."),
-    ] = None,
+    mapping: MappingOption = None,
     label_field: LabelField = DEFAULT_LABEL_FIELD,
     threshold: Threshold = None,
     index_dir: IndexDir = None,
     skip_invalid: SkipInvalid = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Zero-shot, adapted and trained (8, 16, 32, 64 per label, all) side by side "
+            "on one split of the file.",
+        ),
+    ] = False,
+    split_date: Annotated[
+        str | None,
+        typer.Option(
+            "--split-date",
+            help="--compare: learn from rows published before this date, test on the rest "
+            "[default: a random half].",
+        ),
+    ] = None,
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix."""
     label_mapping = load_label_mapping(mapping) if mapping is not None else None
     data = load_labelled(labelled, field=label_field, skip_invalid=skip_invalid)
     embedder = build_embedder(Settings())
+    if compare:
+        if model is not None:
+            raise InvalidInputError("--compare builds its own taggers; leave out --model")
+        zero_shot = ZeroShotTagger.from_taxonomy(resolve_taxonomy(taxonomy), embedder)
+        vectors = encode_articles(data.articles, embedder, index_dir)
+        print_comparison(zero_shot, vectors, data, label_mapping, split_date, as_json)
+        return
     tagger = build_tagger(embedder, model_dir=model, taxonomy_file=taxonomy)
-    vectors = _encode(data.articles, embedder, index_dir)
+    vectors = encode_articles(data.articles, embedder, index_dir)
     report = evaluate_assignments(
         tagger.tag(vectors, threshold=threshold), data.labels, mapping=label_mapping
     )
@@ -210,28 +232,6 @@ def evaluate(
         output.line(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         _print_report(report)
-
-
-@contextmanager
-def _index_vectors(index_dir: Path | None, embedder: Embedder) -> Iterator[VectorLookup | None]:
-    """Stored vectors of an index by content hash; refuses an index of another embedder."""
-    if index_dir is None:
-        yield None
-        return
-    with open_index(Settings(index_dir=index_dir), embedder=embedder) as article_index:
-        store = article_index.store
-        yield lambda hashes: store.vectors_by_hash(hashes, embedder.dimension)
-
-
-def _encode(articles: list[Article], embedder: Embedder, index_dir: Path | None) -> np.ndarray:
-    """(len(articles), dimension): the index's vectors where it has them, the rest encoded."""
-    hashes = list(dict.fromkeys(article.content_hash for article in articles))
-    with _index_vectors(index_dir, embedder) as lookup:
-        known = dict(lookup(hashes)) if lookup is not None else {}
-    with output.progress_bar("encoding", len(hashes) - len(known)) as advance:
-        return article_vectors(
-            articles, embedder, vectors_for=lambda _hashes: known, progress=advance
-        ).vectors
 
 
 def _print_report(report: EvaluationReport) -> None:

@@ -4,8 +4,10 @@ Every tagger meets `TopicTagger`: it scores vectors the caller already has (an i
 vectors, or a batch just encoded) and never re-encodes article text.
 """
 
+from recommender.topics.adapt import Adaptation, CheckedAdaptation, adapt_tagger, adapt_with_holdout
 from recommender.topics.assignment import TopicAssignment, TopicScore, TopicTagger
 from recommender.topics.batch import TagReport, tag_file
+from recommender.topics.comparison import ComparisonRow, compare_taggers, taxonomy_prior
 from recommender.topics.errors import (
     InvalidLabelMappingError,
     InvalidTaxonomyError,
@@ -26,22 +28,40 @@ from recommender.topics.labelled import (
     load_labelled,
 )
 from recommender.topics.models import build_tagger, load_tagger
-from recommender.topics.taxonomy import Taxonomy, Topic, default_taxonomy, load_taxonomy
-from recommender.topics.trained import CrossValidation, TrainedTagger, fit_trained_tagger
+from recommender.topics.taxonomy import (
+    BUILTIN_TAXONOMIES,
+    Taxonomy,
+    Topic,
+    builtin_taxonomy,
+    default_taxonomy,
+    load_taxonomy,
+    resolve_taxonomy,
+)
+from recommender.topics.trained import (
+    CrossValidation,
+    PriorExamples,
+    TrainedTagger,
+    fit_trained_tagger,
+)
 from recommender.topics.vectors import ArticleVectors, VectorLookup, article_vectors
 from recommender.topics.zero_shot import ZeroShotTagger
 
 __all__ = [
+    "BUILTIN_TAXONOMIES",
     "DEFAULT_LABEL_FIELD",
     "WCEP_MAPPING",
+    "Adaptation",
     "ArticleVectors",
+    "CheckedAdaptation",
     "ClassScores",
+    "ComparisonRow",
     "CrossValidation",
     "EvaluationReport",
     "InvalidLabelMappingError",
     "InvalidTaxonomyError",
     "InvalidTopicModelError",
     "LabelledArticles",
+    "PriorExamples",
     "TagReport",
     "Taxonomy",
     "Topic",
@@ -52,8 +72,12 @@ __all__ = [
     "TrainedTagger",
     "VectorLookup",
     "ZeroShotTagger",
+    "adapt_tagger",
+    "adapt_with_holdout",
     "article_vectors",
     "build_tagger",
+    "builtin_taxonomy",
+    "compare_taggers",
     "default_taxonomy",
     "evaluate_assignments",
     "fit_trained_tagger",
@@ -62,5 +86,7 @@ __all__ = [
     "load_labelled",
     "load_tagger",
     "load_taxonomy",
+    "resolve_taxonomy",
     "tag_file",
+    "taxonomy_prior",
 ]

@@ -9,21 +9,21 @@ from recommender.topics import trained, zero_shot
 from recommender.topics.assignment import TopicTagger
 from recommender.topics.errors import InvalidTopicModelError
 from recommender.topics.model_files import load_model
-from recommender.topics.taxonomy import default_taxonomy, load_taxonomy
+from recommender.topics.taxonomy import resolve_taxonomy
 
 
 def build_tagger(
-    embedder: Embedder, *, model_dir: Path | None = None, taxonomy_file: Path | None = None
+    embedder: Embedder, *, model_dir: Path | None = None, taxonomy_file: str | Path | None = None
 ) -> TopicTagger:
-    """The tagger in `model_dir` if given; else zero-shot on a taxonomy (default: built-in).
+    """The tagger in `model_dir` if given; else zero-shot on a taxonomy: a built-in name
+    (`default`, `iptc`) or a JSON/YAML file (default: the built-in 12 topics).
 
     Zero-shot embeds the taxonomy's prompts, which loads the embedder's model; a saved model
-    directory (`ZeroShotTagger.save`, or a trained model) does not.
+    directory (`ZeroShotTagger.save`, or a trained or adapted model) does not.
     """
     if model_dir is not None:
         return load_tagger(model_dir, embedder)
-    taxonomy = load_taxonomy(taxonomy_file) if taxonomy_file is not None else default_taxonomy()
-    return zero_shot.ZeroShotTagger.from_taxonomy(taxonomy, embedder)
+    return zero_shot.ZeroShotTagger.from_taxonomy(resolve_taxonomy(taxonomy_file), embedder)
 
 
 def load_tagger(directory: Path, embedder: Embedder) -> TopicTagger:

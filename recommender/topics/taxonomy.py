@@ -1,13 +1,14 @@
 """The topic taxonomy: labels with a description, example phrases and an IPTC Media Topic.
 
-The default taxonomy (12 news topics) ships as package data; a user's taxonomy is a JSON or
-YAML file of the same shape:
+Two taxonomies ship as package data: `default` (12 news topics) and `iptc` (the 17 top-level
+IPTC Media Topics). A user's taxonomy is a JSON or YAML file of the same shape:
 
     topics:
       - label: security            # the string written to output rows (unique)
         name: Security and war     # optional, defaults to the label
         description: Armed conflict, war and peace ...
-        examples: [Air strikes hit rebel positions, ...]   # optional
+        examples: [Air strikes hit rebel positions, ...]   # optional, typical headlines
+        terms: [troops, air strike, ceasefire]             # optional key terms
         iptc: medtop:16000000      # optional IPTC Media Topics QCode
 """
 
@@ -24,9 +25,11 @@ from typing import Any
 from recommender.topics.errors import InvalidTaxonomyError
 
 DEFAULT_TAXONOMY_RESOURCE = "default_taxonomy.json"
+BUILTIN_TAXONOMIES = {"default": DEFAULT_TAXONOMY_RESOURCE, "iptc": "iptc_taxonomy.json"}
+"""Taxonomies shipped with newsrec, by the name `--taxonomy` takes."""
 _LABEL = re.compile(r"^\S(.*\S)?$")
 _IPTC = re.compile(r"^medtop:\d{8}$")
-_TOPIC_KEYS = {"label", "name", "description", "examples", "iptc"}
+_TOPIC_KEYS = {"label", "name", "description", "examples", "terms", "iptc"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +39,14 @@ class Topic:
     description: str
     examples: tuple[str, ...] = ()
     iptc: str | None = None
+    terms: tuple[str, ...] = ()
 
     @property
     def prompts(self) -> tuple[str, ...]:
-        """The texts a zero-shot tagger embeds for this topic: its description, then examples."""
-        return (f"{self.name}: {self.description}", *self.examples)
+        """The texts a zero-shot tagger embeds for this topic: its description, its examples,
+        and its key terms as one text (a single word embeds too vaguely to stand alone)."""
+        terms = (f"{self.name}: {', '.join(self.terms)}",) if self.terms else ()
+        return (f"{self.name}: {self.description}", *self.examples, *terms)
 
 
 @dataclass(frozen=True)
@@ -75,10 +81,28 @@ class Taxonomy:
 
 def default_taxonomy() -> Taxonomy:
     """The 12-topic news taxonomy shipped with newsrec."""
-    text = (
-        resources.files("recommender.topics").joinpath(DEFAULT_TAXONOMY_RESOURCE).read_text("utf-8")
-    )
-    return taxonomy_from_mapping(json.loads(text), source="default taxonomy")
+    return builtin_taxonomy("default")
+
+
+def builtin_taxonomy(name: str) -> Taxonomy:
+    """A taxonomy shipped with newsrec: `default` (12 topics) or `iptc` (17 IPTC topics)."""
+    if name not in BUILTIN_TAXONOMIES:
+        known = ", ".join(BUILTIN_TAXONOMIES)
+        raise InvalidTaxonomyError(f"no built-in taxonomy {name!r}; built-in: {known}")
+    resource = resources.files("recommender.topics").joinpath(BUILTIN_TAXONOMIES[name])
+    return taxonomy_from_mapping(json.loads(resource.read_text("utf-8")), source=f"{name} taxonomy")
+
+
+def resolve_taxonomy(source: str | Path | None) -> Taxonomy:
+    """None: the default; a built-in name (`default`, `iptc`); else a JSON/YAML file.
+
+    A file of the same name as a built-in is read when the name has a suffix or a directory
+    (`./iptc.yaml`), so the two cannot be confused."""
+    if source is None:
+        return default_taxonomy()
+    if str(source) in BUILTIN_TAXONOMIES:
+        return builtin_taxonomy(str(source))
+    return load_taxonomy(Path(source))
 
 
 def load_taxonomy(path: Path) -> Taxonomy:
@@ -160,10 +184,22 @@ def _topic(entry: Any, position: int, source: str) -> Topic:
         isinstance(example, str) and example.strip() for example in examples
     ):
         raise InvalidTaxonomyError(f"{where}: 'examples' must be a list of non-blank strings")
+    terms = entry.get("terms", [])
+    if not isinstance(terms, list) or not all(
+        isinstance(term, str) and term.strip() for term in terms
+    ):
+        raise InvalidTaxonomyError(f"{where}: 'terms' must be a list of non-blank strings")
     iptc = entry.get("iptc")
     if iptc is not None and (not isinstance(iptc, str) or not _IPTC.match(iptc)):
         raise InvalidTaxonomyError(
             f"{where}: 'iptc' must be an IPTC Media Topics QCode like 'medtop:16000000', "
             f"got {iptc!r}"
         )
-    return Topic(label, name.strip(), description.strip(), tuple(examples), iptc)
+    return Topic(
+        label,
+        name.strip(),
+        description.strip(),
+        tuple(examples),
+        iptc,
+        tuple(term.strip() for term in terms),
+    )

@@ -29,6 +29,19 @@ DEFAULT_C = 4.0
 
 
 @dataclass(frozen=True)
+class PriorExamples:
+    """Labelled vectors that join every fit, weighted: the zero-shot taxonomy's embedded
+    prompts, so a handful of labelled articles per topic starts from what zero-shot knows.
+
+    vectors: (m, d); labels: the training file's label of each row (rows whose label the
+    file does not use are left out)."""
+
+    vectors: np.ndarray
+    labels: tuple[str, ...]
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class CrossValidation:
     folds: int
     accuracy: float
@@ -50,8 +63,10 @@ class TrainedTagger(ThresholdTagger):
         threshold: float = DEFAULT_THRESHOLD,
         iptc: Mapping[str, str | None] | None = None,
         cross_validation: CrossValidation | None = None,
+        training: Mapping[str, Any] | None = None,
     ) -> None:
-        """weights: (len(labels), dimension); bias: (len(labels),)."""
+        """weights: (len(labels), dimension); bias: (len(labels),); training: how the model
+        was made (kept in the manifest, informative only)."""
         super().__init__(labels, embedder_name=embedder_name, threshold=threshold, iptc=iptc)
         self._weights = np.asarray(weights, dtype=np.float32)
         self._bias = np.asarray(bias, dtype=np.float32)
@@ -61,6 +76,7 @@ class TrainedTagger(ThresholdTagger):
                 f"{self._bias.shape}"
             )
         self.cross_validation = cross_validation
+        self.training = dict(training or {})
 
     @property
     def dimension(self) -> int:
@@ -79,6 +95,8 @@ class TrainedTagger(ThresholdTagger):
         }
         if self.cross_validation is not None:
             meta["cross_validation"] = vars(self.cross_validation)
+        if self.training:
+            meta["training"] = self.training
         save_model(
             directory,
             kind=KIND,
@@ -115,6 +133,9 @@ class TrainedTagger(ThresholdTagger):
             threshold=float(stored.meta.get("threshold", DEFAULT_THRESHOLD)),
             iptc=stored.meta.get("iptc") or {},
             cross_validation=cross_validation,
+            training=stored.meta["training"]
+            if isinstance(stored.meta.get("training"), dict)
+            else None,
         )
 
 
@@ -127,12 +148,13 @@ def fit_trained_tagger(
     threshold: float = DEFAULT_THRESHOLD,
     cv_folds: int = 5,
     iptc: Mapping[str, str | None] | None = None,
+    prior: PriorExamples | None = None,
     random_state: int = 0,
 ) -> TrainedTagger:
     """Fit on (n, d) vectors and each row's gold labels; cross-validate first when cv_folds>1.
 
     Labels are the distinct strings of `label_sets`, sorted. A label needs positive and
-    negative rows to be learnt.
+    negative rows to be learnt. `prior` rows join every fit (and every fold's training).
     """
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[0] != len(label_sets):
@@ -151,9 +173,18 @@ def fit_trained_tagger(
     cross_validation = None
     if cv_folds > 1:
         cross_validation = _cross_validate(
-            matrix, label_sets, labels, targets, embedder_name, c, threshold, cv_folds, random_state
+            matrix,
+            label_sets,
+            labels,
+            targets,
+            embedder_name,
+            c,
+            threshold,
+            cv_folds,
+            random_state,
+            prior,
         )
-    weights, bias = _fit_heads(matrix, targets, c, random_state)
+    weights, bias = _fit_with_prior(matrix, targets, labels, prior, c, random_state)
     return TrainedTagger(
         labels,
         weights,
@@ -162,7 +193,50 @@ def fit_trained_tagger(
         threshold=threshold,
         iptc=iptc,
         cross_validation=cross_validation,
+        training=_prior_note(prior, labels),
     )
+
+
+def _prior_rows(
+    prior: PriorExamples | None, labels: list[str], dimension: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The prior's rows for the file's labels: (m, d) vectors and (m, L) indicators."""
+    if prior is None:
+        return np.zeros((0, dimension), dtype=np.float32), np.zeros((0, len(labels)), np.int8)
+    position = {label: column for column, label in enumerate(labels)}
+    rows = [i for i, label in enumerate(prior.labels) if label in position]
+    targets = np.zeros((len(rows), len(labels)), dtype=np.int8)
+    for row, i in enumerate(rows):
+        targets[row, position[prior.labels[i]]] = 1
+    return np.asarray(prior.vectors, dtype=np.float32)[rows], targets
+
+
+def _fit_with_prior(
+    vectors: np.ndarray,
+    targets: np.ndarray,
+    labels: list[str],
+    prior: PriorExamples | None,
+    c: float,
+    random_state: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    prior_vectors, prior_targets = _prior_rows(prior, labels, vectors.shape[1])
+    if not len(prior_vectors) or prior is None:
+        return fit_heads(vectors, targets, c, random_state)
+    weight = np.concatenate([np.ones(len(vectors)), np.full(len(prior_vectors), prior.weight)])
+    return fit_heads(
+        np.vstack([vectors, prior_vectors]),
+        np.vstack([targets, prior_targets]),
+        c,
+        random_state,
+        weight,
+    )
+
+
+def _prior_note(prior: PriorExamples | None, labels: list[str]) -> dict[str, Any] | None:
+    if prior is None:
+        return None
+    used = sum(label in set(labels) for label in prior.labels)
+    return {"prior": "zero-shot taxonomy prompts", "prior_rows": used, "prior_weight": prior.weight}
 
 
 def _indicators(label_sets: Sequence[Sequence[str]], labels: list[str]) -> np.ndarray:
@@ -174,10 +248,16 @@ def _indicators(label_sets: Sequence[Sequence[str]], labels: list[str]) -> np.nd
     return targets
 
 
-def _fit_heads(
-    vectors: np.ndarray, targets: np.ndarray, c: float, random_state: int
+def fit_heads(
+    vectors: np.ndarray,
+    targets: np.ndarray,
+    c: float,
+    random_state: int,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One binary logistic regression per label column: (L, d) weights and (L,) bias."""
+    """One binary logistic regression per label column: (L, d) weights and (L,) bias.
+
+    vectors: (n, d); targets: (n, L) 0/1; sample_weight: (n,) or None."""
     from sklearn.linear_model import LogisticRegression
 
     weights = np.zeros((targets.shape[1], vectors.shape[1]), dtype=np.float32)
@@ -189,7 +269,7 @@ def _fit_heads(
             bias[column] = 30.0 if target[0] else -30.0
             continue
         model = LogisticRegression(C=c, max_iter=1000, random_state=random_state)
-        model.fit(vectors, target)
+        model.fit(vectors, target, sample_weight=sample_weight)
         weights[column] = model.coef_[0]
         bias[column] = model.intercept_[0]
     return weights, bias
@@ -205,6 +285,7 @@ def _cross_validate(
     threshold: float,
     folds: int,
     random_state: int,
+    prior: PriorExamples | None = None,
 ) -> CrossValidation:
     from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -220,7 +301,9 @@ def _cross_validate(
         )
     accuracies, macro_f1s = [], []
     for train, test in splitter.split(vectors, first_labels):
-        weights, bias = _fit_heads(vectors[train], targets[train], c, random_state)
+        weights, bias = _fit_with_prior(
+            vectors[train], targets[train], labels, prior, c, random_state
+        )
         fold_tagger = TrainedTagger(
             labels, weights, bias, embedder_name=embedder_name, threshold=threshold
         )

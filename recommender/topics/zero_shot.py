@@ -105,6 +105,24 @@ class ZeroShotTagger(ThresholdTagger):
     def dimension(self) -> int:
         return int(self._prompt_vectors.shape[1])
 
+    @property
+    def prompt_vectors(self) -> np.ndarray:
+        """(m, dimension) the embedded prompts, a prior for adapted and few-shot models."""
+        return self._prompt_vectors
+
+    @property
+    def prompt_owners(self) -> np.ndarray:
+        """(m,) the label index of each prompt."""
+        return self._prompt_owners
+
+    def posteriors(self, vectors: np.ndarray) -> np.ndarray:
+        """vectors: (n, d) -> (n, len(labels)) a distribution over labels (rows sum to 1):
+        a softmax of the calibrated logits, the starting point of adaptation."""
+        logits = self.similarities(vectors) / self._scale
+        logits -= logits.max(axis=1, keepdims=True)
+        weights = np.exp(logits)
+        return weights / weights.sum(axis=1, keepdims=True)
+
     def similarities(self, vectors: np.ndarray) -> np.ndarray:
         """vectors: (n, d) -> (n, len(labels)) centred similarities (step 3 above)."""
         centred = l2_normalise(check_vectors(vectors, self.dimension) - self._mean_prompt)
