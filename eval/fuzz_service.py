@@ -9,6 +9,10 @@ process (its lifespan runs: the index is loaded), and sends every operation of
 must not be a 5xx, must use a documented status code and content type, and must match the
 documented response schema. Writes are fuzzed too (no token is set), so the index changes
 under the reads as the run goes on.
+
+Then the hostile inputs the schema cannot express (`eval.fuzz_adversarial`): unpaired
+surrogate escapes, deep nesting, NaN and infinities, abbreviation-dense bodies, `examples`
+of each per route; the slowest of those requests is printed.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 import schemathesis
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -37,6 +42,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from eval.fuzz_adversarial import AdversarialReport, fuzz_adversarial
 from recommender import Article
 
 CHECKS = [
@@ -52,10 +58,20 @@ class FuzzReport:
     cases: int = 0
     by_status: Counter[int] = field(default_factory=Counter)
     failures: dict[str, str] = field(default_factory=dict)  # one example per distinct failure
+    adversarial: AdversarialReport | None = None
 
     def summary(self) -> str:
         statuses = ", ".join(f"{code}: {count}" for code, count in sorted(self.by_status.items()))
-        return f"{self.cases} cases ({statuses}); {len(self.failures)} distinct failures"
+        text = f"{self.cases} cases ({statuses}); {len(self.failures)} distinct failures"
+        if self.adversarial is not None:
+            hostile = self.adversarial
+            codes = ", ".join(f"{c}: {n}" for c, n in sorted(hostile.by_status.items()))
+            text += (
+                f"; hostile inputs: {hostile.cases} cases ({codes}), "
+                f"{len(hostile.failures)} failures, slowest {hostile.slowest[0]:.2f} s "
+                f"({hostile.slowest[1]})"
+            )
+        return text
 
 
 def fuzz_app(app: FastAPI, examples: int, *, random_seed: int = 0) -> FuzzReport:
@@ -116,7 +132,12 @@ def fuzz_service(examples: int, random_seed: int = 0) -> FuzzReport:
             store_lists_of(recommender, owners_to_rank(recommender))
             index.save()
         app = create_app(index_settings, ServiceSettings(access_log=False))
-        return fuzz_app(app, examples, random_seed=random_seed)
+        report = fuzz_app(app, examples, random_seed=random_seed)
+        # The same running app (its lifespan was started by schemathesis and holds the index).
+        client = TestClient(app, raise_server_exceptions=False)
+        report.adversarial = fuzz_adversarial(client, examples, random_seed)
+        report.failures.update(report.adversarial.failures)
+        return report
 
 
 def fuzz_corpus() -> list[Article]:
