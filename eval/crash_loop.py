@@ -178,6 +178,11 @@ def _check_consistency(
         problems.append(
             f"{len(stale)} vectors are not their article's text, e.g. {ids[stale[0]]!r}"
         )
+    # Stories: a story row never outlives its article (pending ones, whose assignment the
+    # kill interrupted, are assigned by the next write).
+    orphaned = index.store.stories.orphaned()
+    if orphaned:
+        problems.append(f"{orphaned} story rows name articles that are gone")
     recommender = build_recommender(settings, index)
     known = set(ids)
     for article_id in random.Random(stored).sample(ids, min(5, stored)):

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from math import nan
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,14 @@ from sklearn.metrics.cluster import contingency_matrix, pair_confusion_matrix
 
 from recommender import Article, ArticleIndex, InvalidInputError, Settings, load_articles
 from recommender.index import STORE_FILE
+from recommender.related import Neighbours
 from recommender.stories import StoryAssigner, StoryClustering, cluster_stream
 from recommender.system import build_recommender, open_index
 
 Progress = Callable[[str, int, int], None]
-JOIN_SWEEP = tuple(round(0.1 + 0.05 * step, 2) for step in range(15))  # 0.10 .. 0.80
-MERGE_MARGINS = (0.0, 0.1, 0.2, None)  # merge = join + margin; None: never merge
+DENSE_SWEEP = tuple(round(0.35 + 0.05 * step, 2) for step in range(10))  # 0.35 .. 0.80
+LEXICAL_SWEEP = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35)
+NEVER_MERGE = 3.0  # a margin no score reaches
 BASELINE_SWEEP = tuple(round(0.1 + 0.05 * step, 2) for step in range(17))  # 0.10 .. 0.90
 _CANDIDATES_SLICE = 512
 _UNLABELLED = "\0"  # the gold story of an article without one: its own
@@ -104,8 +107,8 @@ def run_stories_eval(
     """Cluster `corpus` and score it; returns the figures (and writes a report if asked)."""
     articles = load_articles([corpus]).articles
     gold_of = {a.id: a.story if a.story is not None else f"{_UNLABELLED}{a.id}" for a in articles}
-    if not any(a.story for a in articles):
-        raise InvalidInputError(f"{corpus}: no article carries a `story`: nothing to score")
+    # A corpus without stories (one-off articles) is scored as all singletons: how many
+    # articles the clustering leaves alone.
     advance = on_progress or (lambda task, done, total: None)
     with _writable_copy(articles, settings, index_dir, advance) as index:
         recommender = build_recommender(settings, index)
@@ -113,12 +116,18 @@ def run_stories_eval(
         names = {row: s.id for row, s in index.store.summaries_by_row_id(rows).items()}
         neighbours = _neighbours(recommender, rows, names, settings, advance)
         gold = [gold_of[names[row]] for row in rows]
-        sweep = _sweep(rows, names, neighbours, gold)
+        sweep = _sweep(rows, names, neighbours, gold, settings.story_merge_margin)
         configured = StoryClustering(
-            join_threshold=settings.story_join_threshold,
-            merge_threshold=settings.story_merge_threshold,
+            dense_threshold=settings.story_dense_threshold,
+            lexical_threshold=settings.story_lexical_threshold,
+            merge_margin=settings.story_merge_margin,
         )
-        default = _scored(gold, cluster_stream(rows, names, neighbours, configured), rows)
+        clustered = cluster_stream(rows, names, neighbours, configured)
+        default = _scored(gold, clustered, rows)
+        singletons = {
+            "default": _alone([clustered[row] for row in rows]),
+            "gold": _alone(gold),
+        }
         texts = [index.article(names[row]).text for row in rows]
         vectors = index.vectors.vectors_of(np.asarray(rows, dtype=np.int64))
         baselines = {
@@ -135,17 +144,22 @@ def run_stories_eval(
         "articles": len(articles),
         "gold_stories": len({a.story for a in articles if a.story}),
         "embedder": settings.embedder,
-        "configured": {"join": configured.join_threshold, "merge": configured.merge_threshold},
+        "configured": {
+            "dense": configured.dense_threshold,
+            "lexical": configured.lexical_threshold,
+            "merge_margin": configured.merge_margin,
+        },
         "systems": {
             "default": default,
             "best-sweep": best["scores"],
             **{name: entry["best"] for name, entry in baselines.items()},
         },
-        "best_sweep": {"join": best["join"], "merge": best["merge"]},
+        "best_sweep": {k: best[k] for k in ("dense", "lexical", "merge_margin")},
         "baseline_thresholds": {name: entry["threshold"] for name, entry in baselines.items()},
         "sweep": sweep,
         "baseline_sweeps": {name: entry["sweep"] for name, entry in baselines.items()},
         "slots": slots,
+        "singletons": singletons,
     }
     if report_dir is not None:
         from eval.stories_report import write_stories_report
@@ -223,9 +237,9 @@ def _neighbours(
     names: dict[int, str],
     settings: Settings,
     advance: Progress,
-) -> dict[int, list[tuple[int, float]]]:
+) -> dict[int, Neighbours]:
     depth = StoryClustering().candidates
-    found: dict[int, list[tuple[int, float]]] = {}
+    found: dict[int, Neighbours] = {}
     by_id = {name: row for row, name in names.items()}
     for start in range(0, len(rows), _CANDIDATES_SLICE):
         chunk = [names[row] for row in rows[start : start + _CANDIDATES_SLICE]]
@@ -242,6 +256,12 @@ def _scored(gold: list[str], assigned: dict[int, str], rows: list[int]) -> dict[
     return clustering_scores(gold, [assigned[row] for row in rows], labelled=_labelled(gold))
 
 
+def _alone(labels: list[str]) -> float:
+    """The share of articles that are a story of one."""
+    sizes = Counter(labels)
+    return sum(1 for label in labels if sizes[label] == 1) / len(labels) if labels else nan
+
+
 def _labelled(gold: list[str]) -> list[bool]:
     return [not story.startswith(_UNLABELLED) for story in gold]
 
@@ -249,24 +269,28 @@ def _labelled(gold: list[str]) -> list[bool]:
 def _sweep(
     rows: list[int],
     names: dict[int, str],
-    neighbours: dict[int, list[tuple[int, float]]],
+    neighbours: dict[int, Neighbours],
     gold: list[str],
+    merge_margin: float,
 ) -> list[dict[str, Any]]:
+    """Every (dense, lexical) threshold pair at the configured merge margin, and without
+    merging."""
     entries = []
-    for join in JOIN_SWEEP:
-        for margin in MERGE_MARGINS:
-            merge = 1.0 if margin is None else min(1.0, join + margin)
-            clustering = StoryClustering(join_threshold=join, merge_threshold=merge)
-            if margin is None:
-                clustering = replace(clustering, merge_threshold=1.0 + 1e-9)
-            assigned = cluster_stream(rows, names, neighbours, clustering)
-            entries.append(
-                {
-                    "join": join,
-                    "merge": None if margin is None else merge,
-                    "scores": _scored(gold, assigned, rows),
-                }
-            )
+    for dense in DENSE_SWEEP:
+        for lexical in LEXICAL_SWEEP:
+            for margin in (merge_margin, NEVER_MERGE):
+                clustering = StoryClustering(
+                    dense_threshold=dense, lexical_threshold=lexical, merge_margin=margin
+                )
+                assigned = cluster_stream(rows, names, neighbours, clustering)
+                entries.append(
+                    {
+                        "dense": dense,
+                        "lexical": lexical,
+                        "merge_margin": None if margin == NEVER_MERGE else margin,
+                        "scores": _scored(gold, assigned, rows),
+                    }
+                )
     return entries
 
 
@@ -367,6 +391,8 @@ def _slot_rates(
         if article.story:
             members[article.story].append(article)
     queries = [a for a in articles if a.story and len(members[a.story]) > 1]
+    if not members:  # one-off articles: how often a slot is filled at all
+        queries = list(articles)
     if limit is not None and len(queries) > limit:
         chosen = np.random.default_rng(0).choice(len(queries), limit, replace=False)
         queries = [queries[i] for i in sorted(chosen)]

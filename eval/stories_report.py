@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from math import nan
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,24 @@ from matplotlib.figure import Figure
 
 from recommender.publish import write_json_atomically
 
-METRICS = ("pair_precision", "pair_recall", "pair_f1", "bcubed_f1", "ari")
+METRICS = (
+    "pair_precision",
+    "pair_recall",
+    "pair_f1",
+    "bcubed_f1",
+    "ari",
+    "labelled_pair_f1",
+    "labelled_bcubed_f1",
+)
 SWEEP_PLOT = "stories-sweep.png"
 
 
 def stories_table(found: dict[str, Any]) -> list[str]:
     """The systems' scores as a fixed-width table (also what the CLI prints)."""
-    header = ["system", *METRICS]
+    header = ["system", *(m.replace("labelled_", "lab_") for m in METRICS)]
     rows = [
-        [name, *(f"{scores[m]:.4f}" for m in METRICS)] for name, scores in found["systems"].items()
+        [name, *(f"{scores.get(m, float('nan')):.4f}" for m in METRICS)]
+        for name, scores in found["systems"].items()
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     return [
@@ -38,13 +48,18 @@ def stories_table(found: dict[str, Any]) -> list[str]:
 def summary_lines(found: dict[str, Any]) -> list[str]:
     configured, best = found["configured"], found["best_sweep"]
     thresholds = ", ".join(f"{n} {t}" for n, t in found["baseline_thresholds"].items())
+    singletons = found.get("singletons", {})
     slots = found["slots"]
     return [
         f"{found['corpus']}: {found['articles']:,} articles, {found['gold_stories']:,} gold "
         f"stories, embedder {found['embedder']}",
         *stories_table(found),
-        f"default: join {configured['join']}, merge {configured['merge']}; best of the sweep: "
-        f"join {best['join']}, merge {best['merge']}; baselines at {thresholds}",
+        f"default: dense {configured['dense']}, lexical {configured['lexical']}, merge margin "
+        f"{configured['merge_margin']}; best of the sweep (BCubed F1): dense {best['dense']}, "
+        f"lexical {best['lexical']}, merge margin {best['merge_margin']}; baselines (cosine) "
+        f"at {thresholds}",
+        f"articles left alone (a story of one): default {_rate(singletons.get('default', nan))}"
+        f", gold {_rate(singletons.get('gold', nan))}",
         f"slots ({int(slots['queries']):,} queries): same-story {_rate(slots['same_story'])} "
         f"where one exists, wrong side {int(slots['wrong_side'])}, filler "
         f"{_rate(slots['filler'])} where the story has none, kind related "
@@ -69,20 +84,20 @@ def write_stories_report(found: dict[str, Any], directory: Path) -> list[Path]:
 def _sweep_plot(found: dict[str, Any], path: Path) -> None:
     figure = Figure(figsize=(7, 4.2))
     axes = figure.add_subplot()
-    margins: dict[str, list[tuple[float, float]]] = {}
+    lines: dict[str, list[tuple[float, float]]] = {}
     for entry in found["sweep"]:
-        merge = entry["merge"]
-        label = "never merge" if merge is None else f"merge = join + {merge - entry['join']:.1f}"
-        margins.setdefault(label, []).append((entry["join"], entry["scores"]["bcubed_f1"]))
-    for label, points in margins.items():
-        axes.plot(*zip(*points, strict=True), marker="o", markersize=3, label=f"newsrec, {label}")
+        merge = "no merge" if entry["merge_margin"] is None else "merge"
+        label = f"newsrec, lexical {entry['lexical']}, {merge}"
+        lines.setdefault(label, []).append((entry["dense"], entry["scores"]["bcubed_f1"]))
+    for label, points in lines.items():
+        axes.plot(*zip(*points, strict=True), marker="o", markersize=2, linewidth=1, label=label)
     for name, sweep in found["baseline_sweeps"].items():
         points = [(e["threshold"], e["scores"]["bcubed_f1"]) for e in sweep]
-        axes.plot(*zip(*points, strict=True), linestyle="--", label=name)
-    axes.set_xlabel("threshold (newsrec: join score; baselines: cosine)")
+        axes.plot(*zip(*points, strict=True), linestyle="--", linewidth=2, label=name)
+    axes.set_xlabel("threshold (newsrec: the dense side's; baselines: cosine)")
     axes.set_ylabel("BCubed F1")
     axes.set_title(Path(found["corpus"]).name)
-    axes.legend(fontsize=7)
+    axes.legend(fontsize=5, ncol=2)
     axes.grid(alpha=0.3)
     temporary = path.with_name(f".{path.name}.tmp")
     FigureCanvasAgg(figure).print_png(str(temporary))

@@ -179,6 +179,15 @@ class RelatedArticle:
 
 
 @dataclass(frozen=True, slots=True)
+class Neighbours:
+    """An article's candidates as (row_id, blended score) best first, and the weight of the
+    dense side in its blend (see `Ranking.dense_weight_for`)."""
+
+    dense_weight: float
+    hits: list[tuple[int, float]]
+
+
+@dataclass(frozen=True, slots=True)
 class Slots:
     previous: RelatedArticle | None
     next: RelatedArticle | None
@@ -485,13 +494,11 @@ class Recommender:
                     break
         return found
 
-    def neighbours(
-        self, article_ids: Sequence[str], depth: int
-    ) -> dict[str, list[tuple[int, float]]]:
+    def neighbours(self, article_ids: Sequence[str], depth: int) -> dict[str, Neighbours]:
         """Each stored article's dense and lexical candidates (`depth` of each, near-duplicates
-        included, itself not) with their blended scores, best first: what story clustering
-        compares an article with (see `stories.py`)."""
-        found: dict[str, list[tuple[int, float]]] = {}
+        included, itself not) with their blended scores, best first, and the dense weight of
+        its blend: what story clustering compares an article with (see `stories.py`)."""
+        found: dict[str, Neighbours] = {}
         for article_id, query in self._stored_queries(article_ids, depth=depth).items():
             assert query.first_block is not None
             candidates = query.first_block[1][query.first_block[1] >= 0]
@@ -501,7 +508,10 @@ class Recommender:
             candidates = np.unique(candidates[candidates != query.row_id])
             scores = self._fused(query, candidates)
             order = np.argsort(-scores, kind="stable")
-            found[article_id] = [(int(candidates[i]), float(scores[i])) for i in order]
+            found[article_id] = Neighbours(
+                self.ranking.dense_weight_for(query.terms.nnz),
+                [(int(candidates[i]), float(scores[i])) for i in order],
+            )
         return found
 
     def _pool(

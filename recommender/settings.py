@@ -102,18 +102,22 @@ class Settings(BaseSettings):
         "without filters and k up to this is read from the list instead of ranked live. "
         "0: no stored lists; every request is ranked live.",
     )
-    story_join_threshold: float = Field(
-        default=0.45,
-        ge=-1.0,
-        le=1.0,
-        description="Blended score from which an article joins the story of its best-scoring "
-        "candidate; below, it opens a story of its own (see recommender/stories.py).",
-    )
-    story_merge_threshold: float = Field(
+    story_dense_threshold: float = Field(
         default=0.6,
         ge=-1.0,
         le=1.0,
-        description="Score with two stories at which an article bridges them into one.",
+        description="An article joins the story of its best-scoring candidate from a blended "
+        "score of w * this + (1 - w) * story_lexical_threshold (w: its dense weight); below, "
+        "it opens a story of its own (see recommender/stories.py).",
+    )
+    story_lexical_threshold: float = Field(
+        default=0.2, ge=-1.0, le=1.0, description="The TF-IDF side of the join threshold."
+    )
+    story_merge_margin: float = Field(
+        default=0.15,
+        ge=0.0,
+        description="How much above the join threshold an article must score with two "
+        "stories to merge them (large: never merge).",
     )
     slot_relevance_floor: float = Field(
         default=0.35,

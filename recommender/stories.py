@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recommender.errors import InvalidInputError, NewsrecError
-from recommender.related import Recommender
+from recommender.related import Neighbours, Recommender
 from recommender.story_store import StoryMember, founded_by
 
 _SLICE = 512
@@ -46,24 +46,35 @@ class StoryNotFoundError(NewsrecError, KeyError):
 
 @dataclass(frozen=True)
 class StoryClustering:
-    """How articles are grouped into stories. Thresholds are on the ranking's blended score
-    (see `Ranking`); calibrated with `newsrec eval stories` (README, stories section)."""
+    """How articles are grouped into stories.
 
-    join_threshold: float = 0.45
-    merge_threshold: float = 0.6
+    The ranking's blended score weighs the dense and the TF-IDF cosine by the article's
+    length (see `Ranking.dense_weight_for`), and the two run on different scales (two
+    articles of one story: a dense cosine around 0.6, a TF-IDF cosine around 0.2). So the
+    join threshold is blended the same way: w * `dense_threshold` + (1 - w) *
+    `lexical_threshold` for an article whose dense weight is w; a merge needs
+    `merge_margin` more. Calibrated with `newsrec eval stories` (README, "Stories")."""
+
+    dense_threshold: float = 0.6
+    lexical_threshold: float = 0.2
+    merge_margin: float = 0.15  # large (e.g. 3): never merge
     # Candidates read per article (dense and lexical each): its closest stories are among
     # the first few, and each candidate costs an exact score.
     candidates: int = 32
 
     def __post_init__(self) -> None:
-        # A merge threshold above 1 never merges (no score reaches it).
-        if not -1.0 <= self.join_threshold <= self.merge_threshold:
-            raise InvalidInputError(
-                "story thresholds must satisfy -1 <= join <= merge, got "
-                f"join {self.join_threshold} and merge {self.merge_threshold}"
-            )
+        for name in ("dense_threshold", "lexical_threshold"):
+            if not -1.0 <= getattr(self, name) <= 1.0:
+                raise InvalidInputError(f"{name} must be in [-1, 1], got {getattr(self, name)}")
+        if not self.merge_margin >= 0.0:
+            raise InvalidInputError(f"merge_margin must be >= 0, got {self.merge_margin}")
         if self.candidates < 1:
             raise InvalidInputError(f"story candidates must be >= 1, got {self.candidates}")
+
+    def thresholds(self, dense_weight: float) -> tuple[float, float]:
+        """(join, merge) for an article whose blend gives the dense side `dense_weight`."""
+        join = dense_weight * self.dense_threshold + (1.0 - dense_weight) * self.lexical_threshold
+        return join, join + self.merge_margin
 
 
 @dataclass
@@ -153,8 +164,10 @@ class StoryAssigner:
             if row_id not in ids:
                 continue
             article_id = ids[row_id].id
-            links = _links(neighbours.get(article_id, []), state.story_of)
-            story = _place(article_id, links, state, written, self.clustering)
+            found = neighbours.get(article_id, Neighbours(1.0, []))
+            links = _links(found.hits, state.story_of)
+            join, merge = self.clustering.thresholds(found.dense_weight)
+            story = _place(article_id, links, state, written, join, merge)
             state.join(row_id, story)
             written.assigned[row_id] = story
             if keeps_lists:
@@ -188,7 +201,7 @@ class StoryAssigner:
 def cluster_stream(
     order: Sequence[int],
     names: dict[int, str],
-    neighbours: dict[int, list[tuple[int, float]]],
+    neighbours: dict[int, Neighbours],
     clustering: StoryClustering,
 ) -> dict[int, str]:
     """What `StoryAssigner.recluster(editorial=False)` assigns, from the candidates computed
@@ -197,8 +210,11 @@ def cluster_stream(
     state = _Stories({}, set())
     written = _Slice()
     for row_id in order:
-        links = _links(neighbours.get(row_id, []), state.story_of)
-        story = _place(names[row_id], links, state, written, clustering)
+        found = neighbours.get(row_id, Neighbours(1.0, []))
+        join, merge = clustering.thresholds(found.dense_weight)
+        story = _place(
+            names[row_id], _links(found.hits, state.story_of), state, written, join, merge
+        )
         state.join(row_id, story)
     return state.story_of
 
@@ -208,13 +224,14 @@ def _place(
     links: dict[str, float],
     state: _Stories,
     written: _Slice,
-    clustering: StoryClustering,
+    join: float,
+    merge: float,
 ) -> str:
     """The story an article joins, merging the stories it bridges."""
-    joinable = {s: score for s, score in links.items() if score >= clustering.join_threshold}
+    joinable = {s: score for s, score in links.items() if score >= join}
     if not joinable:
         return _unused_name(article_id, state)
-    bridged = [s for s, score in joinable.items() if score >= clustering.merge_threshold]
+    bridged = [s for s, score in joinable.items() if score >= merge]
     best = max(joinable, key=lambda s: (joinable[s], s))
     if best not in bridged:
         return best

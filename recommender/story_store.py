@@ -124,6 +124,13 @@ class StoryStore:
             )
         ]
 
+    def orphaned(self) -> int:
+        """Story rows whose article is gone (none, if every write kept the table in step)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM article_stories WHERE row_id NOT IN (SELECT row_id FROM articles)"
+        ).fetchone()
+        return int(row[0])
+
     def has_pending_editorial(self) -> bool:
         row = self._db.execute(
             "SELECT 1 FROM articles WHERE story IS NOT NULL AND row_id NOT IN "

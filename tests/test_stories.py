@@ -26,7 +26,8 @@ VOCABULARY = {
     name: [f"{name}{n}" for n in range(40)]
     for name in ("harbour", "quake", "vote", "tariff", "museum", "vaccine", "cup", "river")
 }
-CLUSTERING = StoryClustering(join_threshold=0.3, merge_threshold=0.5)
+# One threshold whatever an article's length (the dense and lexical sides alike).
+CLUSTERING = StoryClustering(dense_threshold=0.3, lexical_threshold=0.3, merge_margin=0.2)
 
 
 def _article(article_id: str, words: list[str], seed: int, published: str | None, **fields):
@@ -141,7 +142,7 @@ def test_a_text_change_assigns_the_article_afresh(open_stories: Open) -> None:
 
 
 def test_an_article_bridging_two_stories_merges_them(open_stories: Open) -> None:
-    index, _ = open_stories(clustering=StoryClustering(join_threshold=0.3, merge_threshold=0.3))
+    index, _ = open_stories(clustering=replace(CLUSTERING, merge_margin=0.0))
     index.upsert(_story("harbour", 2) + _story("quake", 2, first_day=2))
     assert _story_id(index, "harbour-0") != _story_id(index, "quake-0")
     words = VOCABULARY["harbour"] + VOCABULARY["quake"]
@@ -152,7 +153,7 @@ def test_an_article_bridging_two_stories_merges_them(open_stories: Open) -> None
 
 
 def test_without_merging_a_bridge_joins_one_story(open_stories: Open) -> None:
-    index, _ = open_stories(clustering=StoryClustering(join_threshold=0.3, merge_threshold=1.5))
+    index, _ = open_stories(clustering=replace(CLUSTERING, merge_margin=3.0))
     index.upsert(_story("harbour", 2) + _story("quake", 2, first_day=2))
     words = VOCABULARY["harbour"] + VOCABULARY["quake"]
     index.upsert([_article("bridge", words, seed=7, published="2024-03-10T10:00:00Z")])
@@ -261,6 +262,15 @@ def test_story_of_and_members_in_time_order(open_stories: Open) -> None:
     assert [m.id for m in story_members(recommender, story)] == [m.id for m in members]
     with pytest.raises(StoryNotFoundError):
         story_members(recommender, "no-such-story")
+
+
+def test_the_join_threshold_follows_the_blend_of_each_article() -> None:
+    clustering = StoryClustering(dense_threshold=0.6, lexical_threshold=0.2, merge_margin=0.1)
+    assert clustering.thresholds(1.0) == pytest.approx((0.6, 0.7))
+    assert clustering.thresholds(0.0) == pytest.approx((0.2, 0.3))
+    assert clustering.thresholds(0.25) == pytest.approx((0.3, 0.4))
+    with pytest.raises(ValueError, match="merge_margin"):
+        StoryClustering(merge_margin=-0.1)
 
 
 def test_clustering_scores_by_hand() -> None:
