@@ -102,8 +102,13 @@ class Settings(BaseSettings):
         "without filters and k up to this is read from the list instead of ranked live. "
         "0: no stored lists; every request is ranked live.",
     )
+    assign_stories: bool = Field(
+        default=True,
+        description="Assign articles to stories as they are written (false: each article "
+        "reads as a story of its own until `newsrec stories recluster`).",
+    )
     story_dense_threshold: float = Field(
-        default=0.6,
+        default=0.7,
         ge=-1.0,
         le=1.0,
         description="An article joins the story of its best-scoring candidate from a blended "
@@ -111,7 +116,7 @@ class Settings(BaseSettings):
         "it opens a story of its own (see recommender/stories.py).",
     )
     story_lexical_threshold: float = Field(
-        default=0.2, ge=-1.0, le=1.0, description="The TF-IDF side of the join threshold."
+        default=0.15, ge=-1.0, le=1.0, description="The TF-IDF side of the join threshold."
     )
     story_merge_margin: float = Field(
         default=0.15,

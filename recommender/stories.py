@@ -50,13 +50,13 @@ class StoryClustering:
 
     The ranking's blended score weighs the dense and the TF-IDF cosine by the article's
     length (see `Ranking.dense_weight_for`), and the two run on different scales (two
-    articles of one story: a dense cosine around 0.6, a TF-IDF cosine around 0.2). So the
+    articles of one story: a dense cosine around 0.7, a TF-IDF cosine around 0.15). So the
     join threshold is blended the same way: w * `dense_threshold` + (1 - w) *
     `lexical_threshold` for an article whose dense weight is w; a merge needs
     `merge_margin` more. Calibrated with `newsrec eval stories` (README, "Stories")."""
 
-    dense_threshold: float = 0.6
-    lexical_threshold: float = 0.2
+    dense_threshold: float = 0.7
+    lexical_threshold: float = 0.15
     merge_margin: float = 0.15  # large (e.g. 3): never merge
     # Candidates read per article (dense and lexical each): its closest stories are among
     # the first few, and each candidate costs an exact score.

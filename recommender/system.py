@@ -65,7 +65,7 @@ def open_index(
         qdrant_url=settings.qdrant_url,
         qdrant_collection=settings.qdrant_collection,
     )
-    if writable:
+    if writable and settings.assign_stories:
         index.story_assigner = build_story_assigner(settings, index)
     return index
 
