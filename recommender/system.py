@@ -9,7 +9,7 @@ from recommender.index import ArticleIndex
 from recommender.related import Ranking, Recommender
 from recommender.settings import Settings
 from recommender.stories import StoryAssigner, StoryClustering
-from recommender.topics import TopicTagger, build_tagger
+from recommender.topics import TopicTagger, build_tagger, configured_model_dir
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -27,14 +27,16 @@ def build_embedder(settings: Settings) -> Embedder:
 
 def topic_tagger_factory(settings: Settings, embedder: Embedder) -> Callable[[], TopicTagger]:
     """Builds the configured tagger when first needed (zero-shot embeds its taxonomy)."""
-    return lambda: build_tagger(embedder, model_dir=settings.topic_model)
+    model_dir = configured_model_dir(settings.topic_model, settings.index_dir)
+    return lambda: build_tagger(embedder, model_dir=model_dir)
 
 
 def index_tagger(settings: Settings) -> Callable[[Embedder], TopicTagger] | None:
     """How the index's tagger is built on an embedder; None when indexing does not tag."""
     if not settings.tag_on_index:
         return None
-    return lambda embedder: build_tagger(embedder, model_dir=settings.topic_model)
+    model_dir = configured_model_dir(settings.topic_model, settings.index_dir)
+    return lambda embedder: build_tagger(embedder, model_dir=model_dir)
 
 
 def open_index(

@@ -33,7 +33,7 @@ from recommender import (
 from recommender.list_refresh import refresh_lists_after_write
 from recommender.story_lists import related_for_page
 from recommender.system import index_tagger
-from recommender.topics import build_tagger
+from recommender.topics import build_tagger, configured_model_dir
 from service import (
     cli_eval,
     cli_lists,
@@ -46,6 +46,7 @@ from service import (
 from service import cli_output as output
 from service.cli_options import AsJson, IndexDir
 from service.cli_ray import Engine, EngineOption, RayAddress, batch_job, encoding_plan
+from service.cli_topics_adapt import adapt_index_topics
 from service.failures import operator_failure
 
 EXIT_BAD_INPUT = 2
@@ -87,6 +88,14 @@ def index(
     ] = False,
     engine: EngineOption = Engine.local,
     ray_address: RayAddress = None,
+    adapt_topics: Annotated[
+        bool,
+        typer.Option(
+            "--adapt-topics",
+            help="Then fit the topic tagger to the whole index, without labels (`newsrec "
+            "topics adapt`), keep it in the index directory and retag every article.",
+        ),
+    ] = False,
 ) -> None:
     """Add or update articles; unchanged ones are skipped, and no text is encoded twice."""
     started = time.perf_counter()
@@ -103,6 +112,8 @@ def index(
             output.progress_bar("encoding", plan.texts_to_encode) as advance,
         ):
             report = article_index.apply(plan, progress=advance)
+        if adapt_topics:
+            adapt_index_topics(article_index, settings)
         changed = [item.article.id for item in plan.changed]
         with output.phased_progress() as phases:
             refresh_lists_after_write(
@@ -141,6 +152,9 @@ def related(
     max_per_story: Annotated[
         int | None, typer.Option("--max-per-story", min=1, help="At most N items of one story.")
     ] = None,
+    diversity: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Maximal marginal relevance, 0 (off) to 1.")
+    ] = 0.0,
     index_dir: IndexDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -164,6 +178,7 @@ def related(
             filters,
             exclude_slots=exclude_slots,
             max_per_story=max_per_story,
+            diversity=diversity,
             explain=explain,
         )
     for article_id in wanted:
@@ -235,7 +250,8 @@ def retag(
     settings = _settings(index_dir)
     embedder = build_embedder(settings)
     with open_index(settings, writable=True, embedder=embedder) as article_index:
-        tagger = build_tagger(embedder, model_dir=model or settings.topic_model)
+        model_dir = model or configured_model_dir(settings.topic_model, settings.index_dir)
+        tagger = build_tagger(embedder, model_dir=model_dir)
         with output.progress_bar("tagging", len(article_index)) as advance:
             count = article_index.retag(tagger, progress=advance)
         article_index.save()

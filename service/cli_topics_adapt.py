@@ -12,21 +12,23 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from recommender import Settings, build_embedder
+from recommender import ArticleIndex, Settings, build_embedder
 from recommender.errors import InvalidInputError
 from recommender.loaders import load_articles
 from recommender.topics import (
+    ADAPTED_MODEL_DIR,
     LabelledArticles,
     Taxonomy,
     ZeroShotTagger,
     adapt_tagger,
     adapt_with_holdout,
     compare_taggers,
+    default_taxonomy,
     gold_labels,
     load_label_mapping,
     resolve_taxonomy,
 )
-from recommender.topics.adapt import share_summary
+from recommender.topics.adapt import check_archive_size, sampled_vectors, share_summary
 from recommender.topics.evaluation import LabelMapping
 from service import cli_output as output
 from service.cli_topic_common import (
@@ -76,6 +78,7 @@ def adapt(
     )
     if gold is not None and not any(gold):
         raise InvalidInputError(f"{unlabelled}: no row has labels in field {label_field!r}")
+    check_archive_size(len(batch.articles) - (len(batch.articles) // 5 if gold else 0))
     embedder = build_embedder(Settings())
     zero_shot = ZeroShotTagger.from_taxonomy(resolve_taxonomy(taxonomy), embedder)
     vectors = encode_articles(batch.articles, embedder, index_dir)
@@ -102,6 +105,36 @@ def adapt(
             f"adapted model is worse than zero-shot on the held-out rows: saved the zero-shot "
             f"tagger to {out} instead"
         )
+
+
+def adapt_index_topics(article_index: ArticleIndex, settings: Settings) -> None:
+    """`newsrec index --adapt-topics`: adapt zero-shot to the index's stored vectors, save
+    the model in the index directory (later writes and the service tag with it), retag."""
+    if settings.topic_model is not None:
+        raise InvalidInputError(
+            "--adapt-topics adapts the zero-shot tagger, but NEWSREC_TOPIC_MODEL names a "
+            "model; unset it to adapt"
+        )
+    if not settings.tag_on_index:
+        raise InvalidInputError("--adapt-topics needs tagging on index (NEWSREC_TAG_ON_INDEX)")
+    # The configured embedder embeds the taxonomy here, even when the index's writes
+    # stream vectors from Ray: the prompts are a few dozen short texts.
+    embedder = build_embedder(settings)
+    store = article_index.store
+    vectors = sampled_vectors(
+        (chunk for _rows, chunk in store.vector_rows(embedder.dimension)), len(article_index)
+    )
+    zero_shot = ZeroShotTagger.from_taxonomy(default_taxonomy(), embedder)
+    output.line(f"adapting topics to {len(vectors):,} articles of the index ...")
+    adaptation = adapt_tagger(zero_shot, vectors)
+    model_dir = settings.index_dir / ADAPTED_MODEL_DIR
+    adaptation.tagger.save(model_dir)
+    with output.progress_bar("tagging", len(article_index)) as advance:
+        count = article_index.retag(adaptation.tagger, progress=advance)
+    output.line(
+        f"adapted topic model saved to {model_dir} (used from now on); {count:,} articles "
+        f"retagged; topic shares: {share_summary(adaptation.shares)}"
+    )
 
 
 def print_comparison(

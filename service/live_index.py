@@ -54,7 +54,12 @@ from recommender.list_refresh import (
     stale_lists_ranked,
     store_ranked_lists,
 )
-from recommender.topics import TopicTagger, build_tagger, default_taxonomy
+from recommender.topics import (
+    TopicTagger,
+    build_tagger,
+    configured_model_dir,
+    default_taxonomy,
+)
 from service.failures import operator_failure
 from service.primed_embedder import PrimedEmbedder
 from service.rwlock import ReadersWriterLock
@@ -399,7 +404,8 @@ class LiveIndex:
         """The configured topic tagger (zero-shot embeds its taxonomy once: the model runs)."""
         with self._tagger_lock:
             if self._tagger is None:
-                self._tagger = build_tagger(self.embedder, model_dir=self.settings.topic_model)
+                model_dir = configured_model_dir(self.settings.topic_model, self.settings.index_dir)
+                self._tagger = build_tagger(self.embedder, model_dir=model_dir)
             return self._tagger
 
     # -- writing -------------------------------------------------------------------------
@@ -464,7 +470,7 @@ class LiveIndex:
         if not self._taxonomy_primed and self.settings.tag_on_index:
             # The index builds its zero-shot tagger on its first write, inside the write
             # lock: embed the taxonomy's prompts here instead, so readers don't wait for it.
-            if self.settings.topic_model is None:
+            if configured_model_dir(self.settings.topic_model, self.settings.index_dir) is None:
                 texts = texts + [p for topic in default_taxonomy() for p in topic.prompts]
             self._taxonomy_primed = True
         self.embedder.prime(texts)

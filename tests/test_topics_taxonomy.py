@@ -9,7 +9,12 @@ import pytest
 
 from recommender.errors import InvalidInputError
 from recommender.topics.errors import InvalidTaxonomyError
-from recommender.topics.taxonomy import default_taxonomy, load_taxonomy
+from recommender.topics.taxonomy import (
+    builtin_taxonomy,
+    default_taxonomy,
+    load_taxonomy,
+    resolve_taxonomy,
+)
 
 DEFAULT_LABELS = (
     "security",
@@ -83,6 +88,11 @@ def test_yaml_and_json_files_load_the_same(tmp_path: Path) -> None:
             "'examples' must be a list",
         ),
         (
+            '{"topics": [{"label": "a", "description": "x", "terms": ["ok", " "]}]}',
+            ".json",
+            "'terms' must be a list of non-blank strings",
+        ),
+        (
             '{"topics": [{"label": "a", "description": "x", "iptc": "16000000"}]}',
             ".json",
             "'iptc' must be an IPTC Media Topics QCode",
@@ -117,3 +127,38 @@ def test_a_malformed_taxonomy_is_one_clear_line(
 def test_a_missing_taxonomy_file_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(InvalidTaxonomyError, match="no such taxonomy file"):
         load_taxonomy(tmp_path / "absent.yaml")
+
+
+def test_iptc_taxonomy_has_the_seventeen_top_level_media_topics() -> None:
+    iptc = builtin_taxonomy("iptc")
+    assert len(iptc) == 17
+    assert sorted(iptc.iptc_codes().values()) == [f"medtop:{n:02d}000000" for n in range(1, 18)]
+    assert all(len(topic.examples) >= 8 and topic.description for topic in iptc)
+    # Labels shared with the default taxonomy carry the same IPTC code there.
+    default_codes = default_taxonomy().iptc_codes()
+    for label, code in iptc.iptc_codes().items():
+        assert default_codes.get(label, code) == code
+
+
+def test_taxonomies_by_name_or_by_file(tmp_path: Path) -> None:
+    assert resolve_taxonomy(None) == default_taxonomy() == resolve_taxonomy("default")
+    assert resolve_taxonomy("iptc") == builtin_taxonomy("iptc")
+    path = tmp_path / "iptc.json"  # a file named like a built-in is read as a file
+    path.write_text(json.dumps({"topics": [{"label": "x", "description": "y"}]}), "utf-8")
+    assert resolve_taxonomy(path).labels == ("x",)
+    with pytest.raises(InvalidTaxonomyError, match="neither a built-in taxonomy"):
+        resolve_taxonomy("ipct")
+    with pytest.raises(InvalidTaxonomyError, match="no built-in taxonomy 'x'; built-in"):
+        builtin_taxonomy("x")
+
+
+def test_key_terms_become_one_prompt(tmp_path: Path) -> None:
+    path = tmp_path / "desk.yaml"
+    path.write_text(
+        "topics:\n  - label: cricket\n    description: The game of cricket.\n"
+        "    terms: [innings, wicket, bowler]\n",
+        encoding="utf-8",
+    )
+    (topic,) = load_taxonomy(path)
+    assert topic.terms == ("innings", "wicket", "bowler")
+    assert topic.prompts == ("cricket: The game of cricket.", "cricket: innings, wicket, bowler")

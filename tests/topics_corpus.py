@@ -77,3 +77,50 @@ def keyword_rows(count: int, *, seed: int = 7, multi_every: int = 0) -> list[dic
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+SITE_VOCABULARY = {
+    label: words.split()
+    for label, words in {
+        "sport": "innings wicket bowler batsman umpire fixture",
+        "politics": "senator caucus filibuster lobbyist gerrymander incumbent",
+        "disaster": "aftershock magnitude epicentre seismograph debris survivors",
+    }.items()
+}
+"""Words a site uses for each topic that the taxonomy (TAXONOMY) never mentions."""
+
+
+def site_rows(count: int, *, seed: int = 11, anchored_every: int = 2) -> list[dict[str, Any]]:
+    """A site's archive, the topics cycling: every `anchored_every`-th row mixes the
+    taxonomy's words with the site's own, the others use the site's words only, which
+    zero-shot cannot read and an adapted tagger can learn from the anchored rows."""
+    rng = random.Random(seed)
+    labels = list(VOCABULARY)
+    rows = []
+    for number in range(count):
+        label = labels[number % len(labels)]
+        site = [rng.choice(SITE_VOCABULARY[label]) for _ in range(8)]
+        words = site + (
+            [rng.choice(VOCABULARY[label]) for _ in range(8)]
+            if number // len(labels) % anchored_every == 0
+            else []
+        )
+        rng.shuffle(words)
+        rows.append({"id": f"s{number:04d}", "title": " ".join(words), "topics": [label]})
+    return rows
+
+
+def write_taxonomy(path: Path, taxonomy: Taxonomy = TAXONOMY) -> Path:
+    """The taxonomy as a JSON file `--taxonomy` reads."""
+    topics = [
+        {
+            "label": topic.label,
+            "name": topic.name,
+            "description": topic.description,
+            "examples": list(topic.examples),
+            "iptc": topic.iptc,
+        }
+        for topic in taxonomy
+    ]
+    path.write_text(json.dumps({"name": taxonomy.name, "topics": topics}), encoding="utf-8")
+    return path

@@ -27,7 +27,12 @@ from recommender.topics.labelled import (
     gold_labels,
     load_labelled,
 )
-from recommender.topics.models import build_tagger, load_tagger
+from recommender.topics.models import (
+    ADAPTED_MODEL_DIR,
+    build_tagger,
+    configured_model_dir,
+    load_tagger,
+)
 from recommender.topics.taxonomy import (
     BUILTIN_TAXONOMIES,
     Taxonomy,
@@ -47,6 +52,7 @@ from recommender.topics.vectors import ArticleVectors, VectorLookup, article_vec
 from recommender.topics.zero_shot import ZeroShotTagger
 
 __all__ = [
+    "ADAPTED_MODEL_DIR",
     "BUILTIN_TAXONOMIES",
     "DEFAULT_LABEL_FIELD",
     "WCEP_MAPPING",
@@ -78,6 +84,7 @@ __all__ = [
     "build_tagger",
     "builtin_taxonomy",
     "compare_taggers",
+    "configured_model_dir",
     "default_taxonomy",
     "evaluate_assignments",
     "fit_trained_tagger",

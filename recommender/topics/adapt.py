@@ -21,7 +21,7 @@ it costs one matrix product, as zero-shot does. Measured in eval/topics_study.py
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +40,8 @@ PROMPT_WEIGHT = 3.0
 ADAPT_C = 4.0
 MAX_TRAINING_ROWS = 30_000
 """Pseudo-labelled rows kept at most (a uniform sample beyond): bounds the fitting time."""
+MAX_ARCHIVE_ROWS = 200_000
+"""Archive vectors read at most (a uniform sample beyond): bounds memory on a large index."""
 MIN_ROWS = 20
 EM_ITERATIONS = 100
 HOLDOUT_SHARE = 0.2
@@ -51,6 +53,15 @@ class Adaptation:
     rows: int  # archive vectors read
     pseudo_labelled: int  # of them, used as training rows in the last round
     shares: dict[str, float]  # topic shares on the archive, re-estimated by EM
+
+
+def check_archive_size(rows: int) -> None:
+    """Refuse, before anything is encoded, an archive too small to learn from."""
+    if rows < MIN_ROWS:
+        raise InvalidInputError(
+            f"{rows} articles are too few to adapt to (at least {MIN_ROWS}); "
+            "use the zero-shot tagger"
+        )
 
 
 def reestimate_priors(
@@ -90,11 +101,7 @@ def adapt_tagger(
         raise InvalidInputError(
             f"expected vectors of shape (n, {zero_shot.dimension}), got {tuple(matrix.shape)}"
         )
-    if matrix.shape[0] < MIN_ROWS:
-        raise InvalidInputError(
-            f"{matrix.shape[0]} articles are too few to adapt to (at least {MIN_ROWS}); "
-            "use the zero-shot tagger"
-        )
+    check_archive_size(matrix.shape[0])
     if not 0.0 < confident_share <= 1.0:
         raise InvalidInputError(f"confident share must be in (0, 1], got {confident_share}")
     labels = zero_shot.labels
@@ -180,6 +187,26 @@ def adapt_with_holdout(
     before = evaluate_assignments(zero_shot.tag(matrix[held]), held_gold, mapping=mapping)
     after = evaluate_assignments(adaptation.tagger.tag(matrix[held]), held_gold, mapping=mapping)
     return CheckedAdaptation(adaptation, len(held), before.macro_f1, after.macro_f1)
+
+
+def sampled_vectors(
+    chunks: Iterable[np.ndarray],
+    total: int,
+    *,
+    cap: int = MAX_ARCHIVE_ROWS,
+    random_state: int = 0,
+) -> np.ndarray:
+    """A uniform sample of about `cap` rows of `total` streamed in (m, d) chunks (all of
+    them when total <= cap), so adapting to a large index never holds all its vectors."""
+    rng = np.random.default_rng(random_state)
+    keep_share = 1.0 if total <= cap else cap / total
+    kept = [
+        chunk if keep_share >= 1.0 else chunk[rng.random(len(chunk)) < keep_share]
+        for chunk in chunks
+    ]
+    if not kept:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.ascontiguousarray(np.vstack(kept), dtype=np.float32)
 
 
 def _pseudo_labels(

@@ -11,6 +11,18 @@ from recommender.topics.errors import InvalidTopicModelError
 from recommender.topics.model_files import load_model
 from recommender.topics.taxonomy import resolve_taxonomy
 
+ADAPTED_MODEL_DIR = "topic-model"
+"""Where `newsrec index --adapt-topics` saves the model it fits, inside the index directory."""
+
+
+def configured_model_dir(topic_model: Path | None, index_dir: Path) -> Path | None:
+    """The topic model to tag with: the one configured (NEWSREC_TOPIC_MODEL), else the one
+    adapted to this index (`newsrec index --adapt-topics`), else None: zero-shot."""
+    if topic_model is not None:
+        return topic_model
+    adapted = Path(index_dir) / ADAPTED_MODEL_DIR
+    return adapted if adapted.is_dir() else None
+
 
 def build_tagger(
     embedder: Embedder, *, model_dir: Path | None = None, taxonomy_file: str | Path | None = None

@@ -102,7 +102,13 @@ def resolve_taxonomy(source: str | Path | None) -> Taxonomy:
         return default_taxonomy()
     if str(source) in BUILTIN_TAXONOMIES:
         return builtin_taxonomy(str(source))
-    return load_taxonomy(Path(source))
+    path = Path(source)
+    if not path.suffix and not path.exists():
+        known = ", ".join(BUILTIN_TAXONOMIES)
+        raise InvalidTaxonomyError(
+            f"{source}: neither a built-in taxonomy ({known}) nor a taxonomy file"
+        )
+    return load_taxonomy(path)
 
 
 def load_taxonomy(path: Path) -> Taxonomy:
