@@ -30,6 +30,7 @@ import numpy as np
 
 from embeddings import Embedder
 from recommender.articles import Article
+from recommender.back_reference import leans_on_earlier
 from recommender.errors import InvalidInputError
 from recommender.index import ArticleIndex
 from recommender.sentences import Sentence, split_sentences
@@ -172,12 +173,33 @@ def check_sentences(sentences: int) -> None:
 
 
 def select(split: Sequence[Sentence], scores: Sequence[float], count: int) -> list[int]:
-    """Positions of the `count` best candidates, in body order; earlier wins a tie."""
+    """Positions of the `count` best candidates, in body order; earlier wins a tie.
+
+    The summary opens with a sentence that stands on its own: while the first chosen one
+    leans on an earlier sentence (`back_reference`), the best candidate left comes in. One
+    that comes before it and stands alone opens the summary, and the weakest choice makes
+    room; any other takes the leaning sentence's place. If no candidate left would open the
+    summary standing alone, the first choice stays as it was.
+    """
     candidates = [i for i, sentence in enumerate(split) if sentence.words >= MIN_WORDS]
     if len(candidates) < count:
         candidates = list(range(len(split)))
     ranked = sorted(candidates, key=lambda i: (-scores[i], i))
-    return sorted(ranked[:count])
+    chosen = sorted(ranked[:count])
+    texts = [sentence.text for sentence in split]
+
+    def leans(position: int) -> bool:
+        return position > 0 and leans_on_earlier(texts[position], texts[:position])
+
+    replaced, spare = list(chosen), ranked[count:]
+    while replaced and leans(replaced[0]) and spare:
+        coming = spare.pop(0)
+        if coming < replaced[0] and not leans(coming):
+            weakest = min(replaced, key=lambda i: (scores[i], -i))
+            replaced = sorted([*(i for i in replaced if i != weakest), coming])
+        else:
+            replaced = sorted([*replaced[1:], coming])
+    return chosen if replaced and leans(replaced[0]) else replaced
 
 
 def lead_prior(count: int) -> np.ndarray:
