@@ -65,6 +65,9 @@ async def related(
     max_per_story: Annotated[
         int | None, Query(ge=1, description="At most this many items of one story.")
     ] = None,
+    diversity: Annotated[
+        float, Query(ge=0, le=1, description="Maximal marginal relevance: 0 plain, 1 most varied.")
+    ] = 0.0,
 ) -> Response:
     """The k most related articles (never itself or a near-duplicate of itself)."""
     check_k(k, live.service)
@@ -72,8 +75,8 @@ async def related(
     key = related_key(
         article_id, k, since, until, excluded, topic, max_age_days, min_score, explain
     )
-    if exclude_slots or max_per_story is not None:
-        page = (exclude_slots, max_per_story)
+    if exclude_slots or max_per_story is not None or diversity > 0.0:
+        page = (exclude_slots, max_per_story, diversity)
         filters = RelatedFilters(
             exclude_ids=excluded,
             since=since,
@@ -179,14 +182,14 @@ async def _related_for_page(
     k: int,
     filters: RelatedFilters,
     explain: bool,
-    page: tuple[bool, int | None],
+    page: tuple[bool, int | None, float],
 ) -> bytes:
-    """A related list with the page options (exclude_slots, max_per_story: see
+    """A related list with the page options (exclude_slots, max_per_story, diversity: see
     story_lists.py): ranked live, cached like any other."""
     cached = live.cached(key)
     if cached is not None:
         return cached
-    exclude_slots, max_per_story = page
+    exclude_slots, max_per_story, diversity = page
 
     def render(snapshot: Snapshot) -> bytes:
         hits = related_for_page(
@@ -196,6 +199,7 @@ async def _related_for_page(
             filters,
             exclude_slots=exclude_slots,
             max_per_story=max_per_story,
+            diversity=diversity,
             explain=explain,
         )[article_id]
         return _related_json(article_id, hits)

@@ -184,3 +184,15 @@ def test_cli_related_with_page_options(stories_cli: Cli) -> None:
     stories = [item["story"] for item in capped["related"]]
     assert len(stories) == len(set(stories))
     assert stories_cli("related", "cup-2", "--max-per-story", "0").code == 2
+
+
+def test_diversity_mixes_stories_and_zero_is_the_plain_list(client: TestClient) -> None:
+    plain = client.get("/articles/libya-1/related", params={"k": 4}).json()["related"]
+    zero = client.get("/articles/libya-1/related", params={"k": 4, "diversity": 0}).json()
+    assert zero["related"] == plain
+    varied = client.get("/articles/libya-1/related", params={"k": 4, "diversity": 0.9})
+    assert varied.status_code == 200
+    items = varied.json()["related"]
+    assert items[0]["id"] == plain[0]["id"]  # the first pick is the most relevant
+    assert len({i["story"] for i in items}) > len({i["story"] for i in plain})
+    assert client.get("/articles/libya-1/related", params={"diversity": 1.5}).status_code == 422
