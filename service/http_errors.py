@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
@@ -47,6 +50,7 @@ def install(app: FastAPI) -> None:
     for kind, status in _STATUS:
         app.add_exception_handler(kind, _handler(status))
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _unexpected)
     _document_edge_errors(app)
 
@@ -121,6 +125,23 @@ def _unreadable_body(cause: BaseException) -> str | None:
     if isinstance(cause, ValueError):  # e.g. an integer literal of over 4,300 digits
         return f"not acceptable JSON ({str(cause).splitlines()[0][:200]})"
     return None
+
+
+async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's 422, with each echoed input that JSON cannot carry (an infinity from
+    `1e400`, a list nested too deep to encode) replaced by a short description."""
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse({"detail": [_renderable(item) for item in error.errors()]}, 422)
+
+
+def _renderable(item: dict[str, Any]) -> Any:
+    try:
+        encoded = jsonable_encoder(item)
+        json.dumps(encoded, allow_nan=False)
+        return encoded
+    except (ValueError, RecursionError):
+        shown = f"<{type(item.get('input')).__name__} that JSON cannot carry>"
+        return jsonable_encoder({**item, "input": shown, "ctx": None})
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:

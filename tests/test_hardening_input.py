@@ -78,9 +78,9 @@ def test_paired_surrogates_and_escaped_backslashes_are_text(client: TestClient) 
 def test_nan_and_infinities_are_refused_not_stored_as_null(client: TestClient, number: str) -> None:
     status, detail = _send(client, "PUT", "/articles/n1", f'{{"title": "t", "score": {number}}}')
     assert status == 422 and "JSON does not have" in str(detail)
-    # And where a 422 would echo the number back (a bound on a filter):
-    body = f'{{"title": "t", "filters": {{"max_age_days": {number}}}}}'
-    assert _send(client, "POST", "/related", body)[0] == 422
+    # And where a 422 would echo the number back (a field of the wrong type):
+    assert _send(client, "POST", "/related", f'{{"title": "t", "k": {number}}}')[0] == 422
+    assert _send(client, "POST", "/related", f'{{"title": "t", "x": [{number}]}}')[0] == 422
     assert client.get("/articles/n1").status_code == 404
 
 
@@ -93,6 +93,9 @@ def test_extra_fields_nest_at_most_the_documented_depth(client: TestClient) -> N
         status, detail = _send(client, "PUT", "/articles/deeper", body)
         assert status == 422 and f"deeper than {MAX_FIELD_DEPTH} levels" in str(detail)
     assert client.get("/articles/deeper").status_code == 404
+    # Deep in a field of the wrong type, where the 422 echoes it back:
+    status, _ = _send(client, "PUT", "/articles/deeper", f'{{"title": {_nested(990)}}}')
+    assert status == 422
     # Too deep for the JSON parser itself: still a 422 in the JSON error shape.
     status, detail = _send(client, "PUT", "/articles/deeper", f'{{"title": {_nested(100_000)}}}')
     assert status == 422 and "too deeply" in str(detail)
