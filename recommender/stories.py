@@ -171,6 +171,8 @@ class StoryAssigner:
             state.join(row_id, story)
             written.assigned[row_id] = story
             if keeps_lists:
+                # Its own slots (ranked while it was pending, if ever) and its neighbours'.
+                written.drop_owners.add(row_id)
                 written.drop_owners.update(self._neighbours_in_time(row_id, state, story))
         return written
 

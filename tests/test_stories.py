@@ -285,3 +285,24 @@ def test_clustering_scores_by_hand() -> None:
     # BCubed recall: items 0,1: 2/3; item 2: 1/3; items 3,4: 1; item 5: 1 -> 14/3 / 6.
     assert found["bcubed_recall"] == pytest.approx(14 / 18)
     assert clustering_scores(gold, gold)["ari"] == pytest.approx(1.0)
+
+
+def test_lists_ranked_while_pending_are_ranked_again_once_assigned(open_stories: Open) -> None:
+    index, recommender = open_stories()
+    assigner, index.story_assigner = index.story_assigner, None  # e.g. a store from before
+    index.upsert(_story("harbour", 3, step=4))
+    store_lists_of(recommender, index.catalog.row_ids.tolist())
+    assert recommender.stored_slots("harbour-1").previous.kind == "related"
+
+    index.story_assigner = assigner
+    index.upsert(_story("quake", 1))  # any write assigns what is pending
+
+    lists, signature = index.store.related_lists, recommender.list_signature
+    for article_id in ("harbour-0", "harbour-1", "harbour-2"):  # every slot may change
+        assert lists.get(index.row_id(article_id), signature) is None
+    refresh_lists_after_write(recommender, ["quake-0"])
+
+    slots = recommender.slots("harbour-1")
+    assert (slots.previous.kind, slots.next.kind) == ("story", "story")
+    stored = recommender.stored_slots("harbour-1")
+    assert stored is None or stored.previous.kind == "story"
