@@ -612,7 +612,11 @@ class ArticleIndex:
             # The snapshot is only a copy of the store's vectors: a damaged one (flipped
             # bytes, truncated) is rebuilt from the store, as a missing one is, and said so.
             expected = manifest.get("vectors_sha256")
-            if isinstance(expected, str) and _file_sha256(snapshot) != expected:
+            try:
+                damaged = isinstance(expected, str) and _file_sha256(snapshot) != expected
+            except OSError:  # replaced by a newer save meanwhile: read from the store
+                return self._rebuild_vectors()
+            if damaged:
                 logger.warning("%s: checksum mismatch; rebuilt from the store", snapshot.name)
                 return self._rebuild_vectors()
             try:
