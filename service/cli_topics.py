@@ -167,7 +167,7 @@ def train(
         embedder_name=embedder.name,
         c=c,
         cv_folds=folds,
-        threshold=0.5 if threshold is None else threshold,
+        threshold=threshold,  # None: as many labels per row as the training rows have
         iptc=file_label_codes(chosen_taxonomy, label_mapping, data.labels),
         prior=examples,
     )

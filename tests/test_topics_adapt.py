@@ -19,6 +19,7 @@ from recommender.topics import (
     taxonomy_prior,
 )
 from recommender.topics.adapt import reestimate_priors, sampled_vectors
+from recommender.topics.trained import matching_threshold
 from tests.topics_corpus import SITE_VOCABULARY, TAXONOMY, VOCABULARY, site_rows
 
 
@@ -156,3 +157,27 @@ def test_comparison_lists_every_tagger_on_one_split(
     assert [row.labelled_rows for row in table] == [0, 0, 24, 48, 96, 120, 120]
     assert table[1].macro_f1 > table[0].macro_f1
     assert all(0.0 <= row.macro_f1 <= 1.0 for row in table)
+
+
+def test_matching_threshold_lists_the_wanted_labels_per_row() -> None:
+    scores = np.array([[0.9, 0.2, 0.1], [0.3, 0.25, 0.05]])
+    assert matching_threshold(scores, 1.0) == 0.3  # two labels above: 0.9 and 0.3
+    assert matching_threshold(scores, 1.5) == 0.25
+    assert matching_threshold(scores, 0.0) > 0.9  # nothing listed as confident
+
+
+def test_adapted_and_trained_thresholds_follow_the_label_counts(
+    embedder: HashingEmbedder, zero_shot: ZeroShotTagger
+) -> None:
+    rows = site_rows(90)
+    vectors = _vectors(embedder, rows)
+    adapted = adapt_tagger(zero_shot, vectors).tagger
+    zero_shot_count = (zero_shot.scores(vectors) >= zero_shot.threshold).sum(axis=1).mean()
+    adapted_count = (adapted.scores(vectors) >= adapted.threshold).sum(axis=1).mean()
+    assert adapted_count == pytest.approx(zero_shot_count, abs=0.02)
+
+    labels = [row["topics"] + (["sport"] if i % 3 == 1 else []) for i, row in enumerate(rows)]
+    trained = fit_trained_tagger(vectors, labels, embedder_name=embedder.name, cv_folds=0,
+                                 threshold=None)  # fmt: skip
+    listed = (trained.scores(vectors) >= trained.threshold).sum(axis=1).mean()
+    assert listed == pytest.approx(np.mean([len(x) for x in labels]), abs=0.02)

@@ -29,7 +29,7 @@ import numpy as np
 from recommender.errors import InvalidInputError
 from recommender.topics.assignment import logistic
 from recommender.topics.evaluation import LabelMapping, evaluate_assignments
-from recommender.topics.trained import DEFAULT_THRESHOLD, TrainedTagger, fit_heads
+from recommender.topics.trained import TrainedTagger, fit_heads, matching_threshold
 from recommender.topics.zero_shot import ZeroShotTagger
 
 ROUNDS = 2
@@ -53,6 +53,11 @@ class Adaptation:
     rows: int  # archive vectors read
     pseudo_labelled: int  # of them, used as training rows in the last round
     shares: dict[str, float]  # topic shares on the archive, re-estimated by EM
+
+
+def _confident_count(zero_shot: ZeroShotTagger, vectors: np.ndarray) -> float:
+    """Mean number of labels at or above zero-shot's threshold, per archive article."""
+    return float((zero_shot.scores(vectors) >= zero_shot.threshold).sum(axis=1).mean())
 
 
 def check_archive_size(rows: int) -> None:
@@ -92,10 +97,15 @@ def adapt_tagger(
     prompt_weight: float = PROMPT_WEIGHT,
     c: float = ADAPT_C,
     max_training_rows: int = MAX_TRAINING_ROWS,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     random_state: int = 0,
 ) -> Adaptation:
-    """Fit a tagger to the archive's (n, d) L2-normalised vectors, starting from zero-shot."""
+    """Fit a tagger to the archive's (n, d) L2-normalised vectors, starting from zero-shot.
+
+    The threshold, unless given, is the one at which the adapted tagger lists as many
+    confident topics per article of the archive as zero-shot does (`matching_threshold`):
+    the fitted probabilities are sharper or flatter than zero-shot's scores, so the trained
+    models' fixed 0.5 would list too few or too many."""
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[1] != zero_shot.dimension:
         raise InvalidInputError(
@@ -121,6 +131,10 @@ def adapt_tagger(
         weights, bias = fit_heads(rows, indicators, c, random_state, sample_weight)
         probabilities = logistic(matrix @ weights.T + bias)
         posteriors = probabilities / np.maximum(probabilities.sum(axis=1, keepdims=True), 1e-12)
+    if threshold is None:
+        threshold = matching_threshold(
+            logistic(matrix @ weights.T + bias), _confident_count(zero_shot, matrix)
+        )
     tagger = TrainedTagger(
         labels,
         weights,

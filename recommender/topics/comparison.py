@@ -99,6 +99,7 @@ def compare_taggers(
             [list(gold[int(i)]) for i in chosen],
             embedder_name=zero_shot.embedder_name,
             cv_folds=0,
+            threshold=None,
             prior=examples,
             random_state=random_state,
         )

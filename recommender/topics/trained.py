@@ -145,7 +145,7 @@ def fit_trained_tagger(
     *,
     embedder_name: str,
     c: float = DEFAULT_C,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = DEFAULT_THRESHOLD,
     cv_folds: int = 5,
     iptc: Mapping[str, str | None] | None = None,
     prior: PriorExamples | None = None,
@@ -155,6 +155,8 @@ def fit_trained_tagger(
 
     Labels are the distinct strings of `label_sets`, sorted. A label needs positive and
     negative rows to be learnt. `prior` rows join every fit (and every fold's training).
+    `threshold` None: the one at which the model lists as many labels per training row as
+    the gold data has (few rows, a strong prior: the probabilities stay below 0.5).
     """
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[0] != len(label_sets):
@@ -185,6 +187,10 @@ def fit_trained_tagger(
             prior,
         )
     weights, bias = _fit_with_prior(matrix, targets, labels, prior, c, random_state)
+    if threshold is None:
+        threshold = matching_threshold(
+            logistic(matrix @ weights.T + bias), float(targets.sum(axis=1).mean())
+        )
     return TrainedTagger(
         labels,
         weights,
@@ -195,6 +201,16 @@ def fit_trained_tagger(
         cross_validation=cross_validation,
         training=_prior_note(prior, labels),
     )
+
+
+def matching_threshold(scores: np.ndarray, labels_per_row: float) -> float:
+    """The threshold at which (n, L) `scores` put `labels_per_row` labels per row at or
+    above it on average (0 labels: a threshold above every score)."""
+    flat = np.sort(scores, axis=None)[::-1]
+    wanted = round(labels_per_row * scores.shape[0])
+    if wanted <= 0:
+        return float(min(1.0, flat[0] + 1e-6))
+    return float(flat[min(wanted, len(flat)) - 1])
 
 
 def _prior_rows(
@@ -282,7 +298,7 @@ def _cross_validate(
     targets: np.ndarray,
     embedder_name: str,
     c: float,
-    threshold: float,
+    threshold: float | None,
     folds: int,
     random_state: int,
     prior: PriorExamples | None = None,
@@ -304,8 +320,14 @@ def _cross_validate(
         weights, bias = _fit_with_prior(
             vectors[train], targets[train], labels, prior, c, random_state
         )
+        fold_threshold = threshold
+        if fold_threshold is None:
+            fold_threshold = matching_threshold(
+                logistic(vectors[train] @ weights.T + bias),
+                float(targets[train].sum(axis=1).mean()),
+            )
         fold_tagger = TrainedTagger(
-            labels, weights, bias, embedder_name=embedder_name, threshold=threshold
+            labels, weights, bias, embedder_name=embedder_name, threshold=fold_threshold
         )
         report = evaluate_assignments(
             fold_tagger.tag(vectors[test]), [list(label_sets[i]) for i in test]
