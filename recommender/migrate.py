@@ -35,7 +35,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,9 +45,11 @@ from recommender.dates import PublishedTime
 from recommender.errors import IndexCorruptError, InvalidInputError
 from recommender.index import QDRANT_LOCAL_DIR, STORE_FILE, ArticleIndex
 from recommender.publish import write_json_atomically
-from recommender.qdrant_index import QdrantVectorIndex, point_payload
 from recommender.store import PointRows
 from recommender.vector_index import VectorIndex
+
+if TYPE_CHECKING:  # the `distributed` extra: imported when a migration runs
+    from recommender.qdrant_index import QdrantVectorIndex
 
 CHECKPOINT_FILE = "newsrec-migration.json"
 DEFAULT_BATCH = 1024  # points per upsert request (~4 MB of JSON at 384 dimensions)
@@ -107,7 +109,7 @@ class QdrantMigration:
                 f"to {target.describe()}, run `newsrec migrate --to faiss` first"
             )
         location = target.qdrant_url or str(index.directory / QDRANT_LOCAL_DIR)
-        vectors = QdrantVectorIndex.connect(
+        vectors = _qdrant_index().connect(
             location, target.qdrant_collection, index.embedder.dimension
         )
         try:
@@ -274,7 +276,7 @@ def verify_points(
             )
         assigned = store.topics_of(article_id)
         labels = assigned.labels if assigned else ()
-        if payload != point_payload(articles[row_id].published_time, labels):
+        if payload != _point_payload(articles[row_id].published_time, labels):
             raise IndexCorruptError(
                 f"collection {where!r} holds another payload for article {article_id!r}"
             )
@@ -314,3 +316,22 @@ def require_index(directory: Path) -> None:
     """Refuse a directory without an index: migrating must not create an empty one."""
     if not (directory / STORE_FILE).is_file():
         raise InvalidInputError(f"no newsrec index in {directory}: nothing to migrate")
+
+
+def _qdrant_index() -> type[QdrantVectorIndex]:
+    """Qdrant's vector index, imported only when a migration needs it: the CLI loads this
+    module for `newsrec migrate`, and must start without the `distributed` extra."""
+    try:
+        from recommender.qdrant_index import QdrantVectorIndex
+    except ModuleNotFoundError as error:
+        raise InvalidInputError(
+            f"Qdrant needs the `distributed` extra ({error.name} is not installed): "
+            "pip install -e '.[distributed]'"
+        ) from None
+    return QdrantVectorIndex
+
+
+def _point_payload(published: PublishedTime | None, labels: tuple[str, ...]) -> dict[str, Any]:
+    from recommender.qdrant_index import point_payload  # loaded with the collection
+
+    return point_payload(published, labels)
