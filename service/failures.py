@@ -30,12 +30,26 @@ def operator_failure(error: BaseException) -> str | None:
         return str(error)
     if isinstance(error, ValidationError) and error.title in _SETTINGS_MODELS:
         return settings_failure(error)
+    if _disk_full(error):
+        return f"the disk is full ({_last_line(error)}); free space and run again"
     if isinstance(error, sqlite3.DatabaseError):
         return f"the index store cannot be read ({error}): restore it or rebuild the index"
     if isinstance(error, OSError) and error.errno in _OS_REASONS:
         where = f"{error.filename}: " if error.filename else ""
         return f"{where}{_OS_REASONS[error.errno]} ({error.strerror})"
     return None
+
+
+def _disk_full(error: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, or FAISS's failed write (a RuntimeError quoting strerror)."""
+    if isinstance(error, sqlite3.OperationalError):
+        return "database or disk is full" in str(error)
+    return isinstance(error, RuntimeError) and "No space left on device" in str(error)
+
+
+def _last_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[-1][-200:] if lines else type(error).__name__
 
 
 def settings_failure(error: ValidationError) -> str:

@@ -164,6 +164,26 @@ def test_a_real_full_disk_answers_the_documented_codes_and_recovers(small_disk: 
             assert client.get(f"/articles/{article_id}").status_code == 200
 
 
+def test_newsrec_index_on_a_full_disk_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from recommender.store import ArticleStore
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setenv("NEWSREC_EMBEDDER", "hashing")
+    monkeypatch.setattr(ArticleStore, "write", full)
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"id": "a", "title": "Flood"}\n', encoding="utf-8")
+    code = main(["index", str(rows), "--index-dir", str(tmp_path / "index")])
+    errors = [line for line in capsys.readouterr().err.splitlines() if "encoding" not in line]
+    assert code == 2 and len(errors) == 1, errors  # the progress bar aside
+    assert "the disk is full" in errors[0] and "cannot be read" not in errors[0]
+
+
 # -- load failures ---------------------------------------------------------------------------
 
 
