@@ -4,6 +4,7 @@
     python -m eval.bench ingest [--ingest-limit N] [--backends torch,onnx]
     python -m eval.bench query [--quick] [--sizes 10k,100k,1m]
     python -m eval.bench service [--duration S]
+    python -m eval.bench index-serve [--serve-limit N]   # newsrec index FILE, then serve
     python -m eval.bench text [--backends torch,onnx]
     python -m eval.bench memory [--sizes 100k,1m]
 
@@ -33,7 +34,7 @@ from eval import bench_ingest, bench_query, bench_text, load_test
 from eval.bench_vectors import CACHE_DIR, WCEP, clustered_vectors, wcep_vectors
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
-SECTIONS = ("ingest", "query", "service", "text", "memory")
+SECTIONS = ("ingest", "query", "service", "index-serve", "text", "memory")
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,26 @@ def service(options: argparse.Namespace) -> Iterator[Row]:
     )
 
 
+def index_serve(options: argparse.Namespace) -> Iterator[Row]:
+    """A new user's order: `newsrec index FILE`, then `newsrec serve`; nothing between."""
+    with tempfile.TemporaryDirectory(prefix="newsrec-bench-serve-") as scratch:
+        if WCEP.is_file():
+            source, _ = bench_ingest._sample(WCEP, options.serve_limit, Path(scratch))
+            what = f"{options.serve_limit:,} WCEP items"
+        else:  # a fresh clone without ../shared: the seeds
+            source, what = Path(__file__).resolve().parents[1] / "seeds" / "articles.jsonl", "seeds"
+        result = load_test.index_then_serve(
+            source, load_test.index_serve_options(duration=options.duration * 4)
+        )
+    yield Row(
+        "index-serve",
+        f"`newsrec index` then `newsrec serve`, related-by-id for every id once, {what}",
+        f"{_rate(result.related)}; {result.ratio:.2f}x /healthz ({_rate(result.healthz)}, "
+        f"same client); index {result.index_seconds:.0f} s",
+        ">= 0.5x /healthz",
+    )
+
+
 def text(options: argparse.Namespace) -> Iterator[Row]:
     if "onnx" in options.backends:
         with tempfile.TemporaryDirectory(prefix="newsrec-onnx-") as scratch:
@@ -288,6 +309,9 @@ def main(argv: list[str] | None = None) -> None:
         "--backends", default="torch,onnx", help="ingest, text: encoder backends to compare"
     )
     parser.add_argument("--duration", type=float, default=15.0, help="service: s per phase")
+    parser.add_argument(
+        "--serve-limit", type=int, default=5000, help="index-serve: WCEP items indexed"
+    )
     options = parser.parse_args(argv)
     options.sizes = [size for size in options.sizes.split(",") if size]
     options.backends = [name for name in options.backends.split(",") if name]
@@ -299,6 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     options.graph = tuple(int(value) for value in options.graph.split(",") if value) or None
     sections = SECTIONS if options.section == "all" else (options.section,)
     runners = {"ingest": ingest, "query": query, "service": service, "text": text}
+    runners["index-serve"] = index_serve
     runners["memory"] = memory
     rows: list[Row] = []
     started = time.perf_counter()

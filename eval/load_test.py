@@ -482,14 +482,16 @@ def index_then_serve(source: Path, options: argparse.Namespace) -> IndexThenServ
         index_dir = Path(scratch) / "index"
         command = [sys.executable, "-m", "service.cli", "index", str(source)]
         started = time.perf_counter()
-        subprocess.run(
+        indexed = subprocess.run(
             [*command, "--index-dir", str(index_dir)],
-            check=True,
             env=environment,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         index_seconds = time.perf_counter() - started
+        if indexed.returncode != 0:
+            raise SystemExit(f"newsrec index failed: {indexed.stderr.strip()[-2000:]}")
         print(f"newsrec index: {len(ids):,} articles in {index_seconds:.1f} s", flush=True)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -512,6 +514,12 @@ def index_then_serve(source: Path, options: argparse.Namespace) -> IndexThenServ
     result = IndexThenServe(len(ids), index_seconds, floor, related)
     print(f"related, every id once: {result.ratio:.2f}x the /healthz rate", flush=True)
     return result
+
+
+def index_serve_options(**overrides: Any) -> argparse.Namespace:
+    """The options `index_then_serve` takes, with the command line's defaults."""
+    options = _parser().parse_args(["index-serve", "-"])
+    return argparse.Namespace(**{**vars(options), **overrides})
 
 
 def run_options(index_dir: Path, **overrides: Any) -> argparse.Namespace:
