@@ -254,9 +254,7 @@ def test_precompute_command_is_resumable_and_the_cli_keeps_lists_in_step(
     where = ("--index-dir", str(cli_index))
     before = _cli("related", SEEDS[0].id, "-k", "5", "--json", *where)
     # `newsrec index` stored every list already.
-    assert f"0 related lists ranked and stored; {len(SEEDS):,} stored" in _cli(
-        "precompute", *where
-    )
+    assert f"0 related lists ranked and stored; {len(SEEDS):,} stored" in _cli("precompute", *where)
     assert f"{len(SEEDS):,} related lists ranked" in _cli("precompute", "--all", *where)
     assert _cli("related", SEEDS[0].id, "-k", "5", "--json", *where) == before
     # A follow-up indexed from the CLI enters its neighbour's stored list at once.
