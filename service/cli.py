@@ -108,6 +108,7 @@ def index(
     with open_index(settings, writable=True, embedder=embedder, tagger=tagger) as article_index:
         plan = article_index.plan_upsert(batch.articles)
         with (
+            cli_stories.assigned_after(article_index),  # then stories, with their own bar
             encoding_plan(job, article_index, plan),  # --engine ray: the model runs on Ray
             output.progress_bar("encoding", plan.texts_to_encode) as advance,
         ):

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 
-from recommender import Settings, build_recommender, open_index
+from recommender import ArticleIndex, Settings, build_recommender, open_index
 from recommender.stories import StoryMember, story_members, story_of
 from recommender.system import build_story_assigner
 from service import cli_output as output
@@ -89,6 +91,22 @@ def recluster(index_dir: IndexDir = None) -> None:
         f"({time.perf_counter() - started:.1f}s); stored lists whose slots changed are "
         "ranked again by `newsrec precompute`"
     )
+
+
+@contextmanager
+def assigned_after(article_index: ArticleIndex) -> Iterator[None]:
+    """Hold story assignment back while the block writes, then assign what is pending with
+    a progress bar (a large first index assigns for a while). Leaving early (an error)
+    assigns nothing: the articles stay pending, for the next write."""
+    assigner, article_index.story_assigner = article_index.story_assigner, None
+    try:
+        yield
+    finally:
+        article_index.story_assigner = assigner
+    if assigner is not None:
+        pending = len(article_index.store.stories.pending())
+        with output.progress_bar("assigning stories", pending) as advance:
+            assigner.assign_pending(progress=advance)
 
 
 def story_record(name: str, members: list[StoryMember]) -> dict[str, Any]:
