@@ -128,6 +128,7 @@ def run_stories_eval(
             "default": _alone([clustered[row] for row in rows]),
             "gold": _alone(gold),
         }
+        order_tolerance = _order_tolerance(rows, names, neighbours, configured, clustered)
         texts = [index.article(names[row]).text for row in rows]
         vectors = index.vectors.vectors_of(np.asarray(rows, dtype=np.int64))
         baselines = {
@@ -172,6 +173,7 @@ def run_stories_eval(
         "baseline_sweeps": {name: entry["sweep"] for name, entry in baselines.items()},
         "slots": slots,
         "singletons": singletons,
+        "order_tolerance": order_tolerance,
     }
     if report_dir is not None:
         from eval.stories_report import write_stories_report
@@ -266,6 +268,23 @@ def _neighbours(
 
 def _scored(gold: list[str], assigned: dict[int, str], rows: list[int]) -> dict[str, float]:
     return clustering_scores(gold, [assigned[row] for row in rows], labelled=_labelled(gold))
+
+
+def _order_tolerance(
+    rows: list[int],
+    names: dict[int, str],
+    neighbours: dict[int, Neighbours],
+    clustering: StoryClustering,
+    in_date_order: dict[int, str],
+) -> float:
+    """ARI between the stories of a date-ordered stream (what `recluster` gives) and those
+    of the same articles arriving in a seeded random order, one write each: how far an
+    incremental index may drift from a rebuild. (Each article's candidates are its final
+    ones; only assigned candidates count, as when it arrived.)"""
+    shuffled = list(rows)
+    np.random.default_rng(0).shuffle(shuffled)
+    arrived = cluster_stream(shuffled, names, neighbours, clustering)
+    return float(adjusted_rand_score([in_date_order[r] for r in rows], [arrived[r] for r in rows]))
 
 
 def _alone(labels: list[str]) -> float:

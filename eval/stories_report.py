@@ -59,7 +59,8 @@ def summary_lines(found: dict[str, Any]) -> list[str]:
         f"lexical {best['lexical']}, merge margin {best['merge_margin']}; baselines (cosine) "
         f"at {thresholds}",
         f"articles left alone (a story of one): default {_rate(singletons.get('default', nan))}"
-        f", gold {_rate(singletons.get('gold', nan))}",
+        f", gold {_rate(singletons.get('gold', nan))}; ARI of a random arrival order against "
+        f"date order (recluster): {_rate(found.get('order_tolerance', nan))}",
         f"slots ({int(slots['queries']):,} queries): same-story {_rate(slots['same_story'])} "
         f"where one exists, wrong side {int(slots['wrong_side'])}, filler "
         f"{_rate(slots['filler'])} where the story has none, kind related "
