@@ -28,7 +28,7 @@ import numpy as np
 
 from recommender.errors import InvalidInputError, NewsrecError
 from recommender.related import Neighbours, Recommender
-from recommender.story_store import StoryMember, founded_by
+from recommender.story_store import StoryMember, StoryStore, founded_by
 
 _SLICE = 512
 
@@ -77,29 +77,56 @@ class StoryClustering:
         return join, join + self.merge_margin
 
 
-@dataclass
 class _Stories:
-    """The assignment as it stands, in memory, for one run."""
+    """The assignment as it stands, for one run: read from the store as the run touches it
+    (the stories of an article's candidates, the members of the stories it meets), so a
+    write costs what it touches, not the size of the index. Kept in step with what the
+    run assigns and merges. Without a store (an evaluation), everything starts pending."""
 
-    story_of: dict[int, str]
-    editorial: set[str]
-    members: dict[str, set[int]] = field(default_factory=dict)
+    def __init__(self, store: StoryStore | None = None) -> None:
+        self._store = store
+        self._story_of: dict[int, str | None] = {}
+        self._members: dict[str, set[int]] = {}
+        self._editorial: dict[str, bool] = {}
 
-    def __post_init__(self) -> None:
-        for row_id, story in self.story_of.items():
-            self.members.setdefault(story, set()).add(row_id)
+    def story_of(self, row_ids: Sequence[int]) -> dict[int, str]:
+        """The assigned stories of these rows (pending rows left out)."""
+        unknown = [row_id for row_id in row_ids if row_id not in self._story_of]
+        if unknown:
+            found = self._store.stories_of(unknown) if self._store is not None else {}
+            for row_id in unknown:
+                self._story_of[row_id] = found.get(row_id)
+        return {r: story for r in row_ids if (story := self._story_of[r]) is not None}
+
+    def members(self, story: str) -> set[int]:
+        if story not in self._members:
+            rows = self._store.member_rows(story) if self._store is not None else []
+            self._members[story] = set(rows)
+            for row_id in rows:
+                self._story_of[row_id] = story
+        return self._members[story]
+
+    def editorial(self, story: str) -> bool:
+        if story not in self._editorial:
+            held = self._store is not None and self._store.is_editorial(story)
+            self._editorial[story] = held
+        return self._editorial[story]
 
     def join(self, row_id: int, story: str) -> None:
-        self.story_of[row_id] = story
-        self.members.setdefault(story, set()).add(row_id)
+        self.members(story).add(row_id)
+        self._story_of[row_id] = story
 
     def fold(self, story: str, into: str) -> set[int]:
         """Move a story's members into another; returns them."""
-        moved = self.members.pop(story, set())
+        moved = set(self.members(story))
+        self._members[story] = set()
         for row_id in moved:
-            self.story_of[row_id] = into
-        self.members.setdefault(into, set()).update(moved)
+            self._story_of[row_id] = into
+        self.members(into).update(moved)
         return moved
+
+    def assigned(self) -> dict[int, str]:
+        return {r: story for r, story in self._story_of.items() if story is not None}
 
 
 @dataclass
@@ -131,11 +158,7 @@ class StoryAssigner:
         pending = store.stories.pending()
         if not pending:
             return 0
-        rows = store.stories.all_rows()
-        state = _Stories(
-            {row_id: story for row_id, (story, _) in rows.items()},
-            {story for story, editorial in rows.values() if editorial},
-        )
+        state = _Stories(store.stories)
         # Only an index with stored lists has slots to keep in step.
         keeps_lists = store.related_lists.count() > 0
         for start in range(0, len(pending), _SLICE):
@@ -165,7 +188,7 @@ class StoryAssigner:
                 continue
             article_id = ids[row_id].id
             found = neighbours.get(article_id, Neighbours(1.0, []))
-            links = _links(found.hits, state.story_of)
+            links = _links(found.hits, state)
             join, merge = self.clustering.thresholds(found.dense_weight)
             story = _place(article_id, links, state, written, join, merge)
             state.join(row_id, story)
@@ -180,7 +203,7 @@ class StoryAssigner:
         """Members whose previous or next slot the new member may take: those at the
         nearest earlier and the nearest later publication time of the story."""
         catalog = self.recommender.index.catalog
-        members = np.fromiter(state.members.get(story, ()), dtype=np.int64)
+        members = np.fromiter(state.members(story), dtype=np.int64)
         members = members[members != row_id]
         if not len(members):
             return set()
@@ -209,16 +232,14 @@ def cluster_stream(
     """What `StoryAssigner.recluster(editorial=False)` assigns, from the candidates computed
     once (`Recommender.neighbours`, by row): an evaluation sweeps thresholds with it.
     `order`: rows oldest first; `names`: each row's article id."""
-    state = _Stories({}, set())
+    state = _Stories()
     written = _Slice()
     for row_id in order:
         found = neighbours.get(row_id, Neighbours(1.0, []))
         join, merge = clustering.thresholds(found.dense_weight)
-        story = _place(
-            names[row_id], _links(found.hits, state.story_of), state, written, join, merge
-        )
+        story = _place(names[row_id], _links(found.hits, state), state, written, join, merge)
         state.join(row_id, story)
-    return state.story_of
+    return state.assigned()
 
 
 def _place(
@@ -238,16 +259,16 @@ def _place(
     if best not in bridged:
         return best
     # The editorial story, if any, keeps its id; else the largest one (fewest rows move).
-    editorial = [s for s in bridged if s in state.editorial]
+    editorial = [s for s in bridged if state.editorial(s)]
     keeper = (
         max(editorial, key=lambda s: (joinable[s], s))
         if editorial
-        else max(bridged, key=lambda s: (len(state.members.get(s, ())), joinable[s], s))
+        else max(bridged, key=lambda s: (len(state.members(s)), joinable[s], s))
     )
-    if keeper != best and best in state.editorial:
+    if keeper != best and state.editorial(best):
         return best  # the best link is editorial and another one too: join, never merge
     for story in bridged:
-        if story == keeper or story in state.editorial:
+        if story == keeper or state.editorial(story):
             continue
         moved = state.fold(story, keeper)
         written.merged[story] = keeper
@@ -255,12 +276,13 @@ def _place(
             if row_id in written.assigned:
                 written.assigned[row_id] = keeper
         written.drop_owners.update(moved)  # every moved member's slots may change
-        written.drop_owners.update(state.members.get(keeper, ()))
+        written.drop_owners.update(state.members(keeper))
     return keeper
 
 
-def _links(neighbours: list[tuple[int, float]], story_of: dict[int, str]) -> dict[str, float]:
+def _links(neighbours: list[tuple[int, float]], state: _Stories) -> dict[str, float]:
     """Each assigned candidate's story with its best score."""
+    story_of = state.story_of([row_id for row_id, _ in neighbours])
     links: dict[str, float] = {}
     for row_id, score in neighbours:
         story = story_of.get(row_id)
@@ -274,7 +296,7 @@ def _unused_name(article_id: str, state: _Stories) -> str:
     article opened a story once, and its text changed since)."""
     name = founded_by(article_id)
     suffix = 1
-    while name in state.members:
+    while state.members(name):
         suffix += 1
         name = f"{founded_by(article_id)}~{suffix}"
     return name

@@ -160,6 +160,12 @@ class StoryStore:
                 found[int(row_id)] = str(story)
         return found
 
+    def is_editorial(self, story: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM article_stories WHERE story = ? AND editorial = 1 LIMIT 1", (story,)
+        ).fetchone()
+        return row is not None
+
     def member_rows(self, story: str) -> list[int]:
         return [
             int(row[0])
