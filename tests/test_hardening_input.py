@@ -74,6 +74,11 @@ def test_paired_surrogates_and_escaped_backslashes_are_text(client: TestClient) 
     assert stored["title"] == "smile \U0001f600" and stored["path"] == "C:\\ud800"
 
 
+def test_the_words_nan_and_infinity_in_text_are_text(client: TestClient) -> None:
+    body = '{"title": "NaN, Infinity and 1e400 in a headline", "note": "\\\\ud800"}'
+    assert client.put("/articles/words", content=body.encode(), headers=JSON).status_code == 201
+
+
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
 def test_nan_and_infinities_are_refused_not_stored_as_null(client: TestClient, number: str) -> None:
     status, detail = _send(client, "PUT", "/articles/n1", f'{{"title": "t", "score": {number}}}')
