@@ -194,7 +194,7 @@ def index_serve(options: argparse.Namespace) -> Iterator[Row]:
         else:  # a fresh clone without ../shared: the seeds
             source, what = Path(__file__).resolve().parents[1] / "seeds" / "articles.jsonl", "seeds"
         result = load_test.index_then_serve(
-            source, load_test.index_serve_options(duration=options.duration * 4)
+            source, load_test.index_serve_options(duration=options.duration * 4, live=True)
         )
     yield Row(
         "index-serve",
@@ -203,6 +203,12 @@ def index_serve(options: argparse.Namespace) -> Iterator[Row]:
         f"same client); index {result.index_seconds:.0f} s",
         ">= 0.5x /healthz",
     )
+    if result.live is not None:
+        yield Row(
+            "index-serve",
+            "  the same index ranked live (NEWSREC_RELATED_LIST_DEPTH=0), every id once",
+            f"{_rate(result.live[1])}; {result.live_ratio:.2f}x /healthz",
+        )
 
 
 def text(options: argparse.Namespace) -> Iterator[Row]:

@@ -464,15 +464,26 @@ class IndexThenServe:
     index_seconds: float  # `newsrec index FILE`, model load and stored lists included
     healthz: Figures
     related: Figures  # every id of the file once, in a shuffled order
+    # The same, from a second server on the same index with NEWSREC_RELATED_LIST_DEPTH=0:
+    # every request ranked live, as `newsrec serve` answered before the lists were stored.
+    live: tuple[Figures, Figures] | None = None
 
     @property
     def ratio(self) -> float:
         return self.related.per_second / self.healthz.per_second
 
+    @property
+    def live_ratio(self) -> float | None:
+        if self.live is None:
+            return None
+        healthz, related = self.live
+        return related.per_second / healthz.per_second
+
 
 def index_then_serve(source: Path, options: argparse.Namespace) -> IndexThenServe:
     """`newsrec index FILE` then `newsrec serve`, nothing in between; related-by-id for every
-    id of FILE once against as many `/healthz` requests from the same client."""
+    id of FILE once against as many `/healthz` requests from the same client. With
+    `options.live`, then the same on the same index ranked live (lists off)."""
     from recommender.loaders import read_article_rows
 
     ids = [row.id for _, row in read_article_rows(source) if not isinstance(row, Exception)]
@@ -493,27 +504,41 @@ def index_then_serve(source: Path, options: argparse.Namespace) -> IndexThenServ
         if indexed.returncode != 0:
             raise SystemExit(f"newsrec index failed: {indexed.stderr.strip()[-2000:]}")
         print(f"newsrec index: {len(ids):,} articles in {index_seconds:.1f} s", flush=True)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = start_server(index_dir, port, options.workers)
-        try:
-            wait_ready(base, timeout=600)
-            # Warm-up on a few ids, left out of the measured phase (their answers are cached).
-            warm, measured = ids[:20], ids[20:]
-            with httpx.Client(base_url=base, timeout=30) as client:
-                for article_id in warm:
-                    client.get(f"/articles/{quote(article_id, safe='')}/related")
-            paths = [f"/articles/{quote(i, safe='')}/related" for i in measured]
-            timed = argparse.Namespace(**{**vars(options), "max_requests": len(paths)})
-            timed.client = "python"
-            floor = _measure("GET /healthz", ["/healthz"], base, timed)
-            related = _measure("related, every id once", paths, base, timed)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    result = IndexThenServe(len(ids), index_seconds, floor, related)
+        floor, related = _every_id_once(index_dir, ids, options, stored_lists=True)
+        live = None
+        if options.live:
+            print("the same index served with NEWSREC_RELATED_LIST_DEPTH=0 (ranked live)")
+            live = _every_id_once(index_dir, ids, options, stored_lists=False)
+    result = IndexThenServe(len(ids), index_seconds, floor, related, live)
     print(f"related, every id once: {result.ratio:.2f}x the /healthz rate", flush=True)
+    if result.live_ratio is not None:
+        print(f"ranked live: {result.live_ratio:.2f}x the /healthz rate of its run", flush=True)
     return result
+
+
+def _every_id_once(
+    index_dir: Path, ids: list[str], options: argparse.Namespace, *, stored_lists: bool
+) -> tuple[Figures, Figures]:
+    """(/healthz, related-by-id) from one server, as many requests each."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(index_dir, port, options.workers, stored_lists=stored_lists)
+    try:
+        wait_ready(base, timeout=600)
+        # Warm-up on a few ids, left out of the measured phase (their answers are cached).
+        warm, measured = ids[:20], ids[20:]
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for article_id in warm:
+                client.get(f"/articles/{quote(article_id, safe='')}/related")
+        paths = [f"/articles/{quote(i, safe='')}/related" for i in measured]
+        timed = argparse.Namespace(**{**vars(options), "max_requests": len(paths)})
+        timed.client = "python"
+        how = "stored lists" if stored_lists else "ranked live"
+        floor = _measure("GET /healthz", ["/healthz"], base, timed)
+        return floor, _measure(f"related, every id once, {how}", paths, base, timed)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def index_serve_options(**overrides: Any) -> argparse.Namespace:
@@ -563,6 +588,9 @@ def _parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--connections", type=int, default=16)
     serve_parser.add_argument("--workers", type=int, default=1)
     serve_parser.add_argument("--seed", type=int, default=7)
+    serve_parser.add_argument(
+        "--live", action="store_true", help="then the same index ranked live (lists off)"
+    )
     return parser
 
 
