@@ -207,13 +207,18 @@ def _index_embedder(index_dir: Path) -> str:
 
 
 def start_server(
-    index_dir: Path, port: int, workers: int, *, stored_lists: bool = True
+    index_dir: Path, port: int, workers: int, *, stored_lists: bool | None = None
 ) -> subprocess.Popen[bytes]:
+    """`newsrec serve` on the index. `stored_lists` None: as the index has them. An index
+    built without lists (the 1M bench index) is served with list depth 0, or the service
+    would spend the measurement ranking them all in the background."""
     env = {
         **os.environ,
         "NEWSREC_EMBEDDER": _index_embedder(index_dir),
         "NEWSREC_READ_ONLY": "false",
     }
+    if stored_lists is None:
+        stored_lists = stored_list_count(index_dir) > 0
     if not stored_lists:
         env["NEWSREC_RELATED_LIST_DEPTH"] = "0"
     command = [
@@ -382,7 +387,7 @@ def stored_list_count(index_dir: Path) -> int:
 
 def run(options: argparse.Namespace) -> LoadResult:
     lists = stored_list_count(options.index_dir)
-    result = _run_server(options, stored_lists=True, label_lists=lists > 0)
+    result = _run_server(options, stored_lists=lists > 0, label_lists=lists > 0)
     if not lists:
         return result
     print("again with NEWSREC_RELATED_LIST_DEPTH=0: every request ranked live", flush=True)
