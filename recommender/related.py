@@ -105,7 +105,9 @@ class Ranking:
     dense_weight_long: float = 0.1
     short_text_terms: int = 32
     long_text_terms: int = 128
-    time_boost: float = 1.0
+    # Off: on archives whose stories run for months beside unrelated same-week news, favouring
+    # the same weeks ranks the neighbours in time above the story (eval.relevance_study).
+    time_boost: float = 0.0
     time_decay_days: float = 180.0
     pool_depth: int = 200
     # Pseudo-relevance feedback: the query is moved towards its best `feedback_depth`

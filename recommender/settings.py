@@ -87,7 +87,9 @@ class Settings(BaseSettings):
         "reached log-linearly from `dense_weight`.",
     )
     time_boost: float = Field(
-        default=1.0, ge=0.0, description="Bounded boost for stories close in time (0 = off)."
+        default=0.0,
+        ge=0.0,
+        description="Opt-in bounded boost for stories close in time (0 = off, the default).",
     )
     time_decay_days: float = Field(
         default=180.0, gt=0.0, description="Days over which the time boost decays by 1/e."

@@ -129,7 +129,7 @@ def test_stored_lists_are_read_without_searching(seeded: ArticleIndex) -> None:
 
 def test_lists_ranked_another_way_are_not_read(seeded: ArticleIndex) -> None:
     store_lists_of(Recommender(seeded), owners_to_rank(Recommender(seeded)))
-    other = Recommender(seeded, Ranking(time_boost=0.0))
+    other = Recommender(seeded, Ranking(time_boost=1.0))
     assert owners_to_rank(other) == seeded.catalog.row_ids.tolist()
     counter = _SearchCounter(seeded)
     other.related(SEEDS[0].id, k=5)
