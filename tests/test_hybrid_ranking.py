@@ -10,7 +10,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from embeddings import HashingEmbedder
-from recommender import ArticleIndex, InvalidInputError, Ranking, Recommender
+from recommender import ArticleIndex, InvalidInputError, Ranking, Recommender, Settings
 from recommender.lexical import LexicalIndex, term_vectors
 from tests.conftest import make_article
 
@@ -104,6 +104,24 @@ def test_time_boost_prefers_the_closer_of_two_equally_similar_stories(
     closeness = math.exp(-19 / 90)
     assert boosted[0].score == pytest.approx(plain[0].score * (1 + closeness) / 2, abs=1e-5)
     assert all(hit.score <= 1.0 + 1e-6 for hit in boosted)
+
+
+def test_time_is_not_a_relevance_signal_by_default(
+    open_test_index: Callable[..., ArticleIndex],
+) -> None:
+    # A story that runs for years must not lose to the same week's news because of its date.
+    corpus = [
+        make_article("query", "dam", "reservoir dam turbines river", published="2024-06-01"),
+        make_article("years-ago", "dam", "reservoir dam turbines silt", published="2019-06-01"),
+        make_article("same-week", "vote", "reservoir council vote", published="2024-06-02"),
+    ]
+    index = open_test_index(duplicate_threshold=1.0)
+    index.upsert(corpus)
+    default = Recommender(index, Ranking()).related("query", k=2)
+    plain = Recommender(index, Ranking(time_boost=0.0)).related("query", k=2)
+    assert Ranking().time_boost == 0.0 and Settings().time_boost == 0.0
+    assert [(hit.id, hit.score) for hit in default] == [(hit.id, hit.score) for hit in plain]
+    assert default[0].id == "years-ago"
 
 
 def test_ranking_rejects_out_of_range_weights() -> None:
