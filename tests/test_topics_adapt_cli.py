@@ -15,6 +15,7 @@ from recommender import ArticleIndex, Settings, build_embedder
 from recommender.topics import ADAPTED_MODEL_DIR, TrainedTagger, ZeroShotTagger, load_tagger
 from service import cli_topics_adapt
 from service.cli import main
+from tests.service_support import app_client, hashing_settings
 from tests.topics_corpus import TAXONOMY, site_rows, write_jsonl, write_taxonomy
 
 
@@ -207,3 +208,21 @@ def test_iptc_taxonomy_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert {t["iptc"] for t in row["topics"]} == {f"medtop:{n:02d}000000" for n in range(1, 18)}
     code, _, err = _run(capsys, "tag", source, "-o", tmp_path / "x.jsonl", "--taxonomy", "ipct")
     _one_error(code, err, "neither a built-in taxonomy (default, iptc) nor a taxonomy file")
+
+
+def test_the_service_tags_with_the_index_adapted_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = write_jsonl(tmp_path / "archive.jsonl", site_rows(60))
+    index_dir = tmp_path / "index"
+    assert _run(capsys, "index", archive, "--index-dir", index_dir, "--adapt-topics")[0] == 0
+    settings = hashing_settings(index_dir)
+    adapted = load_tagger(index_dir / ADAPTED_MODEL_DIR, build_embedder(settings))
+    text = "innings wicket umpire"
+    (expected,) = adapted.tag(build_embedder(settings).encode([text]))
+
+    with app_client(settings) as client:
+        body = client.post("/topics", json={"title": text}).json()
+
+    assert body["primary"] == expected.primary
+    assert body["topics"][0]["score"] == round(expected.topics[0].score, 4)
