@@ -137,6 +137,11 @@ class Settings(BaseSettings):
         default=None,
         description="A topic model directory (`newsrec topics train`); default: zero-shot.",
     )
+    topic_taxonomy: str | None = Field(
+        default=None,
+        description="The zero-shot taxonomy when no topic model is set: 'default' (12 "
+        "topics), 'iptc' (17 IPTC Media Topics) or a JSON/YAML file.",
+    )
     tag_on_index: bool = Field(
         default=True, description="Tag articles with topics as they are indexed."
     )

@@ -28,7 +28,8 @@ def build_embedder(settings: Settings) -> Embedder:
 def topic_tagger_factory(settings: Settings, embedder: Embedder) -> Callable[[], TopicTagger]:
     """Builds the configured tagger when first needed (zero-shot embeds its taxonomy)."""
     model_dir = configured_model_dir(settings.topic_model, settings.index_dir)
-    return lambda: build_tagger(embedder, model_dir=model_dir)
+    taxonomy = settings.topic_taxonomy
+    return lambda: build_tagger(embedder, model_dir=model_dir, taxonomy_file=taxonomy)
 
 
 def index_tagger(settings: Settings) -> Callable[[Embedder], TopicTagger] | None:
@@ -36,7 +37,8 @@ def index_tagger(settings: Settings) -> Callable[[Embedder], TopicTagger] | None
     if not settings.tag_on_index:
         return None
     model_dir = configured_model_dir(settings.topic_model, settings.index_dir)
-    return lambda embedder: build_tagger(embedder, model_dir=model_dir)
+    taxonomy = settings.topic_taxonomy
+    return lambda embedder: build_tagger(embedder, model_dir=model_dir, taxonomy_file=taxonomy)
 
 
 def open_index(

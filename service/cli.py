@@ -252,7 +252,7 @@ def retag(
     embedder = build_embedder(settings)
     with open_index(settings, writable=True, embedder=embedder) as article_index:
         model_dir = model or configured_model_dir(settings.topic_model, settings.index_dir)
-        tagger = build_tagger(embedder, model_dir=model_dir)
+        tagger = build_tagger(embedder, model_dir=model_dir, taxonomy_file=settings.topic_taxonomy)
         with output.progress_bar("tagging", len(article_index)) as advance:
             count = article_index.retag(tagger, progress=advance)
         article_index.save()

@@ -23,7 +23,6 @@ from recommender.topics import (
     adapt_tagger,
     adapt_with_holdout,
     compare_taggers,
-    default_taxonomy,
     gold_labels,
     load_label_mapping,
     resolve_taxonomy,
@@ -124,7 +123,7 @@ def adapt_index_topics(article_index: ArticleIndex, settings: Settings) -> None:
     vectors = sampled_vectors(
         (chunk for _rows, chunk in store.vector_rows(embedder.dimension)), len(article_index)
     )
-    zero_shot = ZeroShotTagger.from_taxonomy(default_taxonomy(), embedder)
+    zero_shot = ZeroShotTagger.from_taxonomy(resolve_taxonomy(settings.topic_taxonomy), embedder)
     output.line(f"adapting topics to {len(vectors):,} articles of the index ...")
     adaptation = adapt_tagger(zero_shot, vectors)
     model_dir = settings.index_dir / ADAPTED_MODEL_DIR

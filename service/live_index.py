@@ -58,7 +58,7 @@ from recommender.topics import (
     TopicTagger,
     build_tagger,
     configured_model_dir,
-    default_taxonomy,
+    resolve_taxonomy,
 )
 from service.failures import operator_failure
 from service.primed_embedder import PrimedEmbedder
@@ -405,7 +405,9 @@ class LiveIndex:
         with self._tagger_lock:
             if self._tagger is None:
                 model_dir = configured_model_dir(self.settings.topic_model, self.settings.index_dir)
-                self._tagger = build_tagger(self.embedder, model_dir=model_dir)
+                self._tagger = build_tagger(
+                    self.embedder, model_dir=model_dir, taxonomy_file=self.settings.topic_taxonomy
+                )
             return self._tagger
 
     # -- writing -------------------------------------------------------------------------
@@ -471,7 +473,8 @@ class LiveIndex:
             # The index builds its zero-shot tagger on its first write, inside the write
             # lock: embed the taxonomy's prompts here instead, so readers don't wait for it.
             if configured_model_dir(self.settings.topic_model, self.settings.index_dir) is None:
-                texts = texts + [p for topic in default_taxonomy() for p in topic.prompts]
+                taxonomy = resolve_taxonomy(self.settings.topic_taxonomy)
+                texts = texts + [p for topic in taxonomy for p in topic.prompts]
             self._taxonomy_primed = True
         self.embedder.prime(texts)
 

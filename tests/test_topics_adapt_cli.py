@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from recommender import ArticleIndex, Settings, build_embedder
-from recommender.topics import ADAPTED_MODEL_DIR, TrainedTagger, ZeroShotTagger, load_tagger
+from recommender.topics import (
+    ADAPTED_MODEL_DIR,
+    TrainedTagger,
+    ZeroShotTagger,
+    load_tagger,
+    resolve_taxonomy,
+)
 from service import cli_topics_adapt
 from service.cli import main
 from tests.service_support import app_client, hashing_settings
@@ -226,3 +232,21 @@ def test_the_service_tags_with_the_index_adapted_model(
 
     assert body["primary"] == expected.primary
     assert body["topics"][0]["score"] == round(expected.topics[0].score, 4)
+
+
+def test_index_tags_and_adapts_with_the_configured_taxonomy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSREC_TOPIC_TAXONOMY", "iptc")
+    archive = write_jsonl(tmp_path / "archive.jsonl", site_rows(30))
+    index_dir = tmp_path / "index"
+    iptc_labels = set(resolve_taxonomy("iptc").labels)
+
+    assert _run(capsys, "index", archive, "--index-dir", index_dir)[0] == 0
+    with ArticleIndex.open(index_dir, build_embedder(Settings())) as index:
+        stored = index.topics_of("s0001")
+    assert stored is not None and stored.primary in iptc_labels
+
+    assert _run(capsys, "index", archive, "--index-dir", index_dir, "--adapt-topics")[0] == 0
+    adapted = load_tagger(index_dir / ADAPTED_MODEL_DIR, build_embedder(Settings()))
+    assert set(adapted.labels) == iptc_labels
