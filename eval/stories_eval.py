@@ -114,14 +114,14 @@ def run_stories_eval(
         recommender = build_recommender(settings, index)
         rows = _date_order(index)
         names = {row: s.id for row, s in index.store.summaries_by_row_id(rows).items()}
-        neighbours = _neighbours(recommender, rows, names, settings, advance)
-        gold = [gold_of[names[row]] for row in rows]
-        sweep = _sweep(rows, names, neighbours, gold, settings.story_merge_margin)
         configured = StoryClustering(
             dense_threshold=settings.story_dense_threshold,
             lexical_threshold=settings.story_lexical_threshold,
             merge_margin=settings.story_merge_margin,
         )
+        neighbours = _neighbours(StoryAssigner(recommender, configured), rows, names, advance)
+        gold = [gold_of[names[row]] for row in rows]
+        sweep = _sweep(rows, names, neighbours, gold, settings.story_merge_margin)
         clustered = cluster_stream(rows, names, neighbours, configured)
         default = _scored(gold, clustered, rows)
         singletons = {
@@ -246,18 +246,15 @@ def _date_order(index: ArticleIndex) -> list[int]:
 
 
 def _neighbours(
-    recommender: Any,
-    rows: list[int],
-    names: dict[int, str],
-    settings: Settings,
-    advance: Progress,
+    assigner: StoryAssigner, rows: list[int], names: dict[int, str], advance: Progress
 ) -> dict[int, Neighbours]:
-    depth = StoryClustering().candidates
+    """Every row's candidates as the clustering scores them (`StoryAssigner.candidates`):
+    they do not depend on the thresholds, so the sweep computes them once."""
     found: dict[int, Neighbours] = {}
     by_id = {name: row for row, name in names.items()}
     for start in range(0, len(rows), _CANDIDATES_SLICE):
         chunk = [names[row] for row in rows[start : start + _CANDIDATES_SLICE]]
-        for article_id, hits in recommender.neighbours(chunk, depth).items():
+        for article_id, hits in assigner.candidates(chunk).items():
             found[by_id[article_id]] = hits
         advance("candidates", len(chunk), len(rows))
     return found

@@ -22,10 +22,11 @@ new members change (`drop_owners`), so a stored slot never misses a story member
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from recommender.dates import SECONDS_PER_DAY
 from recommender.errors import InvalidInputError, NewsrecError
 from recommender.related import Neighbours, Recommender
 from recommender.story_store import StoryMember, StoryStore, founded_by
@@ -58,6 +59,11 @@ class StoryClustering:
     dense_threshold: float = 0.7
     lexical_threshold: float = 0.15
     merge_margin: float = 0.15  # large (e.g. 3): never merge
+    # A story is bounded in time even where the ranking is not (its time boost is off by
+    # default): a link is scaled by (1 + b * exp(-days apart / t)) / (1 + b), the ranking's
+    # own form, with b = `time_boost` and t = `time_decay_days`; undated pairs get no boost.
+    time_boost: float = 1.0
+    time_decay_days: float = 180.0
     # Candidates read per article (dense and lexical each): its closest stories are among
     # the first few, and each candidate costs an exact score.
     candidates: int = 32
@@ -70,6 +76,11 @@ class StoryClustering:
             raise InvalidInputError(f"merge_margin must be >= 0, got {self.merge_margin}")
         if self.candidates < 1:
             raise InvalidInputError(f"story candidates must be >= 1, got {self.candidates}")
+        if not self.time_boost >= 0.0 or not self.time_decay_days > 0.0:
+            raise InvalidInputError(
+                "story time_boost must be >= 0 and time_decay_days > 0, got "
+                f"{self.time_boost} and {self.time_decay_days}"
+            )
 
     def thresholds(self, dense_weight: float) -> tuple[float, float]:
         """(join, merge) for an article whose blend gives the dense side `dense_weight`."""
@@ -144,6 +155,37 @@ class StoryAssigner:
     def __init__(self, recommender: Recommender, clustering: StoryClustering | None = None) -> None:
         self.recommender = recommender
         self.clustering = clustering or StoryClustering()
+        # Scores without the ranking's time boost: the story's own applies (`candidates`).
+        self._scorer = Recommender(
+            recommender.index, replace(recommender.ranking, time_boost=0.0), list_depth=0
+        )
+
+    def candidates(self, article_ids: Sequence[str]) -> dict[str, Neighbours]:
+        """Each stored article's candidates, scored as the clustering compares them: the
+        ranking's blend without its time boost, then the story's time factor."""
+        found = self._scorer.neighbours(article_ids, self.clustering.candidates)
+        boost = self.clustering.time_boost
+        if boost == 0.0:
+            return found
+        catalog = self.recommender.index.catalog
+        for article_id, neighbours in found.items():
+            if not neighbours.hits:
+                continue
+            rows = np.asarray(
+                [self.recommender.index.row_id(article_id)]
+                + [row_id for row_id, _ in neighbours.hits]
+            )
+            starts = catalog.starts[np.searchsorted(catalog.row_ids, rows)]
+            days = np.abs(starts[1:] - starts[0]) / SECONDS_PER_DAY
+            closeness = np.nan_to_num(np.exp(-days / self.clustering.time_decay_days), nan=0.0)
+            factor = (1.0 + boost * closeness) / (1.0 + boost)
+            scored = [
+                (row_id, score * float(f))
+                for (row_id, score), f in zip(neighbours.hits, factor, strict=True)
+            ]
+            scored.sort(key=lambda hit: -hit[1])
+            found[article_id] = Neighbours(neighbours.dense_weight, scored)
+        return found
 
     def assign_pending(
         self, *, editorial: bool = True, progress: Callable[[int], None] | None = None
@@ -180,9 +222,7 @@ class StoryAssigner:
     def _assign(self, rows: Sequence[int], state: _Stories, keeps_lists: bool) -> _Slice:
         written = _Slice()
         ids = self.recommender.index.store.summaries_by_row_id(list(rows))
-        neighbours = self.recommender.neighbours(
-            [ids[row_id].id for row_id in rows if row_id in ids], self.clustering.candidates
-        )
+        neighbours = self.candidates([ids[row_id].id for row_id in rows if row_id in ids])
         for row_id in rows:
             if row_id not in ids:
                 continue
