@@ -8,6 +8,10 @@ raw baseline; the ONNX export is made (or found cached) before anything is timed
 process's peak resident memory and CPU time come from the kernel (`wait4`'s rusage).
 
     python -m eval.bench_ingest ../shared/data/wcep/wcep_current_events.jsonl.gz --limit 5000
+
+`--lists` measures instead what storing every article's related list costs `newsrec index`:
+the same sample indexed into fresh directories with the lists (the default) and without
+(NEWSREC_RELATED_LIST_DEPTH=0), in the same run.
 """
 
 from __future__ import annotations
@@ -128,13 +132,55 @@ def measure(
     return results
 
 
+@dataclass(frozen=True)
+class ListsCost:
+    articles: int
+    without_lists: Run
+    with_lists: Run
+
+    @property
+    def added(self) -> float:
+        """The share of indexing time the stored lists add (0.1: 10% slower)."""
+        return self.with_lists.seconds / self.without_lists.seconds - 1
+
+
+def measure_lists_cost(corpus: Path, limit: int | None) -> ListsCost:
+    """`newsrec index` of the same sample without stored lists, then with them."""
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        articles, _ = _sample(corpus, limit, directory)
+        count = sum(1 for _ in articles.open(encoding="utf-8"))
+        runs = []
+        for depth in ("0", None):
+            index = [sys.executable, "-m", "service.cli", "index", str(articles)]
+            index += ["--index-dir", str(directory / f"index-depth-{depth}")]
+            env = {} if depth is None else {"NEWSREC_RELATED_LIST_DEPTH": depth}
+            runs.append(_timed(index, env))
+    return ListsCost(count, runs[0], runs[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="newsrec index vs raw encode")
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--limit", type=int, default=None, help="first N rows only")
     parser.add_argument("--rounds", type=int, default=1, help="alternate raw and newsrec runs")
     parser.add_argument("--backends", default="torch", help="encoder backends, e.g. torch,onnx")
+    parser.add_argument(
+        "--lists", action="store_true", help="the cost of storing related lists instead"
+    )
     arguments = parser.parse_args()
+    if arguments.lists:
+        cost = measure_lists_cost(arguments.corpus, arguments.limit)
+        for label, run in [
+            ("newsrec index, no stored lists (depth 0)", cost.without_lists),
+            ("newsrec index, every list stored", cost.with_lists),
+        ]:
+            print(
+                f"  {label:<42}{run.seconds:>7.1f} s  CPU {run.cpu_seconds:6.1f} s"
+                f"  peak RSS {run.peak_rss_bytes / 2**20:,.0f} MiB  (load {run.load_average:.1f})"
+            )
+        print(f"  {cost.articles:,} articles: the stored lists add {cost.added:.1%}")
+        return
     backends = [name for name in arguments.backends.split(",") if name]
     results = measure(arguments.corpus, arguments.limit, arguments.rounds, backends)
     for result in results:
