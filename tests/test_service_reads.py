@@ -269,13 +269,14 @@ def test_request_logs_go_to_stdout(client: TestClient, capsys: pytest.CaptureFix
 def test_demo_page_and_openapi(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200
-    assert "Previous article" in page.text and "/static/app.js" in page.text
+    assert "Earlier in this story" in page.text and "/static/app.js" in page.text
     assert client.get("/static/app.js").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert (
         "/articles/{article_id}/related" in paths or "/articles/{article_id:path}/related" in paths
     )
     assert "/topics" in paths and "/related" in paths
+    assert "/stories" in paths and "/stories/{story_id}" in paths
 
 
 def test_not_ready_until_the_index_loads(tmp_path: Path) -> None:
