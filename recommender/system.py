@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from embeddings import Embedder, EmbedderChoice, create_embedder
 from recommender.index import ArticleIndex
+from recommender.ranking_profile import TUNED_FIELDS, load_profile
 from recommender.related import Ranking, Recommender
 from recommender.settings import Settings
 from recommender.stories import StoryAssigner, StoryClustering
@@ -86,15 +88,21 @@ def build_story_assigner(settings: Settings, index: ArticleIndex) -> StoryAssign
     )
 
 
+def build_ranking(settings: Settings, index_dir: Path | None = None) -> Ranking:
+    """The settings' ranking, with the index's tuned profile (`newsrec tune`) in place of
+    every weight the settings do not name explicitly."""
+    weights = {name: getattr(settings, name) for name in TUNED_FIELDS}
+    profile = load_profile(index_dir) if index_dir is not None else None
+    if profile is not None:
+        explicit = settings.model_fields_set
+        weights |= {k: v for k, v in profile.weights.items() if k not in explicit}
+    return Ranking(**weights)
+
+
 def build_recommender(settings: Settings, index: ArticleIndex) -> Recommender:
     return Recommender(
         index,
-        Ranking(
-            dense_weight=settings.dense_weight,
-            dense_weight_long=settings.dense_weight_long,
-            time_boost=settings.time_boost,
-            time_decay_days=settings.time_decay_days,
-        ),
+        build_ranking(settings, index.directory),
         list_depth=settings.related_list_depth,
         slot_floor=settings.slot_relevance_floor,
     )

@@ -42,6 +42,7 @@ from service import (
     cli_stories,
     cli_summary,
     cli_topics,
+    cli_tune,
 )
 from service import cli_output as output
 from service.cli_options import AsJson, IndexDir
@@ -273,6 +274,7 @@ cli_summary.register(app)
 cli_lists.register(app)
 cli_migrate.register(app)
 cli_stories.register(app)
+cli_tune.register(app)
 
 
 def _collect_ids(ids: list[str] | None, ids_file: Path | None) -> list[str]:
