@@ -23,6 +23,9 @@ _STORY_NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No story with that id."}
 }
 
+# SQLite integers are 64-bit: a bound far above any archive keeps larger values a 422.
+MAX_STORY_SIZE = 2**31
+
 
 @router.get(
     "/articles/{article_id:path}/story",
@@ -49,12 +52,14 @@ def get_story(story_id: str, live: Live) -> StoryResponse:
 @router.get("/stories", response_model=StoriesResponse, responses={422: {"model": ErrorResponse}})
 def list_stories(
     live: Live,
-    min_size: Annotated[int, Query(ge=1, description="At least this many articles.")] = 2,
+    min_size: Annotated[
+        int, Query(ge=1, le=MAX_STORY_SIZE, description="At least this many articles.")
+    ] = 2,
     since: Annotated[
         str | None, Query(description="Only stories with an article from then on (ISO 8601).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_STORY_SIZE)] = 0,
 ) -> StoriesResponse:
     """Stories largest first, each with its articles; paged with `offset` and `limit`."""
     try:
