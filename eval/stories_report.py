@@ -14,6 +14,7 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from eval.text_table import aligned_lines
 from recommender.publish import write_json_atomically
 
 METRICS = (
@@ -35,14 +36,7 @@ def stories_table(found: dict[str, Any]) -> list[str]:
         [name, *(f"{scores.get(m, float('nan')):.4f}" for m in METRICS)]
         for name, scores in found["systems"].items()
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return [
-        "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in [header, *rows]
-    ]
+    return aligned_lines([header, *rows])
 
 
 def summary_lines(found: dict[str, Any]) -> list[str]:

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from eval.text_table import aligned_lines
 from recommender import InvalidInputError, Settings
 
 if TYPE_CHECKING:
@@ -186,14 +187,7 @@ def _table(
         header.append("seconds")
         for row, system in zip(rows, systems, strict=True):
             row.append(f"{seconds[system]:.1f}")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return [
-        "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in [header, *rows]
-    ]
+    return aligned_lines([header, *rows])
 
 
 def _summary_lines(view: dict[str, Any]) -> list[str]:

@@ -75,28 +75,20 @@ async def related(
     key = related_key(
         article_id, k, since, until, excluded, topic, max_age_days, min_score, explain
     )
+    filters = RelatedFilters(
+        exclude_ids=excluded,
+        since=since,
+        until=until,
+        max_age_days=max_age_days,
+        min_score=min_score,
+        topic=topic,
+    )
     if exclude_slots or max_per_story is not None or diversity > 0.0:
         page = (exclude_slots, max_per_story, diversity)
-        filters = RelatedFilters(
-            exclude_ids=excluded,
-            since=since,
-            until=until,
-            max_age_days=max_age_days,
-            min_score=min_score,
-            topic=topic,
-        )
         body = await _related_for_page(live, (*key, *page), article_id, k, filters, explain, page)
         return Response(body, media_type=_JSON)
     body = live.cached(key)
     if body is None:
-        filters = RelatedFilters(
-            exclude_ids=excluded,
-            since=since,
-            until=until,
-            max_age_days=max_age_days,
-            min_score=min_score,
-            topic=topic,
-        )
         if not explain:
             body = live.answer_at_once(
                 key, lambda snapshot: stored_related_body(snapshot, article_id, k, filters)
