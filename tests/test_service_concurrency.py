@@ -31,6 +31,7 @@ VERSIONS = {
 VICTIMS = ["flood-2", "libya-3", "cup-2", "election-3", "flood-1", "cup-3"]
 # A longer soak: NEWSREC_SOAK_SECONDS=120 python -m pytest tests/test_service_concurrency.py
 READ_SECONDS = float(os.environ.get("NEWSREC_SOAK_SECONDS", "4"))
+MIN_WRITES = 14
 
 
 class World:
@@ -110,7 +111,9 @@ def test_readers_see_no_errors_and_no_deleted_articles_while_one_writes(tmp_path
         writes = 0
         victims = iter(VICTIMS)
         deadline = time.monotonic() + READ_SECONDS
-        while time.monotonic() < deadline:
+        # At least MIN_WRITES whatever the machine's speed (a loaded CI runner writes slower):
+        # the checks below need writes to interleave with the reads, not a write rate.
+        while time.monotonic() < deadline or writes < MIN_WRITES:
             for title, body in VERSIONS.items():
                 reply = client.put("/articles/flip", json={"title": title, "body": body})
                 assert reply.status_code in (200, 201), reply.text
@@ -150,7 +153,6 @@ def test_readers_see_no_errors_and_no_deleted_articles_while_one_writes(tmp_path
     victims_listed = statuses.pop(-1, 0)
     print(f"{writes} writes, {sum(statuses.values())} reads {dict(statuses)}")  # soak figure
     assert not problems, problems[:5]
-    assert writes >= 12
     assert set(world.deleted_at) >= set(VICTIMS[:2])
     assert victims_listed > 0, "the victims were never listed: the check would be empty"
     assert statuses[200] > 50
