@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sparse
 
 from embeddings import Embedder
 from recommender.articles import Article
@@ -144,7 +145,7 @@ class Summarizer:
             vectors = tfidf_vectors([title, *texts])
         else:
             vectors = self._dense_vectors([title, *texts])
-        title_vector, sentence_vectors = vectors[0], vectors[1:]
+        title_vector, sentence_vectors = _dense_row(vectors[0]), vectors[1:]
         if base.endswith("centroid"):
             values = centroid_scores(sentence_vectors, title_vector)
         else:
@@ -207,41 +208,52 @@ def lead_prior(count: int) -> np.ndarray:
     return 1.0 + LEAD_PRIOR / (1.0 + np.arange(count, dtype=np.float64))
 
 
-def tfidf_vectors(texts: Sequence[str]) -> np.ndarray:
-    """Unit TF-IDF rows of `texts` over their own vocabulary: (len(texts), vocabulary).
+def tfidf_vectors(texts: Sequence[str]) -> sparse.csr_matrix:
+    """Unit TF-IDF rows of `texts` over their own vocabulary: (len(texts), vocabulary) CSR.
 
-    Sublinear tf; smooth idf with the texts themselves as the documents.
+    Sublinear tf; smooth idf with the texts themselves as the documents. Sparse: a body of
+    many short sentences of distinct words made a dense matrix of gigabytes (an anonymous
+    `POST /summary` of 4,000 such sentences took 810 MB).
     """
     counts = [term_counts(text) for text in texts]
     vocabulary = {word: i for i, word in enumerate(sorted({w for c in counts for w in c}))}
-    matrix = np.zeros((len(texts), max(len(vocabulary), 1)), dtype=np.float64)
-    for row, found in enumerate(counts):
-        for word, count in found.items():
-            matrix[row, vocabulary[word]] = 1.0 + math.log(count)
-    document_frequency = (matrix > 0).sum(axis=0)
+    rows = [row for row, found in enumerate(counts) for _ in found]
+    columns = [vocabulary[word] for found in counts for word in found]
+    values = [1.0 + math.log(count) for found in counts for count in found.values()]
+    shape = (len(texts), max(len(vocabulary), 1))
+    matrix = sparse.csr_matrix((values, (rows, columns)), shape=shape, dtype=np.float64)
+    document_frequency = np.bincount(matrix.indices, minlength=shape[1])
     idf = np.log((1.0 + len(texts)) / (1.0 + document_frequency)) + 1.0
-    return _unit_rows(matrix * idf)
+    weighted = sparse.csr_matrix(matrix.multiply(idf[None, :]))
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return sparse.csr_matrix(sparse.diags(scale) @ weighted)
 
 
-def centroid_scores(vectors: np.ndarray, title_vector: np.ndarray) -> np.ndarray:
+def centroid_scores(
+    vectors: np.ndarray | sparse.csr_matrix, title_vector: np.ndarray
+) -> np.ndarray:
     """Cosine of each row with the normalised sum of all rows and the title: (n,).
 
     vectors: (n, d) unit rows; title_vector: (d,) unit (or zero).
     """
-    centroid = vectors.sum(axis=0) + title_vector
+    centroid = np.asarray(vectors.sum(axis=0)).ravel() + _dense_row(title_vector)
     norm = np.linalg.norm(centroid)
     if norm == 0:
-        return np.zeros(len(vectors))
-    return vectors @ (centroid / norm)
+        return np.zeros(vectors.shape[0])
+    return np.asarray(vectors @ (centroid / norm)).ravel()
 
 
-def textrank_scores(vectors: np.ndarray, iterations: int = 100) -> np.ndarray:
+def textrank_scores(vectors: np.ndarray | sparse.csr_matrix, iterations: int = 100) -> np.ndarray:
     """PageRank over the cosine graph of the rows (no self loops, negative edges dropped).
 
     vectors: (n, d) unit rows -> (n,) stationary scores summing to 1.
     """
-    count = len(vectors)
-    weights = np.clip(vectors @ vectors.T, 0.0, None)
+    count = vectors.shape[0]
+    similarities = vectors @ vectors.T
+    if sparse.issparse(similarities):
+        similarities = similarities.toarray()
+    weights = np.clip(similarities, 0.0, None)
     np.fill_diagonal(weights, 0.0)
     totals = weights.sum(axis=1, keepdims=True)
     # A sentence sharing nothing with the others spreads its vote evenly.
@@ -255,6 +267,7 @@ def textrank_scores(vectors: np.ndarray, iterations: int = 100) -> np.ndarray:
     return rank
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+def _dense_row(row: np.ndarray | sparse.spmatrix) -> np.ndarray:
+    if sparse.issparse(row):
+        row = row.toarray()  # type: ignore[union-attr]
+    return np.asarray(row).ravel()

@@ -151,7 +151,7 @@ def test_textrank_matches_pagerank_by_hand_on_a_star() -> None:
 
 
 def test_tfidf_vectors_are_unit_rows_over_content_words() -> None:
-    vectors = tfidf_vectors(["Rebels took the port.", "The port reopened.", "the of and"])
+    vectors = tfidf_vectors(["Rebels took the port.", "The port reopened.", "the of and"]).toarray()
     np.testing.assert_allclose(np.linalg.norm(vectors[:2], axis=1), 1.0)
     assert not vectors[2].any()  # stop words only
     assert vectors[0] @ vectors[1] > 0
@@ -280,3 +280,12 @@ def test_the_cache_file_keeps_the_newest_entries_within_its_bound(tmp_path: Path
     assert [second.get(f"h{n}", "m") for n in (3, 4, 5)] == [[3.0], [4.0], [5.0]]
     second.close()
     assert SummaryCache(tmp_path / CACHE_FILE).get("h0", "m") is None
+
+
+def test_tfidf_vectors_hold_only_the_words_each_sentence_has() -> None:
+    # Sparse: 4,000 short sentences of distinct words once made a dense 4,000 x 12,000 matrix.
+    sentences = [f"word{3 * i} word{3 * i + 1} word{3 * i + 2}." for i in range(4000)]
+    vectors = tfidf_vectors(sentences)
+    assert vectors.shape == (4000, 12000)
+    assert vectors.nnz == 12000
+    np.testing.assert_allclose(np.sqrt(vectors.multiply(vectors).sum(axis=1)).A1, 1.0)
