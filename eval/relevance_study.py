@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sparse
 from scipy.stats import ttest_rel
 
 from eval.assembled_corpora import read_jsonl
 from recommender import Settings, build_embedder
 from recommender.dates import SECONDS_PER_DAY, parse_published
-from recommender.lexical import _unit_rows, term_vectors
+from recommender.lexical import LexicalIndex, term_vectors
 from recommender.related import Ranking
 
 POOL = 200
@@ -72,9 +73,9 @@ def scored_corpus(path: Path, cache_dir: Path, ranking: Ranking) -> ScoredCorpus
     rows = list(read_jsonl(path))
     vectors = _vectors(path, rows, cache_dir)
     frequencies = term_vectors([_text(row) for row in rows])
-    document_frequency = np.bincount(frequencies.indices, minlength=frequencies.shape[1])
-    idf = np.log((1.0 + len(rows)) / (1.0 + document_frequency)) + 1.0
-    weighted = _unit_rows(frequencies.multiply(idf[None, :].astype(np.float32)).tocsr())
+    # The product's own TF-IDF rows (idf over this corpus, unit length), stacked.
+    lexical_index = LexicalIndex(np.arange(len(rows)), frequencies)
+    weighted = sparse.vstack([lexical_index.query_of(row) for row in range(len(rows))])
     lexical = (weighted @ weighted.T).toarray().astype(np.float32)
     dense = (vectors @ vectors.T).astype(np.float32)
     np.fill_diagonal(dense, -np.inf)

@@ -125,6 +125,25 @@ class Ranking:
         along = np.log(distinct_terms / short) / np.log(long / short)
         return float(self.dense_weight + along * (self.dense_weight_long - self.dense_weight))
 
+    def combined(
+        self,
+        dense: np.ndarray,
+        lexical: np.ndarray | None,
+        days_apart: np.ndarray | None,
+        distinct_terms: int,
+    ) -> np.ndarray:
+        """The score of candidates from their sides, all (m,): dense and TF-IDF cosines
+        (`lexical` may be None where the dense weight is 1) and days from the query (None:
+        an undated query; nan: an undated candidate, which gets no boost)."""
+        weight = self.dense_weight_for(distinct_terms)
+        scores = dense
+        if weight < 1.0 and lexical is not None:
+            scores = weight * dense + (1.0 - weight) * lexical
+        if self.time_boost > 0.0 and days_apart is not None:
+            closeness = np.nan_to_num(np.exp(-days_apart / self.time_decay_days), nan=0.0)
+            scores = scores * (1.0 + self.time_boost * closeness) / (1.0 + self.time_boost)
+        return scores
+
     def __post_init__(self) -> None:
         for name in ("dense_weight", "dense_weight_long"):
             if not 0.0 <= getattr(self, name) <= 1.0:
@@ -568,18 +587,15 @@ class Recommender:
         """Exact blended scores of the given rows: (m,) float64."""
         ranking = self.ranking
         vector, terms = query.scoring or (query.vector, query.terms)
-        scores = (self.index.vectors.vectors_of(row_ids) @ vector).astype(np.float64)
-        weight = ranking.dense_weight_for(query.terms.nnz)
-        if weight < 1.0:
+        dense = (self.index.vectors.vectors_of(row_ids) @ vector).astype(np.float64)
+        lexical = days_apart = None
+        if ranking.dense_weight_for(query.terms.nnz) < 1.0:
             lexical = self.index.lexical.scores(terms, row_ids).astype(np.float64)
-            scores = weight * scores + (1.0 - weight) * lexical
         if ranking.time_boost > 0.0 and query.published is not None:
             catalog = self.index.catalog
             starts = catalog.starts[np.searchsorted(catalog.row_ids, row_ids)]
-            days = np.abs(starts - query.published.start) / SECONDS_PER_DAY
-            closeness = np.nan_to_num(np.exp(-days / ranking.time_decay_days), nan=0.0)
-            scores = scores * (1.0 + ranking.time_boost * closeness) / (1.0 + ranking.time_boost)
-        return scores
+            days_apart = np.abs(starts - query.published.start) / SECONDS_PER_DAY
+        return ranking.combined(dense, lexical, days_apart, query.terms.nnz)
 
     def _rescored(self, query: _Query, hit: tuple[int, float] | None) -> tuple[int, float] | None:
         if hit is None:

@@ -232,11 +232,7 @@ def _all(sets: Iterable[frozenset[str]]) -> set[str]:
 
 
 def _ndcg(ranking: Ranking, pool: _Pool) -> float:
-    weight = ranking.dense_weight_for(pool.terms)
-    scores = weight * pool.dense + (1.0 - weight) * pool.lexical
-    if ranking.time_boost > 0.0:
-        closeness = np.nan_to_num(np.exp(-pool.days / ranking.time_decay_days), nan=0.0)
-        scores = scores * (1.0 + ranking.time_boost * closeness) / (1.0 + ranking.time_boost)
+    scores = ranking.combined(pool.dense, pool.lexical, pool.days, pool.terms)
     top = np.argsort(-scores, kind="stable")[:10]
     gains = pool.relevant[top].astype(np.float64)
     ideal = _DISCOUNTS[: min(pool.relevant_total, 10)].sum()

@@ -17,7 +17,7 @@ import typer
 
 from recommender import Settings, build_recommender, open_index
 from recommender.errors import InvalidInputError
-from recommender.list_refresh import owners_to_rank, store_lists_of
+from recommender.list_refresh import refresh_lists_after_write
 from recommender.ranking_profile import TUNED_FIELDS, remove_profile, save_profile
 from recommender.system import build_ranking
 from recommender.tuning import read_labels, tune
@@ -91,10 +91,8 @@ def tune_command(
 def _rank_lists_again(settings: Settings) -> None:
     """Stored lists are keyed by the ranking they were ranked with: rank them under the new."""
     with open_index(settings, writable=True) as article_index:
-        recommender = build_recommender(settings, article_index)
-        if not recommender.reads_lists:
-            return
-        owners = owners_to_rank(recommender)
-        with output.progress_bar("ranking lists", len(owners)) as advance:
-            store_lists_of(recommender, owners, progress=advance)
-        article_index.publish_related_lists()
+        with output.phased_progress() as phases:
+            refresh_lists_after_write(
+                build_recommender(settings, article_index), [], progress=phases
+            )
+        article_index.publish_related_lists()  # a running service's readers reload
