@@ -39,7 +39,9 @@ from recommender.vector_store import (
     later_than,
 )
 
-MAX_K = 1000
+# The most items one call of the core ranks (its candidate pool grows with k). The HTTP
+# API asks for fewer (service.schemas.API_MAX_K); this bounds the core's own callers.
+MAX_RANKED_K = 1000
 _FIRST_DEPTH_MARGIN = 16
 # A slot whose story has no article on its side of the date takes the most related article
 # there only from this blended score up (else it stays empty: a reader takes "previous"
@@ -824,8 +826,8 @@ def _best_first(picked: list[tuple[int, float]]) -> list[tuple[int, float]]:
 
 
 def _check_k(k: int) -> None:
-    if not 1 <= k <= MAX_K:
-        raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
+    if not 1 <= k <= MAX_RANKED_K:
+        raise InvalidInputError(f"k must be between 1 and {MAX_RANKED_K}, got {k}")
 
 
 __all__ = [

@@ -21,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 
 from recommender.errors import InvalidInputError
-from recommender.related import MAX_K, Recommender, RelatedArticle, RelatedFilters
+from recommender.related import MAX_RANKED_K, Recommender, RelatedArticle, RelatedFilters
 
 # How much deeper a capped list is read: enough for k items of mixed stories in practice.
 _CAPPED_DEPTH_FACTOR = 4
@@ -50,7 +50,7 @@ def related_for_page(
     slots = recommender.slots_many(article_ids) if exclude_slots else {}
     depth = k
     if max_per_story is not None or diversity > 0.0:
-        depth = min(MAX_K, max(_CAPPED_DEPTH_FACTOR * k, k + _CAPPED_DEPTH_MARGIN))
+        depth = min(MAX_RANKED_K, max(_CAPPED_DEPTH_FACTOR * k, k + _CAPPED_DEPTH_MARGIN))
     found: dict[str, list[RelatedArticle]] = {}
     for article_id in dict.fromkeys(article_ids):
         excluded = set(filters.exclude_ids)

@@ -55,7 +55,7 @@ async def require_write_access(
 
 def check_k(k: int, settings: ServiceSettings) -> None:
     """The schema bounds k by the API's ceiling; a service may set a lower limit."""
-    if k > settings.max_k:
+    if not settings.allows_k(k):
         raise HTTPException(
             422, f"k={k} is over this service's limit of {settings.max_k} (NEWSREC_MAX_K)"
         )

@@ -24,7 +24,6 @@ from service.routes_articles import (
     stored_related_body,
     stored_slots_body,
 )
-from service.schemas import MAX_K
 
 _DEFAULT_K = 10
 _NO_FILTERS = RelatedFilters()
@@ -84,7 +83,7 @@ class StoredListReads:
                 key, lambda snapshot: stored_slots_body(snapshot, article_id)
             )
         k = _plain_k(query)
-        if k is None or k > live.service.max_k:
+        if k is None or not live.service.allows_k(k):
             return None
         scope["route"] = _RELATED
         key = related_key(article_id, k)
@@ -94,11 +93,11 @@ class StoredListReads:
 
 
 def _plain_k(query: bytes) -> int | None:
-    """k from a query string that is empty or exactly `k=<1..MAX_K>`; else None."""
+    """k from a query string that is empty or exactly `k=<digits>`; else None (the caller
+    checks it against the service's limit, `ServiceSettings.allows_k`)."""
     if not query:
         return _DEFAULT_K
     name, equals, value = query.partition(b"=")
     if name != b"k" or not equals or not value.isdigit() or len(value) > 4:
         return None
-    k = int(value)
-    return k if 1 <= k <= MAX_K else None
+    return int(value)

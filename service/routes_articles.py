@@ -20,7 +20,7 @@ from recommender.story_lists import related_for_page
 from service.dependencies import ArticleId, Live, check_k
 from service.live_index import Snapshot
 from service.schemas import (
-    MAX_K,
+    API_MAX_K,
     ArticleOut,
     ArticleSummaryOut,
     ArticleTopicsResponse,
@@ -51,7 +51,7 @@ _EXPLAIN = Query(description="Add `why` and `reasons` to each item.")
 async def related(
     article_id: ArticleId,
     live: Live,
-    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    k: Annotated[int, Query(ge=1, le=API_MAX_K)] = 10,
     since: Annotated[str | None, Query(description="ISO 8601 date or datetime.")] = None,
     until: Annotated[str | None, Query(description="ISO 8601; a bare date is inclusive.")] = None,
     exclude: Annotated[list[str] | None, Query(description="Ids to leave out (repeat).")] = None,

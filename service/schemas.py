@@ -17,7 +17,9 @@ from recommender.store import ArticleSummary, AssignedTopics
 from recommender.summary import DEFAULT_SENTENCES, MAX_SENTENCES
 from recommender.topics import TopicAssignment
 
-MAX_K = 100
+# The largest k the HTTP API accepts (declared in the schema: 422 above); NEWSREC_MAX_K
+# may lower it per service (ServiceSettings.allows_k).
+API_MAX_K = 100
 MAX_TEXT_CHARS = 200_000  # a long feature is ~50,000 characters; the body limit binds first
 
 
@@ -130,7 +132,7 @@ class TextQuery(BaseModel):
 
     title: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     body: str = Field(default="", max_length=MAX_TEXT_CHARS)
-    k: int = Field(default=10, ge=1, le=MAX_K)
+    k: int = Field(default=10, ge=1, le=API_MAX_K)
     published: str | None = Field(
         default=None, description="ISO 8601; lets the time boost favour nearby stories."
     )

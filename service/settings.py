@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from service.schemas import MAX_K, MAX_TEXT_CHARS
+from service.schemas import API_MAX_K, MAX_TEXT_CHARS
 
 # "single": one process reads and writes (the default). "reader": opens the index read-only
 # and reloads each newly published version; writes are proxied to `writer_socket` when set,
@@ -34,10 +34,10 @@ class ServiceSettings(BaseSettings):
         default=500, ge=1, le=100_000, description="Articles per `POST /articles` request."
     )
     max_k: int = Field(
-        default=MAX_K,
+        default=API_MAX_K,
         ge=1,
-        le=MAX_K,
-        description=f"Largest k a related request may ask for (422 above; at most {MAX_K}).",
+        le=API_MAX_K,
+        description=f"Largest k a related request may ask for (422 above; at most {API_MAX_K}).",
     )
     max_text_chars: int = Field(
         default=MAX_TEXT_CHARS,
@@ -113,6 +113,10 @@ class ServiceSettings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    def allows_k(self, k: int) -> bool:
+        """The one check of a request's k in the service (routes and the fast reads)."""
+        return 1 <= k <= self.max_k
 
     @property
     def accepts_writes(self) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from service.schemas import MAX_K, MAX_TEXT_CHARS
+from service.schemas import API_MAX_K, MAX_TEXT_CHARS
 from service.settings import ServiceSettings
 from tests.service_support import app_client, build_index, hashing_settings
 
@@ -32,8 +32,8 @@ def test_a_lower_k_limit_is_enforced_on_both_related_routes(index_dir: Path) -> 
 
 def test_the_default_k_limit_is_the_api_ceiling(index_dir: Path) -> None:
     with app_client(hashing_settings(index_dir)) as client:
-        assert client.get(f"/articles/libya-1/related?k={MAX_K}").status_code == 200
-        assert client.get(f"/articles/libya-1/related?k={MAX_K + 1}").status_code == 422
+        assert client.get(f"/articles/libya-1/related?k={API_MAX_K}").status_code == 200
+        assert client.get(f"/articles/libya-1/related?k={API_MAX_K + 1}").status_code == 422
 
 
 def test_a_text_over_the_limit_is_refused_and_nothing_is_written(index_dir: Path) -> None:
@@ -83,7 +83,7 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     ("name", "value"),
     [
         ("max_k", 0),
-        ("max_k", MAX_K + 1),
+        ("max_k", API_MAX_K + 1),
         ("max_text_chars", MAX_TEXT_CHARS + 1),
         ("max_body_bytes", 10),
     ],
