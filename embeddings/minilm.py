@@ -6,7 +6,6 @@ that never encode (related, slots, info) must not pay several seconds of import 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.base import ProgressCallback, l2_normalise
+from embeddings.environment_settings import keep_model_libraries_offline
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_DIMENSION = 384
@@ -167,10 +167,7 @@ def windows_of(
 
 def _load_model() -> Any:
     path = bundled_model_path()
-    # Never reach for a hub: the weights are on disk, and this machine has no internet.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    keep_model_libraries_offline()
     try:
         import transformers
         from sentence_transformers import SentenceTransformer

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.base import ProgressCallback, l2_normalise
+from embeddings.environment_settings import omp_threads
 from embeddings.minilm import (
     MODEL_DIMENSION,
     MODEL_MAX_TOKENS,
@@ -32,7 +33,8 @@ from embeddings.minilm import (
     reader_name,
     windows_of,
 )
-from embeddings.onnx_export import INPUT_NAMES, EncoderExportError, exported_model
+from embeddings.onnx_export import EncoderExportError, exported_model
+from embeddings.onnx_inputs import load_tokenizer, mean_pooled, padded_batch
 
 # Texts per progress step; within one, texts are sorted by length before batching.
 _SLICE = 256
@@ -141,54 +143,13 @@ class OnnxMiniLMEmbedder:
             self._session = _open_session(path, self._threads or _cores())
 
 
-def load_tokenizer(model_dir: Path, *, limit: int | None = MODEL_MAX_TOKENS) -> Any:
-    """The model's tokenizer.json without its fixed 128-token padding and truncation:
-    truncated at `limit` tokens (None: not at all), never padded (see padded_batch)."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        from tokenizers import Tokenizer
-    except ImportError as error:
-        raise ModelNotInstalledError(
-            "the ONNX encoder needs tokenizers and onnxruntime: run `pip install -e '.[onnx]'`"
-        ) from error
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    if limit is None:
-        tokenizer.no_truncation()
-    else:
-        tokenizer.enable_truncation(max_length=limit)
-    return tokenizer
-
-
-def padded_batch(encodings: Sequence[Any]) -> dict[str, np.ndarray]:
-    """Token ids, attention mask and token types, int64, padded with 0 to the longest row."""
-    width = max(len(encoding.ids) for encoding in encodings)
-    feed = {name: np.zeros((len(encodings), width), dtype=np.int64) for name in INPUT_NAMES}
-    for row, encoding in enumerate(encodings):
-        length = len(encoding.ids)
-        feed["input_ids"][row, :length] = encoding.ids
-        feed["attention_mask"][row, :length] = 1
-        feed["token_type_ids"][row, :length] = encoding.type_ids
-    return feed
-
-
-def mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean of the token states the mask keeps, as sentence-transformers' Pooling does.
-
-    hidden: (n, tokens, d), mask: (n, tokens) -> (n, d) float32, not normalised
-    """
-    weights = mask[..., None].astype(np.float32)
-    summed = (hidden * weights).sum(axis=1)
-    return (summed / np.maximum(weights.sum(axis=1), 1e-9)).astype(np.float32)
-
-
 def _cores() -> int:
     """Threads for onnxruntime: OMP_NUM_THREADS when set to a positive number, else the cores
     this process may run on. A Ray actor given one CPU gets OMP_NUM_THREADS=1 but no pinning:
     one thread per core in each of several actors would oversubscribe every core."""
-    configured = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if configured.isdigit() and int(configured) >= 1:
-        return int(configured)
+    configured = omp_threads()
+    if configured is not None:
+        return configured
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

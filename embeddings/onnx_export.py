@@ -25,14 +25,15 @@ from typing import Any
 
 import numpy as np
 
+from embeddings.environment_settings import keep_model_libraries_offline, user_cache_root
 from embeddings.minilm import ModelNotInstalledError, bundled_model_path
+from embeddings.onnx_inputs import INPUT_NAMES, load_tokenizer, mean_pooled, padded_batch
 
 ONNX_FILE = "model.onnx"
 # Bump when the exported graph changes shape (inputs, outputs, opset), so old entries are
 # not loaded by code that expects another graph.
 EXPORT_FORMAT = 1
 OPSET = 17
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 # Files whose content decides the exported graph; the tokenizer is read from the model
 # directory at run time, not from the cache.
 _GRAPH_FILES = ("config.json", "model.safetensors", "pytorch_model.bin")
@@ -57,8 +58,7 @@ class EncoderExportError(ModelNotInstalledError):
 
 def default_cache_root() -> Path:
     """`$XDG_CACHE_HOME/newsrec/onnx`, else `~/.cache/newsrec/onnx`."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "newsrec" / "onnx"
+    return user_cache_root() / "newsrec" / "onnx"
 
 
 def model_version(model_dir: Path) -> str:
@@ -154,8 +154,7 @@ def _publish(scratch: Path, entry: Path) -> None:
 
 
 def _export_into(directory: Path, model_dir: Path) -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    keep_model_libraries_offline()
     try:
         import torch
         import transformers
@@ -225,16 +224,12 @@ def _export_into(directory: Path, model_dir: Path) -> None:
 
 def _check_batch(model_dir: Path, texts: tuple[str, ...] = _CHECK_TEXTS) -> dict[str, np.ndarray]:
     """Texts tokenised as the embedder will: 256 tokens at most, padded together."""
-    from embeddings.minilm_onnx import load_tokenizer, padded_batch
-
     return padded_batch(load_tokenizer(model_dir).encode_batch(list(texts)))
 
 
 def _check_export(path: Path, sample: dict[str, np.ndarray], expected: np.ndarray) -> float:
     """Lowest cosine of the exported model's pooled vectors to torch's; refuse it below 0.9999."""
     import onnxruntime
-
-    from embeddings.minilm_onnx import mean_pooled
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (hidden,) = session.run(["last_hidden_state"], sample)
