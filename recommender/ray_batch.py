@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import socket
 import threading
 import warnings
@@ -82,9 +81,9 @@ class RayUnavailableError(InvalidInputError):
 
 
 def resolve_address(configured: str | None) -> str | None:
-    """The cluster to use: the setting (or --ray-address), else RAY_ADDRESS, else None (a
-    local Ray instance on this machine)."""
-    return configured or os.environ.get("RAY_ADDRESS") or None
+    """The cluster to use: --ray-address, else the setting (NEWSREC_RAY_ADDRESS, else
+    RAY_ADDRESS), else None (a local Ray instance on this machine)."""
+    return configured or None
 
 
 def check_reachable(address: str | None, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:

@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     )
     ray_address: str | None = Field(
         default=None,
+        # Ray's own variable too, read here rather than in ray_batch (one place reads the
+        # environment); newsrec's name wins when both are set.
+        validation_alias=AliasChoices("NEWSREC_RAY_ADDRESS", "RAY_ADDRESS", "ray_address"),
         description="The Ray cluster of `--engine ray` (HOST:PORT, ray://HOST:PORT or auto); "
-        "None: RAY_ADDRESS, else a local Ray instance.",
+        "also read from RAY_ADDRESS. None: a local Ray instance.",
     )

@@ -6,7 +6,6 @@ problem), 1 an unexpected failure (one line; set NEWSREC_DEBUG=1 for the traceba
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import warnings
@@ -49,6 +48,7 @@ from service.cli_options import AsJson, IndexDir
 from service.cli_ray import Engine, EngineOption, RayAddress, batch_job, encoding_plan
 from service.cli_topics_adapt import adapt_index_topics
 from service.failures import operator_failure
+from service.settings import cli_debugging, quiet_library_output
 
 EXIT_BAD_INPUT = 2
 
@@ -308,9 +308,7 @@ def _fail_on_unknown(unknown: list[str]) -> None:
 def _quiet_libraries() -> None:
     """Keep library chatter (warnings, download bars) off a user's terminal."""
     warnings.simplefilter("ignore")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_library_output()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         if known is not None:
             output.error(known)
             return EXIT_BAD_INPUT
-        if os.environ.get("NEWSREC_DEBUG"):
+        if cli_debugging():
             raise
         output.error(f"unexpected {type(error).__name__}: {error} (NEWSREC_DEBUG=1 shows more)")
         return 1

@@ -25,7 +25,7 @@ import uvicorn
 from recommender import Settings
 from service.api import create_app
 from service.http_protocol import uvicorn_options
-from service.settings import ServiceSettings
+from service.settings import ServiceSettings, set_for_worker_processes
 
 _WRITER_START_SECONDS = 120.0
 
@@ -34,9 +34,8 @@ def serve(
     index_dir: Path | None, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
 ) -> None:
     """Serve until interrupted. `index_dir` defaults to $NEWSREC_HOME, else ./newsrec-data."""
-    if index_dir is not None:
-        # Reader and writer processes build their settings from the environment.
-        os.environ["NEWSREC_HOME"] = str(index_dir)
+    # Reader and writer processes build their settings from the environment.
+    set_for_worker_processes(index_dir=index_dir)
     settings = Settings()
     service = ServiceSettings()  # a bad setting fails here, in one line, before the banner
     # One URL, the one to open: uvicorn's own start-up lines (with another spelling of the
@@ -58,7 +57,7 @@ def serve(
         return
     # The writer and the reader workers exit when this process is gone, even killed with
     # SIGKILL: orphans would keep the port and the index's write lock (see LiveIndex).
-    os.environ["NEWSREC_PARENT_PID"] = str(os.getpid())
+    set_for_worker_processes(parent_pid=os.getpid())
     if service.read_only:
         _run_readers(host, port, workers, writer_socket=None)
         return
@@ -116,9 +115,7 @@ def _start_writer(socket: Path) -> subprocess.Popen[bytes]:
 
 
 def _run_readers(host: str, port: int, workers: int, writer_socket: Path | None) -> None:
-    os.environ["NEWSREC_ROLE"] = "reader"
-    if writer_socket is not None:
-        os.environ["NEWSREC_WRITER_SOCKET"] = str(writer_socket)
+    set_for_worker_processes(role="reader", writer_socket=writer_socket)
     uvicorn.run(
         "service.api:create_app",
         factory=True,

@@ -5,10 +5,11 @@ Read from NEWSREC_* environment variables like the core's, overridable in code.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.schemas import API_MAX_K, MAX_TEXT_CHARS
@@ -121,3 +122,56 @@ class ServiceSettings(BaseSettings):
     @property
     def accepts_writes(self) -> bool:
         return not self.read_only and (self.role == "single" or self.writer_socket is not None)
+
+
+class CliSettings(BaseSettings):
+    """Settings of the `newsrec` command itself (read apart from the others: the CLI reports
+    a bad value of those in one line, and must not fail reading its own)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSREC_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
+
+    debug: bool = Field(
+        default=False,
+        description="Let an unexpected error's traceback through (`newsrec` commands); "
+        "otherwise it is one line on stderr.",
+    )
+
+
+def cli_debugging() -> bool:
+    """NEWSREC_DEBUG as the CLI's last line of defence reads it: a value that is not a
+    boolean still asks for more, so it counts as on."""
+    try:
+        return CliSettings().debug
+    except ValidationError:
+        return True
+
+
+def quiet_library_output() -> None:
+    """Keep the model libraries' chatter (verbose logs, download bars, the tokenizers' fork
+    warning) off a user's terminal; a value the user set is kept."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def set_for_worker_processes(
+    *,
+    index_dir: Path | None = None,
+    role: ServiceRole | None = None,
+    parent_pid: int | None = None,
+    writer_socket: Path | None = None,
+) -> None:
+    """`newsrec serve --workers N`: uvicorn starts the workers (and the writer) as processes
+    that build their settings from the environment they inherit, so what the parent decides
+    for them is set there, under the names those settings read. None: left as it is."""
+    values = {
+        "NEWSREC_HOME": index_dir,
+        "NEWSREC_ROLE": role,
+        "NEWSREC_PARENT_PID": parent_pid,
+        "NEWSREC_WRITER_SOCKET": writer_socket,
+    }
+    for name, value in values.items():
+        if value is not None:
+            os.environ[name] = str(value)
