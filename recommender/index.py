@@ -267,6 +267,11 @@ class ArticleIndex:
         return self._store.iter_ids()
 
     @property
+    def writable(self) -> bool:
+        """Whether this process holds the directory's write lock (else opened read-only)."""
+        return self._lock is not None
+
+    @property
     def store(self) -> ArticleStore:
         return self._store
 

@@ -30,6 +30,14 @@ from recommender.feedback import expanded_query
 from recommender.fingerprint import estimated_similarity, text_signature
 from recommender.index import ArticleIndex
 from recommender.related_lists import RankedLists
+from recommender.relevance_floor import (
+    DEFAULT_ONE_IN,
+    RelevanceFloor,
+    calibrate,
+    length_bounds,
+    load_floor,
+    save_floor,
+)
 from recommender.store import ArticleSummary
 from recommender.vector_index import in_bitmap
 from recommender.vector_store import (
@@ -67,6 +75,9 @@ class RelatedFilters:
     max_age_days: float | None = None
     min_score: float | None = None
     topic: str | None = None
+    # The calibrated relevance floor (relevance_floor.py) for this request; None: the
+    # recommender's default. Applied when a list is read, like `min_score`.
+    calibrated_floor: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -202,6 +213,15 @@ class RelatedArticle:
 
 
 @dataclass(frozen=True, slots=True)
+class RelatedResult:
+    """A related list and how many of the top k it withheld: items ranked in the top k
+    that fell under the relevance floor or `min_score`."""
+
+    items: list[RelatedArticle]
+    withheld: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Neighbours:
     """An article's candidates as (row_id, blended score) best first, and the weight of the
     dense side in its blend (see `Ranking.dense_weight_for`)."""
@@ -244,11 +264,18 @@ class Recommender:
         *,
         list_depth: int = 20,
         slot_floor: float = SLOT_RELEVANCE_FLOOR,
+        calibrated_floor: bool = False,
+        floor_one_in: int = DEFAULT_ONE_IN,
     ) -> None:
         self.index = index
         self.ranking = ranking or Ranking()
         self.list_depth = list_depth
         self.slot_floor = slot_floor
+        # Related items must clear the index's calibrated floor (see relevance_floor.py):
+        # fewer than 1 in `floor_one_in` random pairs score above it. Off by default.
+        self.calibrated_floor = calibrated_floor
+        self.floor_one_in = floor_one_in
+        self._floor: RelevanceFloor | None = None
         # A list ranked k deep uses a pool of max(pool_depth, 4k): past pool_depth / 4 its
         # first items would no longer be what a live request for fewer ranks. Deeper (or 0):
         # no stored list is read or ranked.
@@ -308,24 +335,45 @@ class Recommender:
         the others (`ArticleIndex.__contains__`). `explain` adds each item's reasons
         (see `explain.py`): it reads and tokenises the query texts, so it is opt-in.
         """
+        found = self.related_results(article_ids, k, filters, explain=explain)
+        return {article_id: result.items for article_id, result in found.items()}
+
+    def related_results(
+        self,
+        article_ids: Sequence[str],
+        k: int = 10,
+        filters: RelatedFilters | None = None,
+        *,
+        explain: bool = False,
+    ) -> dict[str, RelatedResult]:
+        """`related_many` with how many items of each top k the floors withheld."""
         _check_k(k)
         filters = filters or RelatedFilters()
         picked: dict[str, list[tuple[int, float]]] = {}
+        floors: dict[str, float | None] = {}
         if not explain and self._lists_serve(k, filters):
             for article_id, ranked in self._stored_lists(article_ids).items():
-                picked[article_id] = _stored_picks(ranked, k, filters)
+                picked[article_id] = _best_first(ranked.related[:k])
+                floors[article_id] = self._floor_of(self._terms_of(article_id), filters)
         unranked = [article_id for article_id in article_ids if article_id not in picked]
         queries = self._stored_queries(
             unranked, depth=max(k + _FIRST_DEPTH_MARGIN, self.ranking.pool_depth)
         )
         for article_id, query in queries.items():
             picked[article_id] = _best_first(self._pick(query, k, filters))
-        return self._materialise(picked, self._explained(queries) if explain else None)
+            floors[article_id] = self._floor_of(query.terms.nnz, filters)
+        kept = {article_id: _above(hits, floors[article_id]) for article_id, hits in picked.items()}
+        items = self._materialise(kept, self._explained(queries) if explain else None)
+        return {
+            article_id: RelatedResult(items[article_id], len(picked[article_id]) - len(hits))
+            for article_id, hits in kept.items()
+        }
 
     def stored_related(
         self, article_id: str, k: int = 10, filters: RelatedFilters | None = None
-    ) -> list[RelatedArticle] | None:
-        """`related` when a stored list answers it (a few reads, no ranking); else None."""
+    ) -> RelatedResult | None:
+        """`related_results` when a stored list answers it (a few reads, no ranking);
+        else None."""
         _check_k(k)
         filters = filters or RelatedFilters()
         if not self._lists_serve(k, filters):
@@ -333,7 +381,60 @@ class Recommender:
         ranked = self._stored_lists([article_id]).get(article_id)
         if ranked is None:
             return None
-        return self._materialise({article_id: _stored_picks(ranked, k, filters)})[article_id]
+        picked = _best_first(ranked.related[:k])
+        kept = _above(picked, self._floor_of(self._terms_of(article_id), filters))
+        items = self._materialise({article_id: kept})[article_id]
+        return RelatedResult(items, len(picked) - len(kept))
+
+    # -- relevance floor -----------------------------------------------------------------
+
+    def relevance_floor(self) -> RelevanceFloor:
+        """The index's calibrated floor: the one kept in the index directory while it fits
+        this ranking and index size, else estimated again (about a second) and kept."""
+        ranking, articles = repr(self.ranking), len(self.index)
+        floor = self._floor
+        if floor is None or not floor.fits(self.floor_one_in, articles, ranking):
+            floor = load_floor(self.index.directory)
+        if floor is None or not floor.fits(self.floor_one_in, articles, ranking):
+            lexical, row_ids = self.index.lexical, self.index.catalog.row_ids
+            terms = np.asarray([lexical.query_of(int(row_id)).nnz for row_id in row_ids])
+            floor = calibrate(
+                row_ids,
+                terms,
+                self.pair_scores,
+                one_in=self.floor_one_in,
+                bounds=length_bounds(self.ranking.short_text_terms, self.ranking.long_text_terms),
+                ranking=ranking,
+            )
+            if self.index.writable:
+                save_floor(self.index.directory, floor)
+        self._floor = floor
+        return floor
+
+    def pair_scores(self, row_id: int, candidates: np.ndarray) -> np.ndarray:
+        """The ranking's scores of stored articles against a stored article: (m,)."""
+        catalog = self.index.catalog
+        query = _Query(
+            self.index.vectors.vectors_of(np.asarray([row_id]))[0],
+            catalog.fingerprint(row_id),
+            catalog.published(row_id),
+            self.index.lexical.query_of(row_id),
+            row_id,
+        )
+        return self._fused(query, np.asarray(candidates, dtype=np.int64))
+
+    def _terms_of(self, article_id: str) -> int:
+        return int(self.index.lexical.query_of(self.index.row_id(article_id)).nnz)
+
+    def _floor_of(self, distinct_terms: int, filters: RelatedFilters) -> float | None:
+        """The score an item of a query with this many distinct terms must reach:
+        `min_score`, the calibrated floor (when on), whichever is higher; None: no floor."""
+        floor = filters.min_score
+        on = self.calibrated_floor if filters.calibrated_floor is None else filters.calibrated_floor
+        if on and len(self.index) > 1:
+            calibrated = self.relevance_floor().floor_for(distinct_terms)
+            floor = calibrated if floor is None else max(floor, calibrated)
+        return floor
 
     def stored_slots(self, article_id: str) -> Slots | None:
         """`slots` when they are stored (a few reads, no ranking); else None."""
@@ -367,7 +468,10 @@ class Recommender:
             moment,
             self.index.lexical.query_for_text(text),
         )
-        picked = _best_first(self._pick(query, k, filters or RelatedFilters()))
+        filters = filters or RelatedFilters()
+        picked = _above(
+            _best_first(self._pick(query, k, filters)), self._floor_of(query.terms.nnz, filters)
+        )
         explained = {"": ExplainedQuery(text, query.terms, (), moment)} if explain else None
         return self._materialise({"": picked}, explained)[""]
 
@@ -450,8 +554,6 @@ class Recommender:
         pool = self._pool(query, allowed, max(self.ranking.pool_depth, 4 * k))
         picked: list[tuple[int, float]] = []
         for hit in itertools.chain(pool, self._beyond(query, allowed, pool)):
-            if filters.min_score is not None and hit[1] < filters.min_score:
-                break
             if hit[0] in excluded or self._copies_a_pick(query, hit[0]):
                 continue
             picked.append(self._choose(query, hit))
@@ -810,12 +912,10 @@ def _related(summaries: dict[int, ArticleSummary], hit: tuple[int, float]) -> Re
     )
 
 
-def _stored_picks(ranked: RankedLists, k: int, filters: RelatedFilters) -> list[tuple[int, float]]:
-    return [
-        hit
-        for hit in _best_first(ranked.related[:k])
-        if filters.min_score is None or hit[1] >= filters.min_score
-    ]
+def _above(picked: list[tuple[int, float]], floor: float | None) -> list[tuple[int, float]]:
+    """The picks (best first) that reach the floor: applied when a list is read, so the
+    stored lists and the live ranking agree whatever the floor is."""
+    return picked if floor is None else [hit for hit in picked if hit[1] >= floor]
 
 
 def _best_first(picked: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -838,5 +938,6 @@ __all__ = [
     "Recommender",
     "RelatedArticle",
     "RelatedFilters",
+    "RelatedResult",
     "Slots",
 ]

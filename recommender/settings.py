@@ -133,6 +133,19 @@ class Settings(BaseSettings):
         description="A previous/next slot whose story has no article on that side takes the "
         "most related article there only from this score up; else the slot is empty.",
     )
+    relevance_floor: Literal["off", "calibrated"] = Field(
+        default="off",
+        description="`calibrated`: a related item is shown only above the index's calibrated "
+        "floor (fewer than 1 in `relevance_floor_one_in` random pairs of articles score above "
+        "it); the rest of the top k is withheld and counted. Off by default: it costs story "
+        "articles relevant items on every corpus measured (README).",
+    )
+    relevance_floor_one_in: int = Field(
+        default=1000,
+        ge=2,
+        le=1_000_000,
+        description="The calibrated floor's false-positive rate: 1 in this many unrelated pairs.",
+    )
     topic_model: Path | None = Field(
         default=None,
         description="A topic model directory (`newsrec topics train`); default: zero-shot.",

@@ -105,4 +105,6 @@ def build_recommender(settings: Settings, index: ArticleIndex) -> Recommender:
         build_ranking(settings, index.directory),
         list_depth=settings.related_list_depth,
         slot_floor=settings.slot_relevance_floor,
+        calibrated_floor=settings.relevance_floor == "calibrated",
+        floor_one_in=settings.relevance_floor_one_in,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,6 +69,11 @@ TopK = Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="How many 
 Explain = Annotated[
     bool, typer.Option("--explain", help="Say why each article was picked (a little slower).")
 ]
+
+
+class RelevanceFloorChoice(StrEnum):
+    off = "off"
+    calibrated = "calibrated"
 
 
 class BadInput(Exception):
@@ -146,6 +152,10 @@ def related(
         list[str] | None, typer.Option(help="Ids to leave out (repeatable).")
     ] = None,
     min_score: Annotated[float | None, typer.Option(help="Drop results scoring below.")] = None,
+    floor: Annotated[
+        RelevanceFloorChoice | None,
+        typer.Option(help="The calibrated relevance floor (default: NEWSREC_RELEVANCE_FLOOR)."),
+    ] = None,
     topic: Annotated[str | None, typer.Option(help="Only articles tagged with this topic.")] = None,
     explain: Explain = False,
     exclude_slots: Annotated[
@@ -169,23 +179,31 @@ def related(
         max_age_days=max_age_days,
         min_score=min_score,
         topic=topic,
+        calibrated_floor=None if floor is None else floor == RelevanceFloorChoice.calibrated,
     )
     settings = _settings(index_dir)
+    withheld: dict[str, int] = {}
     with open_index(settings) as article_index:
         known, unknown = _split_known(article_index, wanted)
-        lists = related_for_page(
-            build_recommender(settings, article_index),
-            known,
-            k,
-            filters,
-            exclude_slots=exclude_slots,
-            max_per_story=max_per_story,
-            diversity=diversity,
-            explain=explain,
-        )
+        recommender = build_recommender(settings, article_index)
+        if exclude_slots or max_per_story is not None or diversity > 0.0:
+            lists = related_for_page(
+                recommender,
+                known,
+                k,
+                filters,
+                exclude_slots=exclude_slots,
+                max_per_story=max_per_story,
+                diversity=diversity,
+                explain=explain,
+            )
+        else:
+            results = recommender.related_results(known, k, filters, explain=explain)
+            lists = {article_id: found.items for article_id, found in results.items()}
+            withheld = {article_id: found.withheld for article_id, found in results.items()}
     for article_id in wanted:
         if article_id in lists:
-            output.related(article_id, lists[article_id], as_json)
+            output.related(article_id, lists[article_id], as_json, withheld.get(article_id))
     _fail_on_unknown(unknown)
 
 

@@ -103,14 +103,23 @@ def index_summary(
         error(f"skipped {len(invalid):,} invalid rows; first: {invalid[0]}")
 
 
-def related(article_id: str, hits: list[RelatedArticle], as_json: bool) -> None:
+def related(
+    article_id: str, hits: list[RelatedArticle], as_json: bool, withheld: int | None = None
+) -> None:
+    """`withheld`: items of the top k under the relevance floor or min_score (None: not
+    counted, as with the page options)."""
     if as_json:
-        _json_line({"id": article_id, "related": [hit.to_dict() for hit in hits]})
+        found: dict[str, object] = {"id": article_id, "related": [hit.to_dict() for hit in hits]}
+        if withheld is not None:
+            found["withheld"] = withheld
+        _json_line(found)
         return
     line(article_id)
     for rank, hit in enumerate(hits, start=1):
         line(f"  {rank:>3}. {_describe(hit)}")
         _why(hit, indent=7)
+    if withheld:
+        line(f"  ({withheld} more under the relevance floor withheld)")
 
 
 def slots(article_id: str, found: Slots, as_json: bool) -> None:

@@ -9,13 +9,14 @@ SQLite reads, no ranking. Anything else is ranked in a worker thread. With
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from recommender import RelatedArticle, RelatedFilters, Slots
+from recommender.related import RelatedResult
 from recommender.story_lists import related_for_page
 from service.dependencies import ArticleId, Live, check_k
 from service.live_index import Snapshot
@@ -58,6 +59,10 @@ async def related(
     topic: Annotated[str | None, Query(description="Only articles tagged with it.")] = None,
     max_age_days: Annotated[float | None, Query(ge=0)] = None,
     min_score: float | None = None,
+    floor: Annotated[
+        Literal["off", "calibrated"] | None,
+        Query(description="The calibrated relevance floor; default: the service's setting."),
+    ] = None,
     explain: Annotated[bool, _EXPLAIN] = False,
     exclude_slots: Annotated[
         bool, Query(description="Leave out the articles of the previous/next slots.")
@@ -73,7 +78,7 @@ async def related(
     check_k(k, live.service)
     excluded = frozenset(exclude or ())
     key = related_key(
-        article_id, k, since, until, excluded, topic, max_age_days, min_score, explain
+        article_id, k, since, until, excluded, topic, max_age_days, min_score, explain, floor
     )
     filters = RelatedFilters(
         exclude_ids=excluded,
@@ -82,6 +87,7 @@ async def related(
         max_age_days=max_age_days,
         min_score=min_score,
         topic=topic,
+        calibrated_floor=None if floor is None else floor == "calibrated",
     )
     if exclude_slots or max_per_story is not None or diversity > 0.0:
         page = (exclude_slots, max_per_story, diversity)
@@ -134,6 +140,7 @@ def related_key(
     max_age_days: float | None = None,
     min_score: float | None = None,
     explain: bool = False,
+    floor: str | None = None,
 ) -> tuple[object, ...]:
     """The response cache's key of a related request."""
     return (
@@ -147,6 +154,7 @@ def related_key(
         max_age_days,
         min_score,
         explain,
+        floor,
     )
 
 
@@ -154,17 +162,24 @@ def slots_key(article_id: str, explain: bool = False) -> tuple[object, ...]:
     return ("slots", article_id, explain)
 
 
-def _related_json(article_id: str, hits: list[RelatedArticle]) -> bytes:
-    answer = RelatedResponse(id=article_id, related=[RelatedItem.of(h) for h in hits])
+def _related_json(
+    article_id: str, hits: list[RelatedArticle], withheld: int | None = None
+) -> bytes:
+    counted = {} if withheld is None else {"withheld": withheld}
+    answer = RelatedResponse(id=article_id, related=[RelatedItem.of(h) for h in hits], **counted)
     return answer.model_dump_json(exclude_unset=True).encode()
+
+
+def _result_json(article_id: str, result: RelatedResult) -> bytes:
+    return _related_json(article_id, result.items, result.withheld)
 
 
 def stored_related_body(
     snapshot: Snapshot, article_id: str, k: int, filters: RelatedFilters
 ) -> bytes | None:
     """The related list from the stored lists, or None when it must be ranked."""
-    hits = snapshot.recommender.stored_related(article_id, k, filters)
-    return _related_json(article_id, hits) if hits is not None else None
+    found = snapshot.recommender.stored_related(article_id, k, filters)
+    return _result_json(article_id, found) if found is not None else None
 
 
 async def _related_for_page(
@@ -203,8 +218,8 @@ async def _related_for_page(
 def related_body(
     snapshot: Snapshot, article_id: str, k: int, filters: RelatedFilters, explain: bool
 ) -> bytes:
-    hits = snapshot.recommender.related(article_id, k, filters, explain=explain)
-    return _related_json(article_id, hits)
+    found = snapshot.recommender.related_results([article_id], k, filters, explain=explain)
+    return _result_json(article_id, found[article_id])
 
 
 def _slots_json(article_id: str, found: Slots) -> bytes:

@@ -81,6 +81,11 @@ class RelatedItem(BaseModel):
 class RelatedResponse(BaseModel):
     id: str
     related: list[RelatedItem]
+    withheld: int | None = Field(
+        default=None,
+        description="Items of the top k left out because they scored under the relevance "
+        "floor (`floor=calibrated`) or `min_score`; absent with the page options.",
+    )
 
 
 class SlotsResponse(BaseModel):

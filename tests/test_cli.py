@@ -319,9 +319,9 @@ def test_related_json_shape_and_story_ranking(indexed: Cli) -> None:
     result = indexed("related", "h2", "-k", "3", "--json")
     assert result.code == 0 and result.err == ""
     (line,) = result.json_lines()
-    assert set(line) == {"id", "related"} and line["id"] == "h2"
+    assert set(line) == {"id", "related", "withheld"} and line["id"] == "h2"
     hits = line["related"]
-    assert len(hits) == 3
+    assert len(hits) == 3 and line["withheld"] == 0  # no floor asked for
     for hit in hits:
         assert set(hit) == RESULT_KEYS
         assert isinstance(hit["score"], float)

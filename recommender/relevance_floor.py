@@ -1,0 +1,207 @@
+"""A relevance floor calibrated on the index itself: what "plausibly related" means here.
+
+A raw cosine picked by eye means something else on every archive (short summaries score
+higher than long articles, the dense side's share falls with length: see
+`Ranking.dense_weight_for`). What is stable is the null: almost every pair of articles
+drawn at random from a news archive is unrelated, so the blended scores of random pairs
+are the scores of unrelated pairs. The floor is the score that fewer than 1 in `one_in` of
+them reach: a related item is shown only when an unrelated article would outscore it that
+rarely.
+
+The null depends on the query's length (its dense weight, the spread of its TF-IDF
+cosines), so it is estimated per length class of the query (distinct terms, the quantity
+the blend depends on), each from a bounded sample of random pairs; a class with too few
+pairs for its quantile falls back to all classes pooled. The floor is kept in the index
+directory (`relevance-floor.json`) with the ranking and index size it was estimated for,
+and estimated again when either changes (the size by more than `REFRESH_CHANGE`).
+
+Pure numpy: the caller passes the scorer (`Recommender.pair_scores`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommender.publish import write_json_atomically
+
+FLOOR_FILE = "relevance-floor.json"
+FLOOR_VERSION = 1
+DEFAULT_ONE_IN = 1000
+# Pairs scored per length class (queries x candidates each): bounded cost whatever the
+# index size (about a second at 50k articles); at 1 in 1,000 it leaves ~30 pairs above the
+# floor to place it.
+QUERIES_PER_CLASS = 120
+CANDIDATES_PER_QUERY = 256
+# A class needs this many times `one_in` pairs to estimate its own quantile.
+MIN_EXCEEDANCES = 10
+# Recalibrate when the index has grown or shrunk by more than this share.
+REFRESH_CHANGE = 0.1
+
+PairScorer = Callable[[int, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class RelevanceFloor:
+    """Floors per length class of the query. `bounds[i]` is the largest number of distinct
+    terms of class i; the last class is open-ended (len(floors) == len(bounds) + 1)."""
+
+    one_in: int
+    bounds: tuple[int, ...]
+    floors: tuple[float, ...]
+    pairs: tuple[int, ...]  # pairs sampled per class (0: the class used the pooled floor)
+    articles: int  # index size when estimated
+    ranking: str  # repr of the Ranking it was estimated for
+
+    def __post_init__(self) -> None:
+        if len(self.floors) != len(self.bounds) + 1 or len(self.pairs) != len(self.floors):
+            raise ValueError("a floor needs one value and one sample size per length class")
+
+    def floor_for(self, distinct_terms: int) -> float:
+        """The floor for a query with this many distinct terms."""
+        return self.floors[length_class(np.asarray([distinct_terms]), self.bounds)[0]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": FLOOR_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RelevanceFloor:
+        return cls(
+            int(raw["one_in"]),
+            tuple(int(b) for b in raw["bounds"]),
+            tuple(float(f) for f in raw["floors"]),
+            tuple(int(p) for p in raw["pairs"]),
+            int(raw["articles"]),
+            str(raw["ranking"]),
+        )
+
+    def fits(self, one_in: int, articles: int, ranking: str) -> bool:
+        """Whether this floor still holds for an index of `articles` ranked with `ranking`."""
+        drift = abs(articles - self.articles) / max(self.articles, 1)
+        return self.one_in == one_in and self.ranking == ranking and drift <= REFRESH_CHANGE
+
+
+def length_bounds(short_text_terms: int, long_text_terms: int) -> tuple[int, ...]:
+    """Class bounds: up to the short length (constant blend), two log-even steps to the long
+    length, past it (constant blend again)."""
+    middle = round(math.sqrt(short_text_terms * long_text_terms))
+    return tuple(sorted({short_text_terms, middle, long_text_terms - 1}))
+
+
+def length_class(distinct_terms: np.ndarray, bounds: tuple[int, ...]) -> np.ndarray:
+    """The class of each count of distinct terms: (n,) int."""
+    return np.searchsorted(np.asarray(bounds), distinct_terms, side="left")
+
+
+def floors_from_null(
+    null_scores: np.ndarray, classes: np.ndarray, class_count: int, one_in: int
+) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """Per class, the score fewer than 1 in `one_in` of its null pairs exceed.
+
+    null_scores: (m,) scores of (nearly all) unrelated pairs; classes: (m,) the length class
+    of each pair's query. A class with fewer than MIN_EXCEEDANCES * one_in pairs takes the
+    pooled quantile (and reports 0 pairs of its own).
+    """
+    if not len(null_scores):
+        raise ValueError("no pairs to calibrate on")
+    level = 1.0 - 1.0 / one_in
+    pooled = float(np.quantile(null_scores, level, method="higher"))
+    floors, pairs = [], []
+    for kind in range(class_count):
+        mine = null_scores[classes == kind]
+        if len(mine) >= MIN_EXCEEDANCES * one_in:
+            floors.append(float(np.quantile(mine, level, method="higher")))
+            pairs.append(len(mine))
+        else:
+            floors.append(pooled)
+            pairs.append(0)
+    return tuple(floors), tuple(pairs)
+
+
+def sampled_pairs(
+    distinct_terms: np.ndarray,
+    bounds: tuple[int, ...],
+    random_state: int = 0,
+    queries_per_class: int = QUERIES_PER_CLASS,
+    candidates_per_query: int = CANDIDATES_PER_QUERY,
+) -> list[tuple[int, np.ndarray]]:
+    """Random (query position, candidate positions) over rows 0..n-1, at most
+    `queries_per_class` queries of each length class, candidates drawn without the query.
+    A small index is scored exhaustively."""
+    rng = np.random.default_rng(random_state)
+    n = len(distinct_terms)
+    classes = length_class(distinct_terms, bounds)
+    found = []
+    for kind in range(len(bounds) + 1):
+        members = np.flatnonzero(classes == kind)
+        if len(members) > queries_per_class:
+            members = rng.choice(members, queries_per_class, replace=False)
+        for query in members:
+            others = np.delete(np.arange(n), query)
+            if len(others) > candidates_per_query:
+                others = rng.choice(others, candidates_per_query, replace=False)
+            found.append((int(query), others))
+    return found
+
+
+def calibrate(
+    row_ids: np.ndarray,
+    distinct_terms: np.ndarray,
+    score_pairs: PairScorer,
+    *,
+    one_in: int = DEFAULT_ONE_IN,
+    bounds: tuple[int, ...],
+    ranking: str,
+    random_state: int = 0,
+) -> RelevanceFloor:
+    """Estimate the floor of an index from random pairs of its rows.
+
+    row_ids, distinct_terms: (n,) every article's row id and distinct terms;
+    `score_pairs(query_row_id, candidate_row_ids)` gives the ranking's blended scores.
+    """
+    if len(row_ids) < 2:
+        raise ValueError("an index of fewer than 2 articles has no pairs to calibrate on")
+    scores, classes = [], []
+    for query, candidates in sampled_pairs(distinct_terms, bounds, random_state):
+        scores.append(np.asarray(score_pairs(int(row_ids[query]), row_ids[candidates])))
+        classes.append(np.full(len(candidates), length_class(distinct_terms[[query]], bounds)[0]))
+    floors, pairs = floors_from_null(
+        np.concatenate(scores), np.concatenate(classes), len(bounds) + 1, one_in
+    )
+    return RelevanceFloor(one_in, bounds, floors, pairs, len(row_ids), ranking)
+
+
+def load_floor(index_dir: Path) -> RelevanceFloor | None:
+    """The floor kept in the index directory; None when there is none or it is unreadable
+    (it is estimated again: it is derived data, not a setting)."""
+    try:
+        raw = json.loads((index_dir / FLOOR_FILE).read_text(encoding="utf-8"))
+        if raw.get("version") != FLOOR_VERSION:
+            return None
+        return RelevanceFloor.from_dict(raw)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def save_floor(index_dir: Path, floor: RelevanceFloor) -> None:
+    write_json_atomically(index_dir / FLOOR_FILE, floor.to_dict())
+
+
+__all__ = [
+    "DEFAULT_ONE_IN",
+    "FLOOR_FILE",
+    "RelevanceFloor",
+    "calibrate",
+    "floors_from_null",
+    "length_bounds",
+    "length_class",
+    "load_floor",
+    "sampled_pairs",
+    "save_floor",
+]

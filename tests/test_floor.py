@@ -1,0 +1,213 @@
+"""The calibrated relevance floor: its estimate, and what it does to related lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from recommender import Article, ArticleIndex
+from recommender.list_refresh import owners_to_rank, store_lists_of
+from recommender.related import Recommender, RelatedFilters
+from recommender.relevance_floor import (
+    FLOOR_FILE,
+    RelevanceFloor,
+    calibrate,
+    floors_from_null,
+    length_bounds,
+    length_class,
+    load_floor,
+    sampled_pairs,
+    save_floor,
+)
+from tests.conftest import make_article
+
+STORY_SIZE = 12
+UNRELATED = 150
+ONE_IN = 100
+
+
+# -- the estimate on known distributions -----------------------------------------------------
+
+
+def test_floors_are_the_null_quantile_of_each_class() -> None:
+    rng = np.random.default_rng(0)
+    uniform = rng.uniform(0.0, 1.0, 200_000)
+    normal = rng.normal(0.2, 0.1, 200_000)
+    scores = np.concatenate([uniform, normal])
+    classes = np.repeat([0, 1], 200_000)
+    floors, pairs = floors_from_null(scores, classes, 2, one_in=1000)
+    assert pairs == (200_000, 200_000)
+    assert floors[0] == pytest.approx(0.999, abs=0.001)
+    assert floors[1] == pytest.approx(0.2 + 0.1 * norm.ppf(0.999), abs=0.01)
+    # Fewer than 1 in 1,000 of each class clears its floor.
+    assert (uniform > floors[0]).mean() <= 0.001
+    assert (normal > floors[1]).mean() <= 0.001
+
+
+def test_a_class_too_small_for_its_quantile_takes_the_pooled_floor() -> None:
+    rng = np.random.default_rng(1)
+    scores = np.concatenate([rng.normal(0.0, 0.1, 50_000), rng.normal(0.5, 0.1, 500)])
+    classes = np.concatenate([np.zeros(50_000, int), np.ones(500, int)])
+    floors, pairs = floors_from_null(scores, classes, 3, one_in=1000)
+    pooled = float(np.quantile(scores, 0.999, method="higher"))
+    assert pairs == (50_000, 0, 0)
+    assert floors[1] == floors[2] == pooled != floors[0]
+
+
+def test_length_classes_follow_the_blend() -> None:
+    bounds = length_bounds(32, 128)
+    assert bounds == (32, 64, 127)
+    assert length_class(np.asarray([1, 32, 33, 64, 65, 127, 128, 5000]), bounds).tolist() == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+    ]
+
+
+def test_calibrate_samples_a_bounded_number_of_pairs_without_self_pairs() -> None:
+    terms = np.full(5000, 20)
+    pairs = sampled_pairs(terms, (32, 64, 127), queries_per_class=50, candidates_per_query=40)
+    assert len(pairs) == 50 and all(len(candidates) == 40 for _, candidates in pairs)
+    assert all(query not in candidates for query, candidates in pairs)
+    # A uniform scorer: the floor is its (1 - 1/one_in) quantile.
+    rng = np.random.default_rng(2)
+    table = rng.uniform(0.0, 1.0, (5000, 5000)).astype(np.float32)
+    row_ids = np.arange(5000) + 7  # row ids need not be positions
+
+    def scorer(row_id: int, candidates: np.ndarray) -> np.ndarray:
+        return table[row_id - 7, candidates - 7]
+
+    floor = calibrate(row_ids, terms, scorer, one_in=100, bounds=(32, 64, 127), ranking="r")
+    assert floor.pairs[0] == 120 * 256 and floor.pairs[1:] == (0, 0, 0)
+    assert floor.floor_for(20) == pytest.approx(0.99, abs=0.003)
+    assert floor.articles == 5000
+
+
+def test_a_kept_floor_round_trips_and_expires_with_the_index(tmp_path: Path) -> None:
+    floor = RelevanceFloor(100, (32, 64, 127), (0.4, 0.3, 0.2, 0.1), (9, 9, 0, 0), 1000, "r")
+    save_floor(tmp_path, floor)
+    assert load_floor(tmp_path) == floor
+    assert floor.fits(100, 1100, "r") and floor.fits(100, 900, "r")
+    assert not floor.fits(100, 1101, "r")  # grew by more than a tenth
+    assert not floor.fits(1000, 1000, "r") and not floor.fits(100, 1000, "other ranking")
+    (tmp_path / FLOOR_FILE).write_text("{not json", encoding="utf-8")
+    assert load_floor(tmp_path) is None
+
+
+# -- related lists under the floor ------------------------------------------------------------
+
+
+def _words(rng: np.random.Generator, count: int) -> list[str]:
+    syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "zi", "pe", "su", "do", "ga"]
+    return ["".join(rng.choice(syllables, 4)) for _ in range(count)]
+
+
+def floor_corpus() -> list[Article]:
+    """One story of STORY_SIZE articles sharing most of their words, UNRELATED articles of
+    random words, and one more of those: the one-off 'lonely'."""
+    rng = np.random.default_rng(3)
+    story_words = _words(rng, 15)
+    articles = [
+        make_article(
+            f"story-{n}",
+            f"Harbour dispute {story_words[n]}",
+            " ".join(rng.permutation(story_words + _words(rng, 8))),
+        )
+        for n in range(STORY_SIZE)
+    ]
+    articles += [
+        make_article(f"other-{n}", " ".join(_words(rng, 3)), " ".join(_words(rng, 20)))
+        for n in range(UNRELATED)
+    ]
+    articles.append(make_article("lonely", " ".join(_words(rng, 3)), " ".join(_words(rng, 20))))
+    return articles
+
+
+@pytest.fixture
+def floor_index(open_test_index: Callable[..., ArticleIndex]) -> ArticleIndex:
+    index = open_test_index()
+    index.upsert(floor_corpus())
+    index.save()
+    return index
+
+
+def test_a_one_off_gets_fewer_items_and_says_how_many_were_withheld(
+    floor_index: ArticleIndex,
+) -> None:
+    off = Recommender(floor_index, list_depth=0).related_results(["lonely"], 10)["lonely"]
+    assert len(off.items) == 10 and off.withheld == 0
+    on = Recommender(floor_index, list_depth=0, calibrated_floor=True, floor_one_in=ONE_IN)
+    found = on.related_results(["lonely"], 10)["lonely"]
+    assert len(found.items) < 10 and found.withheld == 10 - len(found.items) > 0
+    terms = floor_index.lexical.query_of(floor_index.row_id("lonely")).nnz
+    floor = on.relevance_floor().floor_for(terms)
+    assert all(item.score >= floor for item in found.items)
+    # What is shown is the head of the unfloored list.
+    assert [item.id for item in found.items] == [item.id for item in off.items[: len(found.items)]]
+
+
+def test_exactly_k_items_when_k_clear_the_floor(floor_index: ArticleIndex) -> None:
+    on = Recommender(floor_index, list_depth=0, calibrated_floor=True, floor_one_in=ONE_IN)
+    found = on.related_results(["story-0"], 10)["story-0"]
+    assert len(found.items) == 10 and found.withheld == 0
+    assert all(item.id.startswith("story-") for item in found.items)
+    # Past the story, the floor holds back the rest of a deeper list.
+    deeper = on.related_results(["story-0"], 30)["story-0"]
+    assert len(deeper.items) == STORY_SIZE - 1 + sum(
+        not item.id.startswith("story-") for item in deeper.items
+    )
+    assert deeper.withheld == 30 - len(deeper.items) > 0
+
+
+def test_the_request_overrides_the_default_and_min_score_counts_as_withheld(
+    floor_index: ArticleIndex,
+) -> None:
+    off = Recommender(floor_index, list_depth=0)
+    asked = off.related_results(["lonely"], 10, RelatedFilters(calibrated_floor=True))["lonely"]
+    assert asked.withheld > 0
+    on = Recommender(floor_index, list_depth=0, calibrated_floor=True)
+    declined = on.related_results(["lonely"], 10, RelatedFilters(calibrated_floor=False))
+    assert declined["lonely"].withheld == 0 and len(declined["lonely"].items) == 10
+    scores = [item.score for item in declined["lonely"].items]
+    by_score = off.related_results(["lonely"], 10, RelatedFilters(min_score=scores[4]))["lonely"]
+    reaching = sum(score >= scores[4] for score in scores)  # 5, or more on a tie
+    assert len(by_score.items) == reaching and by_score.withheld == 10 - reaching > 0
+
+
+def test_stored_lists_and_live_ranking_agree_under_the_floor(floor_index: ArticleIndex) -> None:
+    stored = Recommender(floor_index, calibrated_floor=True, floor_one_in=ONE_IN)
+    store_lists_of(stored, owners_to_rank(stored))
+    live = Recommender(floor_index, list_depth=0, calibrated_floor=True, floor_one_in=ONE_IN)
+    for article_id in ("lonely", "story-0", "other-3"):
+        read = stored.stored_related(article_id, 10)
+        assert read is not None  # answered from the stored list
+        ranked = live.related_results([article_id], 10)[article_id]
+        assert [item.id for item in read.items] == [item.id for item in ranked.items]
+        assert read.withheld == ranked.withheld
+    # A floor change needs no re-ranking: the same stored lists, read under another floor.
+    strict = Recommender(floor_index, calibrated_floor=True, floor_one_in=10 * ONE_IN)
+    assert strict.list_signature == stored.list_signature
+    assert strict.stored_related("story-0", 10) is not None
+
+
+def test_the_floor_is_kept_with_the_index_and_estimated_again_when_it_grows(
+    floor_index: ArticleIndex,
+) -> None:
+    recommender = Recommender(floor_index, calibrated_floor=True, floor_one_in=ONE_IN)
+    first = recommender.relevance_floor()
+    assert load_floor(floor_index.directory) == first
+    assert first.articles == STORY_SIZE + UNRELATED + 1
+    rng = np.random.default_rng(4)
+    floor_index.upsert([make_article(f"new-{n}", " ".join(_words(rng, 20))) for n in range(30)])
+    again = Recommender(floor_index, calibrated_floor=True, floor_one_in=ONE_IN).relevance_floor()
+    assert again.articles == first.articles + 30
+    assert load_floor(floor_index.directory) == again
