@@ -219,7 +219,32 @@ def _compare(label: str, base: np.ndarray, other: np.ndarray) -> str:
     )
 
 
-def study(corpus: Corpus) -> list[str]:
+def pool_neighbours(
+    full: np.ndarray, queries: np.ndarray, k: int, weight: float, pool: int
+) -> np.ndarray:
+    """`shared_neighbours` with every neighbour set taken within the query's own candidate
+    pool (its best `pool` by score, plus itself): no graph of the whole corpus is needed."""
+    out = full[queries].copy()
+    for row_number, query in enumerate(queries):
+        row = full[query]
+        members = np.argpartition(-row, pool)[:pool]
+        local = np.concatenate([[query], members])
+        scores = full[np.ix_(local, local)].copy()
+        np.fill_diagonal(scores, -np.inf)
+        top = np.argpartition(-scores, k, axis=1)[:, :k]
+        sets = np.zeros(scores.shape, dtype=bool)
+        np.put_along_axis(sets, top, True, axis=1)
+        overlap = (sets[0][None, :] & sets[1:]).sum(axis=1) / k
+        reciprocal = sets[0, 1:] & sets[1:, 0]
+        out[row_number, members] = row[members] + weight * (overlap + reciprocal) / 2
+    return out
+
+
+NEIGHBOUR_GRID = ((5, 0.05), (5, 0.1), (10, 0.05), (10, 0.1), (10, 0.2), (20, 0.1))
+FINE_GRID = ((4, 0.1), (5, 0.1), (5, 0.15), (5, 0.2), (7, 0.1), (7, 0.15))
+
+
+def study(corpus: Corpus, *, neighbours_only: bool = False) -> list[str]:
     queries = corpus.queries
     lines = [f"{corpus.name}: {len(corpus.rows)} articles, {len(queries)} queries"]
     texts = [_text(row) for row in corpus.rows]
@@ -230,7 +255,42 @@ def study(corpus: Corpus) -> list[str]:
     lexical = _cosines(shipped, queries)
     fused = fusion_variants(dense, lexical, lengths, queries)
     base = ndcg(fused["shipped length-dependent weight"], corpus)
-    lines.append(" lexical side alone, then in the shipped blend:")
+    if not neighbours_only:
+        lines += _side_rows(corpus, dense, lexical, lengths, fused, base)
+    lines.append(" shared neighbours on the shipped blend:")
+    everything = np.arange(len(corpus.rows))
+    all_lengths = np.diff(shipped.indptr)
+    weight_all = np.asarray([Ranking().dense_weight_for(int(n)) for n in all_lengths])[:, None]
+    full = weight_all * dense_all + (1 - weight_all) * _cosines(shipped, everything)
+    np.fill_diagonal(full, -np.inf)
+    parts_grid = (
+        (("both", FINE_GRID),)
+        if neighbours_only
+        else (("both", NEIGHBOUR_GRID), ("overlap", NEIGHBOUR_GRID), ("reciprocal", NEIGHBOUR_GRID))
+    )
+    if neighbours_only:
+        for pool in (50, 200):
+            for k, weight in ((7, 0.1), (5, 0.1)):
+                scores = pool_neighbours(full, queries, k, weight, pool)
+                label = f"within pool {pool}, k={k}, weight {weight}"
+                lines.append(_compare(label, base, ndcg(scores, corpus)))
+    for parts, grid in parts_grid:
+        for k, weight in grid:
+            scores = shared_neighbours(full, queries, k, weight, parts)
+            lines.append(_compare(f"{parts}, k={k}, weight {weight}", base, ndcg(scores, corpus)))
+    return lines
+
+
+def _side_rows(
+    corpus: Corpus,
+    dense: np.ndarray,
+    lexical: np.ndarray,
+    lengths: np.ndarray,
+    fused: dict[str, np.ndarray],
+    base: np.ndarray,
+) -> list[str]:
+    queries = corpus.queries
+    lines = [" lexical side alone, then in the shipped blend:"]
     lexical_alone = ndcg(lexical, corpus)
     for name, build in lexical_variants(corpus).items():
         rows = build()
@@ -243,16 +303,6 @@ def study(corpus: Corpus) -> list[str]:
     lines.append(" fusion (shipped lexical side):")
     for name, scores in fused.items():
         lines.append(_compare(name, base, ndcg(scores, corpus)))
-    lines.append(" shared neighbours on the shipped blend:")
-    everything = np.arange(len(corpus.rows))
-    all_lengths = np.diff(shipped.indptr)
-    weight_all = np.asarray([Ranking().dense_weight_for(int(n)) for n in all_lengths])[:, None]
-    full = weight_all * dense_all + (1 - weight_all) * _cosines(shipped, everything)
-    np.fill_diagonal(full, -np.inf)
-    for parts in ("both", "overlap", "reciprocal"):
-        for k, weight in ((5, 0.05), (5, 0.1), (10, 0.05), (10, 0.1), (10, 0.2), (20, 0.1)):
-            scores = shared_neighbours(full, queries, k, weight, parts)
-            lines.append(_compare(f"{parts}, k={k}, weight {weight}", base, ndcg(scores, corpus)))
     return lines
 
 
@@ -262,12 +312,21 @@ def main() -> None:
     parser.add_argument("--vectors-dir", type=Path, default=Path("/tmp/relstudy"))
     parser.add_argument("--wcep-index", type=Path)
     parser.add_argument("--wcep-since", default="2018-01-01")
+    parser.add_argument("--neighbours-only", action="store_true", help="a finer neighbour grid")
     arguments = parser.parse_args()
     corpora = [jsonl_corpus(path, arguments.vectors_dir) for path in arguments.corpora]
     for corpus in corpora:
-        print("\n".join(study(corpus)), flush=True)
+        print("\n".join(study(corpus, neighbours_only=arguments.neighbours_only)), flush=True)
     if arguments.wcep_index:
-        print("\n".join(study(wcep_corpus(arguments.wcep_index, arguments.wcep_since))), flush=True)
+        print(
+            "\n".join(
+                study(
+                    wcep_corpus(arguments.wcep_index, arguments.wcep_since),
+                    neighbours_only=arguments.neighbours_only,
+                )
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
