@@ -28,7 +28,9 @@ class Settings(BaseSettings):
         le=16,
         description="256-token windows the dense model reads per article (1 = truncate).",
     )
-    encode_batch_size: int = Field(default=16, ge=1, le=1024)
+    encode_batch_size: int = Field(
+        default=16, ge=1, le=1024, description="Texts the dense model encodes at once."
+    )
     encoder_backend: Literal["torch", "onnx"] = Field(
         default="torch",
         description="What runs MiniLM: sentence-transformers on torch, or its ONNX export on "
@@ -48,7 +50,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Corpus size from which `auto` switches to HNSW (on the next save).",
     )
-    hnsw_ef_search: int = Field(default=DEFAULT_EF_SEARCH, ge=8, le=4096)
+    hnsw_ef_search: int = Field(
+        default=DEFAULT_EF_SEARCH,
+        ge=8,
+        le=4096,
+        description="Candidates an HNSW search keeps (efSearch): more finds more of the exact "
+        "neighbours, slower.",
+    )
     vector_backend: Literal["faiss", "qdrant"] | None = Field(
         default=None,
         description="Where the vectors are searched: FAISS in process, or a Qdrant collection "

@@ -90,7 +90,11 @@ class ServiceSettings(BaseSettings):
         le=60.0,
         description="Seconds between checks for a new index version (reader role).",
     )
-    role: ServiceRole = "single"
+    role: ServiceRole = Field(
+        default="single",
+        description="`single`: one process reads and writes. `reader`: a worker of `newsrec "
+        "serve --workers N`, which sets it (not set by hand).",
+    )
     parent_pid: int | None = Field(
         default=None,
         description="Exit (as on SIGTERM) once this process is gone; `newsrec serve --workers` "
