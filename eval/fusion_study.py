@@ -227,7 +227,8 @@ def pool_neighbours(
     out = full[queries].copy()
     for row_number, query in enumerate(queries):
         row = full[query]
-        members = np.argpartition(-row, pool)[:pool]
+        pool = min(pool, len(row) - 1)
+        members = np.argpartition(-row, pool - 1)[:pool]
         local = np.concatenate([[query], members])
         scores = full[np.ix_(local, local)].copy()
         np.fill_diagonal(scores, -np.inf)

@@ -116,6 +116,17 @@ class LexicalIndex:
             raise KeyError(row_id)
         return self._weighted[position]
 
+    def rows_of(self, row_ids: np.ndarray) -> sparse.csr_matrix:
+        """The stored articles' unit TF-IDF vectors: (len(row_ids), HASHED_FEATURES); an
+        unknown row id gives an empty row."""
+        self._apply_pending()
+        positions = self._positions(np.asarray(row_ids, dtype=np.int64))
+        known = positions >= 0
+        rows = self._weighted[np.where(known, positions, 0)]
+        if known.all():
+            return sparse.csr_matrix(rows)
+        return sparse.csr_matrix(sparse.diags(known.astype(np.float32)) @ rows)
+
     def query_for_text(self, text: str) -> sparse.csr_matrix:
         self._apply_pending()
         return _unit_rows(term_vectors([text]).multiply(self._idf[None, :]).tocsr())

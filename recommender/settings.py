@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     time_decay_days: float = Field(
         default=180.0, gt=0.0, description="Days over which the time boost decays by 1/e."
     )
+    neighbour_weight: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Shared-neighbour re-ranking: the most a candidate gains when its nearest "
+        "neighbours agree with the query's (0 = off; see recommender/neighbourhood.py).",
+    )
+    neighbour_count: int = Field(
+        default=7, ge=1, le=50, description="Nearest neighbours compared per article."
+    )
     # At most a quarter of the ranking's 200-candidate pool: a stored list's first k items
     # are then exactly the live answer for k (a deeper list would rank from a larger pool).
     related_list_depth: int = Field(

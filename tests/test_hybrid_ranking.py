@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -70,6 +71,7 @@ def test_blended_scores_and_order_match_an_oracle(
         dense_weight_long=dense_weight,
         time_boost=0.0,
         pool_depth=len(corpus),
+        neighbour_weight=0.0,
     )
     recommender = Recommender(index, ranking)
     vectors = embedder.encode([article.text for article in corpus])
@@ -97,9 +99,11 @@ def test_time_boost_prefers_the_closer_of_two_equally_similar_stories(
     ]
     index = open_test_index(duplicate_threshold=1.0)
     index.upsert(corpus)
-    plain = Recommender(index, Ranking(time_boost=0.0)).related("query", k=2)
+    pairwise = Ranking(time_boost=0.0, neighbour_weight=0.0)
+    plain = Recommender(index, pairwise).related("query", k=2)
     assert plain[0].score == pytest.approx(plain[1].score, abs=1e-6)
-    boosted = Recommender(index, Ranking(time_boost=1.0, time_decay_days=90)).related("query", k=2)
+    boosted_ranking = replace(pairwise, time_boost=1.0, time_decay_days=90)
+    boosted = Recommender(index, boosted_ranking).related("query", k=2)
     assert [hit.id for hit in boosted] == ["near", "far"]
     closeness = math.exp(-19 / 90)
     assert boosted[0].score == pytest.approx(plain[0].score * (1 + closeness) / 2, abs=1e-5)
@@ -157,7 +161,7 @@ def test_a_long_article_is_scored_with_the_long_weight(
     ]
     index = open_test_index()
     index.upsert(corpus)
-    ranking = Ranking(dense_weight=0.9, dense_weight_long=0.2, time_boost=0.0)
+    ranking = Ranking(dense_weight=0.9, dense_weight_long=0.2, time_boost=0.0, neighbour_weight=0)
     hits = {hit.id: hit.score for hit in Recommender(index, ranking).related("long", k=2)}
     texts = [article.text for article in corpus]
     vectors = embedder.encode(texts)

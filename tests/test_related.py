@@ -101,7 +101,7 @@ def _epoch(value: str) -> float:
 
 # The rules below (exclusions, copies, filters, slot sides) hold whatever the scoring; they
 # are checked against a plain cosine oracle, so they use plain dense scoring.
-DENSE_ONLY = Ranking(dense_weight=1.0, dense_weight_long=1.0, time_boost=0.0)
+DENSE_ONLY = Ranking(dense_weight=1.0, dense_weight_long=1.0, time_boost=0.0, neighbour_weight=0.0)
 
 
 @pytest.fixture
