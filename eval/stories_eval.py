@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -38,6 +38,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import adjusted_rand_score
 from sklearn.metrics.cluster import contingency_matrix, pair_confusion_matrix
 
+from eval.slots import slot_rates, strategy_rates
 from recommender import Article, ArticleIndex, InvalidInputError, Settings, load_articles
 from recommender.index import STORE_FILE
 from recommender.related import Neighbours
@@ -137,8 +138,19 @@ def run_stories_eval(
                 vectors, _earlier_neighbours(index, rows), gold
             ),
         }
-        StoryAssigner(recommender, configured).recluster(editorial=False)
-        slots = _slot_rates(recommender, articles, slot_queries, advance)
+        # What `recluster(editorial=False)` writes, without computing the candidates again.
+        index.store.clear_stories(editorial=True)
+        index.store.write_stories(clustered, {}, [])
+        slots = slot_rates(recommender, articles, slot_queries, advance)
+        strategies = strategy_rates(recommender, articles, slot_queries, advance)
+        # The same strategies over the gold stories: what a perfect clustering would give.
+        index.store.clear_stories(editorial=True)
+        index.store.write_stories(
+            {row: _gold_story_id(story, names[row]) for row, story in zip(rows, gold, strict=True)},
+            {},
+            [],
+        )
+        strategies_gold = strategy_rates(recommender, articles, slot_queries, advance)
     best = max(sweep, key=lambda entry: entry["scores"]["bcubed_f1"])
     found: dict[str, Any] = {
         "corpus": str(corpus),
@@ -172,6 +184,8 @@ def run_stories_eval(
         "sweep": sweep,
         "baseline_sweeps": {name: entry["sweep"] for name, entry in baselines.items()},
         "slots": slots,
+        "slot_strategies": strategies,
+        "slot_strategies_gold_stories": strategies_gold,
         "singletons": singletons,
         "order_tolerance": order_tolerance,
     }
@@ -282,6 +296,10 @@ def _order_tolerance(
     np.random.default_rng(0).shuffle(shuffled)
     arrived = cluster_stream(shuffled, names, neighbours, clustering)
     return float(adjusted_rand_score([in_date_order[r] for r in rows], [arrived[r] for r in rows]))
+
+
+def _gold_story_id(gold: str, article_id: str) -> str:
+    return f"alone:{article_id}" if gold.startswith(_UNLABELLED) else f"gold:{gold}"
 
 
 def _alone(labels: list[str]) -> float:
@@ -412,68 +430,6 @@ def _best_of(sweep: list[dict[str, Any]]) -> dict[str, Any]:
         found["best_labelled"] = best_labelled["scores"]
         found["labelled_threshold"] = best_labelled["threshold"]
     return found
-
-
-# -- slots -------------------------------------------------------------------------------
-
-
-def _slot_rates(
-    recommender: Any,
-    articles: Sequence[Article],
-    limit: int | None,
-    advance: Progress,
-) -> dict[str, float]:
-    members: dict[str, list[Article]] = defaultdict(list)
-    for article in articles:
-        if article.story:
-            members[article.story].append(article)
-    queries = [a for a in articles if a.story and len(members[a.story]) > 1]
-    if not members:  # one-off articles: how often a slot is filled at all
-        queries = list(articles)
-    if limit is not None and len(queries) > limit:
-        chosen = np.random.default_rng(0).choice(len(queries), limit, replace=False)
-        queries = [queries[i] for i in sorted(chosen)]
-    story_of = {a.id: a.story for a in articles}
-    moment_of = {a.id: a.published_time for a in articles}
-    has_side = same = filled_without = without = wrong = filled = related = 0
-    for start in range(0, len(queries), 256):
-        chunk = queries[start : start + 256]
-        found = recommender.slots_many([a.id for a in chunk])
-        for query in chunk:
-            moment = query.published_time
-            slots = found[query.id]
-            for side, item in ((0, slots.previous), (1, slots.next)):
-                story_side = moment is not None and any(
-                    _on_side(moment_of[m.id], moment, side)
-                    for m in members[query.story or ""]
-                    if m.id != query.id
-                )
-                if item is not None:
-                    filled += 1
-                    related += item.kind == "related"
-                    other = moment_of[item.id]
-                    if moment is None or other is None or not _on_side(other, moment, side):
-                        wrong += 1
-                if story_side:
-                    has_side += 1
-                    same += item is not None and story_of.get(item.id) == query.story
-                else:
-                    without += 1
-                    filled_without += item is not None
-        advance("slots", len(chunk), len(queries))
-    return {
-        "queries": float(len(queries)),
-        "same_story": same / has_side if has_side else float("nan"),
-        "wrong_side": float(wrong),
-        "filler": filled_without / without if without else float("nan"),
-        "related_kind": related / filled if filled else float("nan"),
-    }
-
-
-def _on_side(other: Any, moment: Any, side: int) -> bool:
-    if other is None:
-        return False
-    return bool(other.before(moment) if side == 0 else moment.before(other))
 
 
 def _f1(precision: float, recall: float) -> float:

@@ -59,7 +59,28 @@ def summary_lines(found: dict[str, Any]) -> list[str]:
         f"where one exists, wrong side {int(slots['wrong_side'])}, filler "
         f"{_rate(slots['filler'])} where the story has none, kind related "
         f"{_rate(slots['related_kind'])} of filled slots",
+        *strategies_table(found.get("slot_strategies", {})),
+        "the same over the gold stories (a perfect clustering):",
+        *strategies_table(found.get("slot_strategies_gold_stories", {})),
     ]
+
+
+def strategies_table(strategies: dict[str, dict[str, float]]) -> list[str]:
+    """Each slot strategy's rates on the clustered stories (`eval.slots.strategy_rates`)."""
+    if not strategies:
+        return []
+    header = ["slot strategy", "same_story", "filler", "wrong_side", "kind_related"]
+    rows = [
+        [
+            name,
+            _rate(rates["same_story"]),
+            _rate(rates["filler"]),
+            str(int(rates["wrong_side"])),
+            _rate(rates["related_kind"]),
+        ]
+        for name, rates in strategies.items()
+    ]
+    return aligned_lines([header, *rows])
 
 
 def write_stories_report(found: dict[str, Any], directory: Path) -> list[Path]:

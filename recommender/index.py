@@ -376,11 +376,16 @@ class ArticleIndex:
         missing = [article_id for article_id in article_ids if article_id not in states]
         present = [article_id for article_id in dict.fromkeys(article_ids) if article_id in states]
         if present:
+            rows = [states[article_id].row_id for article_id in present]
+            stories = set(self._store.stories.stories_of(rows).values())
             _, deleted = self._store.write([], {}, present)
             removed = np.asarray(deleted, dtype=np.int64)
             self.vectors.remove(removed)
             self.catalog.remove(removed)
             self.lexical.remove(removed)
+            if self.story_assigner is not None:
+                # A story the deleted articles bridged falls apart (`StoryAssigner.split`).
+                self.story_assigner.split(stories)
         return missing
 
     def retag(self, tagger: TopicTagger, *, progress: ProgressCallback | None = None) -> int:

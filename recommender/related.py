@@ -57,6 +57,18 @@ _FIRST_DEPTH_MARGIN = 16
 # literally). Stands in for the ranking's relevance floor (issue 14) until there is one.
 SLOT_RELEVANCE_FLOOR = 0.35
 SLOT_KINDS = ("story", "related")
+# How a slot is chosen when the story may have an article on its side (`_pick_slots`):
+# - "story-nearest": the story's nearest member in time on that side (ties by score);
+# - "story-related": the story's best scored member on that side;
+# - "related-in-story": the nearest in time of the story's members among the
+#   `SLOT_RELATED_DEPTH` most related articles on that side (a member far down the ranking
+#   is more likely a clustering mistake than the story's next episode);
+# - "related": the most related article on that side, whatever its story.
+# Each falls back to the most related article on the side above the floor. Compared on
+# every corpus by `python -m eval.slots` (README, "Stories").
+SLOT_STRATEGIES = ("story-nearest", "story-related", "related-in-story", "related")
+SLOT_STRATEGY = "story-nearest"
+SLOT_RELATED_DEPTH = 10
 
 
 @dataclass(frozen=True)
@@ -278,6 +290,7 @@ class Recommender:
         *,
         list_depth: int = 20,
         slot_floor: float = SLOT_RELEVANCE_FLOOR,
+        slot_strategy: str = SLOT_STRATEGY,
         calibrated_floor: bool = False,
         floor_one_in: int = DEFAULT_ONE_IN,
     ) -> None:
@@ -285,6 +298,11 @@ class Recommender:
         self.ranking = ranking or Ranking()
         self.list_depth = list_depth
         self.slot_floor = slot_floor
+        if slot_strategy not in SLOT_STRATEGIES:
+            raise InvalidInputError(
+                f"slot strategy must be one of {', '.join(SLOT_STRATEGIES)}, got {slot_strategy!r}"
+            )
+        self.slot_strategy = slot_strategy
         # Related items must clear the index's calibrated floor (see relevance_floor.py):
         # fewer than 1 in `floor_one_in` random pairs score above it. Off by default.
         self.calibrated_floor = calibrated_floor
@@ -300,7 +318,7 @@ class Recommender:
         """What stored lists must have been ranked with to be read by this recommender."""
         return (
             f"{self.ranking!r} depth={self.list_depth} duplicates={self.index.duplicate_threshold}"
-            f" slot_floor={self.slot_floor}"
+            f" slot_floor={self.slot_floor} slot_strategy={self.slot_strategy}"
         )
 
     def ranked_lists(self, article_ids: Sequence[str]) -> dict[int, RankedLists]:
@@ -580,11 +598,16 @@ class Recommender:
             return [None, None]
         catalog = self.index.catalog
         before, after = catalog.before(query.published), catalog.after(query.published)
-        sides = self._story_slots(query, before, after)
-        if sides[0] is not None and sides[1] is not None:
-            return sides
+        strategy = self.slot_strategy
+        sides: list[tuple[int, float] | None] = [None, None]
+        if strategy in ("story-nearest", "story-related"):
+            sides = self._story_slots(query, before, after, nearest=strategy == "story-nearest")
+            if sides[0] is not None and sides[1] is not None:
+                return sides
         pool = self._pool(query, None, self.ranking.pool_depth)
         positions = np.searchsorted(catalog.row_ids, [row_id for row_id, _ in pool])
+        if strategy == "related-in-story":
+            sides = self._story_among_related(query, pool, (before, after))
         for side, on_side, bound in ((0, before, earlier_than), (1, after, later_than)):
             if sides[side] is not None or not on_side.any():
                 continue
@@ -602,10 +625,37 @@ class Recommender:
                     sides[side] = self._choose(query, beyond)
         return sides
 
-    def _story_slots(
-        self, query: _Query, before: np.ndarray, after: np.ndarray
+    def _story_among_related(
+        self, query: _Query, pool: list[tuple[int, float]], sides: tuple[np.ndarray, np.ndarray]
     ) -> list[tuple[int, float] | None]:
-        """The nearest earlier and later articles of the query's story (ties by score)."""
+        """On each side, the nearest in time (ties by score) of the story's members among
+        the `SLOT_RELATED_DEPTH` most related articles there ("related-in-story")."""
+        catalog = self.index.catalog
+        members = set(self._story_members(query).tolist())
+        found: list[tuple[int, float] | None] = [None, None]
+        if not members or not pool or query.published is None:
+            return found
+        rows = np.asarray([row_id for row_id, _ in pool], dtype=np.int64)
+        positions = np.searchsorted(catalog.row_ids, rows)
+        for side, on_side in enumerate(sides):
+            top = itertools.islice(
+                (
+                    hit
+                    for hit, there in zip(pool, on_side[positions], strict=True)
+                    if there and not self._copies_a_pick(query, hit[0])
+                ),
+                SLOT_RELATED_DEPTH,
+            )
+            in_story = [hit for hit in top if hit[0] in members]
+            if in_story:
+                starts = catalog.starts[np.searchsorted(catalog.row_ids, [h[0] for h in in_story])]
+                distance = np.abs(starts - query.published.start)
+                scores = np.asarray([h[1] for h in in_story])
+                found[side] = self._choose(query, in_story[int(np.lexsort((-scores, distance))[0])])
+        return found
+
+    def _story_members(self, query: _Query) -> np.ndarray:
+        """The other stored members of the query's story, without its near-duplicates."""
         assert query.row_id is not None
         store, catalog = self.index.store, self.index.catalog
         story = store.stories.stories_of([query.row_id]).get(query.row_id)
@@ -618,6 +668,15 @@ class Recommender:
             members = members[
                 ~catalog.duplicates(query.fingerprint, members, self.index.duplicate_threshold)
             ]
+        return members
+
+    def _story_slots(
+        self, query: _Query, before: np.ndarray, after: np.ndarray, *, nearest: bool = True
+    ) -> list[tuple[int, float] | None]:
+        """The nearest earlier and later articles of the query's story, ties by score
+        (`nearest=False`: the best scored ones)."""
+        catalog = self.index.catalog
+        members = self._story_members(query)
         found: list[tuple[int, float] | None] = [None, None]
         if not len(members):
             return found
@@ -627,7 +686,10 @@ class Recommender:
         for side, on_side in enumerate((before[positions], after[positions])):
             # Nearest in time first, then the better scored.
             distance = np.abs(starts - query.published.start) if query.published else starts
-            for i in np.lexsort((-scores, distance)):
+            order = (
+                np.lexsort((-scores, distance)) if nearest else np.argsort(-scores, kind="stable")
+            )
+            for i in order:
                 if on_side[i] and not self._copies_a_pick(query, int(members[i])):
                     found[side] = self._choose(query, (int(members[i]), float(scores[i])))
                     break

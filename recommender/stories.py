@@ -21,7 +21,7 @@ new members change (`drop_owners`), so a stored slot never misses a story member
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -64,6 +64,10 @@ class StoryClustering:
     # own form, with b = `time_boost` and t = `time_decay_days`; undated pairs get no boost.
     time_boost: float = 1.0
     time_decay_days: float = 180.0
+    # A story of several articles is linked by its `support`-th best member among the
+    # candidates, not by its best alone: one bridging article no longer pulls a newcomer
+    # (and, by merges, whole stories) into a story it does not read as part of (chaining).
+    support: int = 1
     # Candidates read per article (dense and lexical each): its closest stories are among
     # the first few, and each candidate costs an exact score.
     candidates: int = 32
@@ -74,6 +78,8 @@ class StoryClustering:
                 raise InvalidInputError(f"{name} must be in [-1, 1], got {getattr(self, name)}")
         if not self.merge_margin >= 0.0:
             raise InvalidInputError(f"merge_margin must be >= 0, got {self.merge_margin}")
+        if self.support < 1:
+            raise InvalidInputError(f"story support must be >= 1, got {self.support}")
         if self.candidates < 1:
             raise InvalidInputError(f"story candidates must be >= 1, got {self.candidates}")
         if not self.time_boost >= 0.0 or not self.time_decay_days > 0.0:
@@ -211,6 +217,51 @@ class StoryAssigner:
                 progress(len(chunk))
         return len(pending)
 
+    def split(self, stories: Iterable[str]) -> int:
+        """After a delete: each clustered story is clustered again among the members it has
+        left, as a stream in date order would cluster them without the deleted ones (each
+        compared with its candidates that are members). A story a deleted article bridged
+        falls apart: the part holding the article it is named after (else the largest)
+        keeps the id; each other part opens a story named after its oldest article.
+        Editorial stories are an editor's: left whole. Returns how many were split."""
+        store = self.recommender.index.store
+        split = 0
+        for story in dict.fromkeys(stories):
+            if store.stories.is_editorial(story):
+                continue
+            members = store.stories.members(story)  # oldest first, undated last
+            if len(members) < 2:
+                continue
+            rows = [m.row_id for m in members]
+            inside = set(rows)
+            found = self.candidates([m.id for m in members])
+            neighbours = {
+                m.row_id: Neighbours(
+                    found[m.id].dense_weight, [h for h in found[m.id].hits if h[0] in inside]
+                )
+                for m in members
+                if m.id in found
+            }
+            names = {m.row_id: m.id for m in members}
+            parts: dict[str, list[int]] = {}
+            assigned = cluster_stream(rows, names, neighbours, self.clustering)
+            for row_id in rows:
+                parts.setdefault(assigned[row_id], []).append(row_id)
+            if len(parts) < 2:
+                continue
+            # The part holding the article the story is named after keeps the id, else the
+            # largest (the oldest of equals: parts are in date order).
+            named = [p for p in parts.values() if any(founded_by(names[r]) == story for r in p)]
+            keeper = named[0] if named else max(parts.values(), key=len)
+            state = _Stories(store.stories)
+            assigned = {}
+            for part in parts.values():
+                if part is not keeper:
+                    assigned.update(dict.fromkeys(part, _unused_name(names[part[0]], state)))
+            store.write_stories(assigned, {}, rows)
+            split += 1
+        return split
+
     def recluster(
         self, *, editorial: bool = True, progress: Callable[[int], None] | None = None
     ) -> int:
@@ -228,7 +279,7 @@ class StoryAssigner:
                 continue
             article_id = ids[row_id].id
             found = neighbours.get(article_id, Neighbours(1.0, []))
-            links = _links(found.hits, state)
+            links = _links(found.hits, state, self.clustering.support)
             join, merge = self.clustering.thresholds(found.dense_weight)
             story = _place(article_id, links, state, written, join, merge)
             state.join(row_id, story)
@@ -277,7 +328,8 @@ def cluster_stream(
     for row_id in order:
         found = neighbours.get(row_id, Neighbours(1.0, []))
         join, merge = clustering.thresholds(found.dense_weight)
-        story = _place(names[row_id], _links(found.hits, state), state, written, join, merge)
+        links = _links(found.hits, state, clustering.support)
+        story = _place(names[row_id], links, state, written, join, merge)
         state.join(row_id, story)
     return state.assigned()
 
@@ -320,14 +372,24 @@ def _place(
     return keeper
 
 
-def _links(neighbours: list[tuple[int, float]], state: _Stories) -> dict[str, float]:
-    """Each assigned candidate's story with its best score."""
+def _links(
+    neighbours: list[tuple[int, float]], state: _Stories, support: int = 1
+) -> dict[str, float]:
+    """Each assigned candidate's story with its link: the score of its `support`-th best
+    member among the candidates (its best, for a story with fewer members); a story with
+    fewer candidates than that is not linked."""
     story_of = state.story_of([row_id for row_id, _ in neighbours])
-    links: dict[str, float] = {}
+    scores: dict[str, list[float]] = {}
     for row_id, score in neighbours:
         story = story_of.get(row_id)
-        if story is not None and score > links.get(story, -np.inf):
-            links[story] = score
+        if story is not None:
+            scores.setdefault(story, []).append(score)
+    links: dict[str, float] = {}
+    for story, found in scores.items():
+        found.sort(reverse=True)
+        needed = 1 if support == 1 else min(support, len(state.members(story)))
+        if len(found) >= needed:
+            links[story] = found[needed - 1]
     return links
 
 
