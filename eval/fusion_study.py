@@ -282,6 +282,35 @@ def study(corpus: Corpus, *, neighbours_only: bool = False) -> list[str]:
     return lines
 
 
+def long_weight_rows(corpus: Corpus) -> list[str]:
+    """The length-dependent dense weight's long end, each with the shipped neighbour bonus."""
+    queries = corpus.queries
+    texts = [_text(row) for row in corpus.rows]
+    shipped = tfidf_rows(texts)
+    lengths = np.diff(shipped.indptr)
+    dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
+    lexical_all = _cosines(shipped, np.arange(len(corpus.rows)))
+    default = Ranking()
+    lines = [f"{corpus.name}: dense weight for long texts, with the neighbour bonus"]
+    base: np.ndarray | None = None
+    for long_weight, long_terms in ((0.1, 128), (0.2, 128), (0.3, 128), (0.1, 512), (0.2, 512)):
+        ranking = Ranking(dense_weight_long=long_weight, long_text_terms=long_terms)
+        weights = np.asarray([ranking.dense_weight_for(int(n)) for n in lengths])[:, None]
+        full = weights * dense_all + (1 - weights) * lexical_all
+        np.fill_diagonal(full, -np.inf)
+        found = ndcg(
+            pool_neighbours(full, queries, default.neighbour_count, default.neighbour_weight, 200),
+            corpus,
+        )
+        label = f"long weight {long_weight} from {long_terms} terms"
+        if base is None:
+            base = found
+            lines.append(f"  {label:40s} {found.mean():.4f}  (shipped)")
+        else:
+            lines.append(_compare(label, base, found))
+    return lines
+
+
 def _side_rows(
     corpus: Corpus,
     dense: np.ndarray,
@@ -314,20 +343,17 @@ def main() -> None:
     parser.add_argument("--wcep-index", type=Path)
     parser.add_argument("--wcep-since", default="2018-01-01")
     parser.add_argument("--neighbours-only", action="store_true", help="a finer neighbour grid")
+    parser.add_argument("--long-weights", action="store_true", help="the long-text dense weight")
     arguments = parser.parse_args()
     corpora = [jsonl_corpus(path, arguments.vectors_dir) for path in arguments.corpora]
+    if arguments.wcep_index:
+        corpora.append(wcep_corpus(arguments.wcep_index, arguments.wcep_since))
+    if arguments.long_weights:
+        for corpus in corpora:
+            print("\n".join(long_weight_rows(corpus)), flush=True)
+        return
     for corpus in corpora:
         print("\n".join(study(corpus, neighbours_only=arguments.neighbours_only)), flush=True)
-    if arguments.wcep_index:
-        print(
-            "\n".join(
-                study(
-                    wcep_corpus(arguments.wcep_index, arguments.wcep_since),
-                    neighbours_only=arguments.neighbours_only,
-                )
-            ),
-            flush=True,
-        )
 
 
 if __name__ == "__main__":
