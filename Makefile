@@ -1,4 +1,5 @@
 # The two commands a fresh machine needs:  `make demo`  and  `make test`.
+# The everyday one after that:  `make check`  (lint, types and the fast tests).
 #
 # Both install into the project's own virtual environment, .venv (created when missing,
 # reused when present), never into the Python on PATH: a Debian or Ubuntu system Python
@@ -15,8 +16,11 @@ DEMO_DIR ?= newsrec-data
 DEMO_ARTICLE ?= sec-libya-03
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CODE := recommender embeddings service eval tests
+# What `make check` leaves out (pytest markers, see pyproject.toml); `make test` runs all.
+FAST_TESTS ?= not slow and not model and not ray and not browser and not crash
 
-.PHONY: venv install install-demo browser demo test lint
+.PHONY: venv install install-demo browser demo test lint check
 
 # A failed `venv` (Debian without python3-venv) leaves a half-made directory whose
 # bin/python would satisfy this target next time: remove it.
@@ -64,9 +68,20 @@ demo: install-demo
 	$(BIN)/newsrec serve --index-dir $(DEMO_DIR) --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check recommender embeddings service eval tests
-	$(BIN)/ruff format --check recommender embeddings service eval tests
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy
 
 test: install browser lint
 	$(PYTHON) -m pytest
+
+# The everyday run, in under two minutes: the same lint and types, and the tests without the
+# slow, model, Ray, browser and crash ones. It installs nothing: run `make install` (or
+# `make test`) once first.
+check:
+	@test -x $(BIN)/ruff -a -x $(BIN)/mypy || \
+		{ echo "$(VENV) has no dev tools: run make install first" >&2; exit 1; }
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/mypy
+	$(PYTHON) -m pytest -q -m "$(FAST_TESTS)"

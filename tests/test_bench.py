@@ -13,6 +13,8 @@ from eval.bench_query import Latency, recall_at_k
 from eval.bench_vectors import CachedEmbedder, clustered_vectors, story_vectors
 from eval.load_test import process_memory
 
+pytestmark = pytest.mark.slow
+
 
 def test_recall_counts_the_share_of_the_true_top_k_found() -> None:
     exact = np.asarray([[0.9, 0.8, 0.7]])

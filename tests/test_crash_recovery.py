@@ -17,6 +17,8 @@ from eval.crash_loop import index_command
 from recommender import ArticleIndex, Recommender
 from recommender.index import STORE_FILE
 
+pytestmark = pytest.mark.crash
+
 ARTICLES = 3000
 
 

@@ -24,10 +24,13 @@ from tests.service_support import build_index, running_server
 CHROMIUM = Path(os.environ.get("NEWSREC_CHROMIUM", "/usr/bin/chromium"))
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM.is_file() or shutil.which(str(CHROMIUM))),
-    reason=f"no Chromium at {CHROMIUM} (apt-get install -y chromium)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (CHROMIUM.is_file() or shutil.which(str(CHROMIUM))),
+        reason=f"no Chromium at {CHROMIUM} (apt-get install -y chromium)",
+    ),
+]
 
 # As a root process in a container with no network: no sandbox, no background traffic.
 CHROMIUM_ARGS = [

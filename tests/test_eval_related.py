@@ -17,6 +17,8 @@ from service.cli import main
 from tests.eval_corpus import MEMBERS, STORIES, keyword_rows, write_jsonl
 from tests.service_support import running_server
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("ranx")
 pytest.importorskip("bm25s")
 

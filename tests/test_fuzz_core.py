@@ -82,6 +82,7 @@ def _one_line(error: Exception) -> None:
     assert str(error) and "\n" not in str(error)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     batches=st.lists(st.lists(articles(), max_size=6), min_size=1, max_size=3),

@@ -44,6 +44,7 @@ def _send(client: TestClient, method: str, path: str, body: str) -> tuple[int, o
     return reply.status_code, reply.json()["detail"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [

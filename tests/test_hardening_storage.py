@@ -138,6 +138,7 @@ def _fill(disk: Path) -> Path:
     return filler
 
 
+@pytest.mark.slow
 def test_a_real_full_disk_answers_the_documented_codes_and_recovers(small_disk: Path) -> None:
     index_dir = small_disk / "index"
     build_index(index_dir)

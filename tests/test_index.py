@@ -405,6 +405,7 @@ def _leftover_temporary_snapshot(directory: Path) -> None:
     (directory / ".newsrec-vectors-99.faiss.tmp").write_bytes(b"\x00half written")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "damage",
     [

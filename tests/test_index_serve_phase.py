@@ -3,8 +3,12 @@ related-by-id for every id once. Checked for what it asks, not for its speed."""
 
 from __future__ import annotations
 
+import pytest
+
 from eval import load_test
 from tests.conftest import SEEDS_DIR
+
+pytestmark = pytest.mark.slow
 
 WARM_UP = 20
 

@@ -40,6 +40,8 @@ from recommender.store import AssignedTopics
 from service.cli import main
 from tests.conftest import SEEDS_DIR
 
+pytestmark = pytest.mark.slow
+
 LOCAL = BackendChoice.qdrant(None, None)  # local mode in the index directory
 FILTERS = [
     RelatedFilters(),

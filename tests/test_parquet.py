@@ -247,6 +247,7 @@ def newsrec(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
     return run
 
 
+@pytest.mark.slow
 def test_cli_index_related_and_tag_read_parquet_as_jsonl(tmp_path: Path, newsrec: Any) -> None:
     sources = {"jsonl": SEEDS, "parquet": parquet_copy(SEEDS, tmp_path / "seeds.parquet")}
     related, tagged = {}, {}

@@ -40,6 +40,8 @@ from recommender.vector_store import PayloadConditions, RowSelection, earlier_th
 from tests.conftest import make_article
 from tests.topics_corpus import TAXONOMY, keyword_text
 
+pytestmark = pytest.mark.slow
+
 Open = Callable[..., ArticleIndex]
 LABELS = ("sport", "politics", "disaster")
 DENSE_ONLY = Ranking(dense_weight=1.0, dense_weight_long=1.0, time_boost=0.0)

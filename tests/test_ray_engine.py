@@ -45,6 +45,8 @@ from recommender.topics import TopicAssignment, TopicTagger, build_tagger, tag_f
 from service.cli import main
 from tests.conftest import MODEL_INSTALLED, SEEDS_DIR, modules_imported_after, parquet_copy
 
+pytestmark = pytest.mark.ray
+
 ray = pytest.importorskip("ray", reason="the `ray` extra is not installed")
 
 SEEDS = SEEDS_DIR / "articles.jsonl"

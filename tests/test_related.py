@@ -776,6 +776,7 @@ def _everything(recommender: Recommender, k: int) -> tuple[dict, dict]:
     return recommender.related_many(ids, k), recommender.slots_many(ids)
 
 
+@pytest.mark.slow
 @_properties
 @given(rows=_corpora, k=st.integers(min_value=1, max_value=12))
 def test_property_related_lists_are_well_formed(
@@ -798,6 +799,7 @@ def test_property_related_lists_are_well_formed(
             assert article_id not in {s.id for s in (slots.previous, slots.next) if s}
 
 
+@pytest.mark.slow
 @_properties
 @given(rows=_corpora, k=st.integers(min_value=1, max_value=12))
 def test_property_save_then_load_gives_identical_results(
@@ -813,6 +815,7 @@ def test_property_save_then_load_gives_identical_results(
             assert _everything(Recommender(reopened), k) == before
 
 
+@pytest.mark.slow
 @_properties
 @given(rows=_corpora)
 def test_property_upserting_unchanged_text_is_a_no_op(

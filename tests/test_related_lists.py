@@ -102,6 +102,7 @@ class _SearchCounter:
         vectors.search = counted  # type: ignore[method-assign]
 
 
+@pytest.mark.slow
 def test_stored_lists_give_the_live_answers_for_every_k(seeded: ArticleIndex) -> None:
     recommender = Recommender(seeded)
     before = {k: _answers(recommender, k) for k in (1, 5, 10, 20)}
@@ -170,6 +171,7 @@ def test_a_write_drops_every_list_it_makes_stale_in_its_own_transaction(
     assert seeded.store.dropped_list_owners >= holders | {changed_row}
 
 
+@pytest.mark.slow
 def test_refresh_after_writes_restores_the_live_answers(seeded: ArticleIndex) -> None:
     recommender = Recommender(seeded)
     store_lists_of(recommender, owners_to_rank(recommender))
@@ -208,6 +210,7 @@ def test_lists_ranked_before_a_write_are_refused(seeded: ArticleIndex) -> None:
     assert seeded.store.related_lists.count() == 0
 
 
+@pytest.mark.slow
 def test_a_write_to_an_index_without_stored_lists_stores_every_list(seeded: ArticleIndex) -> None:
     seeded.upsert([make_article("another", "Another story", "About something else entirely.")])
     assert refresh_lists_after_write(Recommender(seeded), ["another"]) == len(SEEDS) + 1
@@ -215,6 +218,7 @@ def test_a_write_to_an_index_without_stored_lists_stores_every_list(seeded: Arti
     assert _answers(Recommender(seeded)) == _answers(Recommender(seeded, list_depth=0))
 
 
+@pytest.mark.slow
 def test_a_write_ranks_again_lists_ranked_under_other_settings(seeded: ArticleIndex) -> None:
     store_lists_of(Recommender(seeded), owners_to_rank(Recommender(seeded)))
     other = Recommender(seeded, list_depth=5)
@@ -248,6 +252,7 @@ def _cli(*args: str) -> str:
     return result.output
 
 
+@pytest.mark.slow
 def test_precompute_command_is_resumable_and_the_cli_keeps_lists_in_step(
     cli_index: Path, tmp_path: Path
 ) -> None:
@@ -368,6 +373,7 @@ def test_lists_deeper_than_a_quarter_of_the_pool_are_neither_ranked_nor_read(
     assert counter.calls == 1
 
 
+@pytest.mark.slow
 def test_stored_lists_equal_live_ranking_when_the_pool_is_smaller_than_the_corpus(
     open_test_index: OpenIndex,
 ) -> None:

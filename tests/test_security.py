@@ -102,6 +102,7 @@ def test_read_only_refuses_writes_even_with_the_right_token(index_dir: Path) -> 
         assert client.get("/articles/libya-1").status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "article_id",
     ["../../escape", "/etc/passwd", "..\\..\\windows", "newsrec-store.sqlite", "..", "%2e%2e"],

@@ -32,6 +32,7 @@ def test_the_url_shown_is_one_a_browser_opens(host: str, url: str) -> None:
     assert browsable_url(host, 8000) == url
 
 
+@pytest.mark.slow  # starts `newsrec serve` processes
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_prints_one_url(tmp_path: Path, workers: int) -> None:
     settings = build_index(tmp_path / "index")

@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from service.api import create_app
 from service.settings import ServiceSettings
 from tests.service_support import build_index, corpus, running_server
+
+pytestmark = pytest.mark.slow
 
 VERSIONS = {
     "A version": "election ballot parliament vote coalition version A",

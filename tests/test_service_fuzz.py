@@ -18,6 +18,7 @@ from tests.service_support import app_client, build_index
 pytestmark = pytest.mark.fuzz
 
 
+@pytest.mark.slow
 def test_generated_requests_get_documented_answers_and_no_server_error() -> None:
     report = fuzz_service(examples=12, random_seed=1)
     assert report.failures == {}, "\n\n".join(report.failures.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -9,6 +10,7 @@ from service import cli_serve
 from tests.conftest import modules_imported_after
 
 
+@pytest.mark.slow
 def test_importing_the_api_loads_no_model_and_builds_no_app() -> None:
     assert modules_imported_after("import service.api", ["torch", "sentence_transformers"]) == []
     import service.api

@@ -16,6 +16,8 @@ import pytest
 
 from tests.service_support import build_index, free_port
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "workers-token"
 
 

@@ -67,6 +67,7 @@ def test_an_update_replaces_cached_answers(client: TestClient) -> None:
     assert after != before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("payload", "fragment"),
     [

@@ -77,6 +77,7 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp
     return _run
 
 
+@pytest.mark.slow
 def test_cli_summary_json_is_the_central_sentences_verbatim(run: Any, tmp_path: Path) -> None:
     result = run("summary", "sec-libya-03", "--json")
     assert result.code == 0 and result.err == ""
@@ -96,6 +97,7 @@ def test_cli_summary_json_is_the_central_sentences_verbatim(run: Any, tmp_path: 
     assert text.out.splitlines() == ["sec-libya-03", *(f"  - {s}" for s in two)]
 
 
+@pytest.mark.slow
 def test_cli_summary_is_cached_and_recomputed_when_the_article_changes(
     run: Any, tmp_path: Path
 ) -> None:
@@ -125,6 +127,7 @@ def test_cli_summary_is_cached_and_recomputed_when_the_article_changes(
     cache.close()
 
 
+@pytest.mark.slow
 def test_cli_summary_of_a_text_needs_no_index(run: Any) -> None:
     result = run(
         "summary",
@@ -143,6 +146,7 @@ def test_cli_summary_of_a_text_needs_no_index(run: Any) -> None:
     assert result.json() == {"sentences": ["The river flood forced villages to evacuate."]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -162,6 +166,7 @@ def test_cli_errors_are_one_line_and_exit_2(run: Any, args: tuple[str, ...], mes
     assert line.startswith("error: ") and message in line
 
 
+@pytest.mark.slow
 def test_cli_explain_gives_why_for_related_and_slots(run: Any) -> None:
     result = run("explain", "pol-varenia-03", "-k", "3", "--json")
     assert result.code == 0

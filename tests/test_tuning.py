@@ -75,6 +75,7 @@ def _write(path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_tune_learns_the_time_boost_a_site_needs_and_the_ranking_uses_it(
     cli: Cli,  # noqa: F811
     tmp_path: Path,

@@ -13,6 +13,7 @@ from recommender.dates import parse_published
 from tests.conftest import WCEP_FILE
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.shared,
     pytest.mark.skipif(not WCEP_FILE.exists(), reason="../shared/data/wcep is not here"),
 ]
