@@ -12,9 +12,11 @@ the index as it stands when the list is ranked: nothing is stored beside the rel
 and no write can leave a neighbour set stale.
 
 Measured in `eval.fusion_study` (exhaustive scoring, paired t-tests against the blend
-alone): with k = 7 and weight 0.1 it gains on every corpus assembled here (Wikinews one-offs
-beside the seeds, two-article WCEP stories, WCEP monthly digests, the seeds, a WCEP slice),
-where query expansion with the same neighbours lost on two-article stories.
+alone): with k = 7, weight 0.1 and sets taken within the query's best 50 candidates it gains
+on every corpus assembled here (Wikinews one-offs beside the seeds, two-article WCEP stories,
+WCEP monthly digests, the seeds, a WCEP slice), where query expansion with the same
+neighbours lost on two-article stories. Sets over the whole corpus, or within 200, measure
+the same; 50 keeps the cost to a few milliseconds a list (`eval.bench_neighbours`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,13 @@ def pairwise_scores(
     TF-IDF rows; row i is scored from article i's side, with the dense weight its number of
     distinct terms gives (`Ranking.dense_weight_for`). No time factor."""
     dense = np.asarray(vectors @ vectors.T, dtype=np.float64)
-    lexical = np.asarray((terms @ terms.T).toarray(), dtype=np.float64)
+    # The rows' own terms renumbered from 0: a product over the hashed space's million
+    # columns costs tens of milliseconds in scipy's bookkeeping alone (measured).
+    used, columns = np.unique(terms.indices, return_inverse=True)
+    compact = sparse.csr_matrix(
+        (terms.data, columns.reshape(-1), terms.indptr), shape=(terms.shape[0], len(used))
+    )
+    lexical = np.asarray((compact @ compact.T).toarray(), dtype=np.float64)
     weights = np.asarray(
         [dense_weight_for(int(n)) for n in np.diff(terms.indptr)], dtype=np.float64
     )[:, None]

@@ -147,7 +147,7 @@ class Ranking:
     # eval.fusion_study, where query expansion lost on two-article stories.
     neighbour_weight: float = 0.1
     neighbour_count: int = 7
-    neighbour_pool: int = 200
+    neighbour_pool: int = 50
 
     def dense_weight_for(self, distinct_terms: int) -> float:
         """The dense side's weight for a query with this many distinct terms."""
@@ -273,6 +273,8 @@ class _Query:
     chosen: list[np.ndarray] = field(default_factory=list)  # fingerprints already picked
     # What candidates are scored against: the query itself, or its feedback expansion.
     scoring: tuple[np.ndarray, sparse.csr_matrix] | None = None
+    # Unfiltered pools by depth: a stored list's related items and slots rank the same pool.
+    pools: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
 
 
 class Recommender:
@@ -722,6 +724,8 @@ class Recommender:
 
         Leaves out the query, its near-duplicates and rows outside `allowed`.
         """
+        if allowed is None and depth in query.pools:
+            return query.pools[depth]
         if allowed is None and query.first_block is not None:
             dense_ids = query.first_block[1][query.first_block[1] >= 0]
         else:
@@ -754,7 +758,10 @@ class Recommender:
         if self.ranking.neighbour_weight > 0.0:
             scores = self._with_neighbour_bonus(query, candidates, scores)
         order = np.argsort(-scores, kind="stable")
-        return [(int(candidates[i]), float(scores[i])) for i in order]
+        found = [(int(candidates[i]), float(scores[i])) for i in order]
+        if allowed is None:
+            query.pools[depth] = found
+        return found
 
     def _with_neighbour_bonus(
         self, query: _Query, candidates: np.ndarray, scores: np.ndarray
