@@ -70,6 +70,8 @@ class RelatedEvalOutcome:
     examples: list[Example] = field(default_factory=list)
     relevant_scores: list[float] = field(default_factory=list)  # default's top `depth`
     other_scores: list[float] = field(default_factory=list)
+    # The default system's related list with each page option (eval.page_options).
+    page_options: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def primary_metric(self) -> str:

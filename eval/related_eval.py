@@ -37,8 +37,9 @@ from eval.metrics import (
     to_run,
 )
 from eval.outcome import AccuracyView, Example, ExampleItem, RelatedEvalOutcome, Target
+from eval.page_options import page_option_costs
 from eval.report import write_report
-from eval.slots import RankingSlots, RecommenderSlots, SlotSource
+from eval.slots import RankingSlots, RecommenderSlots, SlotSource, story_side_rates
 from eval.systems import (
     BM25System,
     DenseSystem,
@@ -56,7 +57,15 @@ from recommender import build_recommender as build_default_recommender
 SYSTEM_NAMES = ("random", "recency", "tfidf", "bm25", "dense", "hybrid", "default")
 REFERENCE_SYSTEMS = ("tfidf", "bm25", "dense")  # the bar is set against these
 DEPTH = 100
-OTHER_METRICS = ["coverage", "diversity", "duplicates", "slot_fill", "slot_same_story"]
+OTHER_METRICS = [
+    "coverage",
+    "diversity",
+    "duplicates",
+    "slot_fill",
+    "slot_same_story",
+    "slot_story",
+    "slot_filler",
+]
 EXAMPLES = 3
 EXAMPLE_DEPTH = 5
 _QUERY_CHUNK = 256  # queries per call to a system: the unit of progress
@@ -133,6 +142,15 @@ def evaluate_related(
                 source = slot_source or RankingSlots(corpus, rankings[name])
                 slots[name] = source.slots(corpus.queries)
                 seconds[name] = time.perf_counter() - started
+            page_options = {}
+            default = built["default"][0] if "default" in built else None
+            if isinstance(default, RecommenderSystem):  # in process (not via_http)
+                page_options = page_option_costs(
+                    default.recommender,
+                    corpus,
+                    k,
+                    lambda ids: vectors[[corpus.positions[i] for i in ids]],
+                )
 
     def vector_of(ids: Sequence[str]) -> np.ndarray:
         return vectors[[corpus.positions[i] for i in ids]]
@@ -158,6 +176,7 @@ def evaluate_related(
                 rankings[name], signature_of, k, settings.duplicate_threshold
             ),
             **slot_metrics(corpus, slots[name]),
+            **story_side_rates(corpus, slots[name]),
         }
         for name in names
     }
@@ -181,6 +200,7 @@ def evaluate_related(
         examples=_examples(corpus, rankings, ["default", plain.best_baseline]),
         relevant_scores=relevant,
         other_scores=other,
+        page_options=page_options,
     )
 
 

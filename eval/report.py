@@ -28,6 +28,8 @@ _METRIC_LABELS = {
     "duplicates": "duplicate rate",
     "slot_fill": "slot fill rate",
     "slot_same_story": "slot is same story",
+    "slot_story": "slot same story where one exists",
+    "slot_filler": "slot filled where the story has none",
 }
 
 
@@ -92,6 +94,7 @@ def render_markdown(outcome: RelatedEvalOutcome, *, has_scores: bool = True) -> 
         "",
         _table(outcome, outcome.metrics, outcome.other_metrics, seconds=True),
         "",
+        *_page_option_lines(outcome),
         "## Charts",
         "",
         *(
@@ -133,6 +136,38 @@ def _setting_lines(outcome: RelatedEvalOutcome) -> list[str]:
     ]
 
 
+def _page_option_lines(outcome: RelatedEvalOutcome) -> list[str]:
+    """The default system's list with max_per_story / diversity (eval.page_options)."""
+    if not outcome.page_options:
+        return []
+    metric = f"ndcg@{outcome.k}"
+    rows = [
+        [
+            name,
+            f"{figures[metric]:.4f}",
+            f"{figures['ndcg_change']:+.4f}",
+            f"{figures['diversity']:.4f}",
+            f"{figures['diversity_change']:+.4f}",
+        ]
+        for name, figures in outcome.page_options.items()
+    ]
+    header = ["page option", metric, "change", "diversity", "change"]
+    table = [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+    return [
+        "## Page options of the default system",
+        "",
+        f"The related list with `max_per_story` or `diversity`: what each costs in {metric}"
+        " (same-story judgements) and gains in intra-list diversity, against the plain list.",
+        "",
+        *table,
+        "",
+    ]
+
+
 def _beyond_text(k: int) -> str:
     return (
         f"Coverage: share of the corpus shown in any top {k}. Diversity: 1 - mean pairwise"
@@ -140,7 +175,9 @@ def _beyond_text(k: int) -> str:
         " are a near-duplicate (MinHash shingle Jaccard >= threshold) of the query or of an"
         " item above them. Slots: previous/next (a baseline's slots apply the core's rule to"
         " its list); fill = filled share of the 2 slots, same story = share of filled slots of"
-        " the query's story. Seconds: time to rank every query and fill its slots."
+        " the query's story; same story where one exists = of the sides where the query's story"
+        " has an article, those whose slot holds one; filled where none = of the other sides,"
+        " those filled anyway. Seconds: time to rank every query and fill its slots."
     )
 
 

@@ -171,3 +171,33 @@ def _on_side(other: Any, moment: Any, side: int) -> bool:
     if other is None:
         return False
     return bool(other.before(moment) if side == 0 else moment.before(other))
+
+
+def story_side_rates(corpus: LabelledCorpus, slots: dict[str, SlotPair]) -> dict[str, float]:
+    """`eval related`'s story figures of the slots, as `slot_rates` counts them:
+    `slot_story`: of the sides where the query's story has an article, those whose slot
+    holds one; `slot_filler`: of the sides where it has none, those filled anyway."""
+    has_side = same = without = filled_without = 0
+    members: dict[str, list[Article]] = defaultdict(list)
+    for article in corpus.articles:
+        if article.story:
+            members[article.story].append(article)
+    for query_id, pair in slots.items():
+        query = corpus.article(query_id)
+        moment = query.published_time
+        for side, slot in enumerate(pair):
+            story_side = moment is not None and any(
+                _on_side(m.published_time, moment, side)
+                for m in members[query.story or ""]
+                if m.id != query_id
+            )
+            if story_side:
+                has_side += 1
+                same += slot is not None and corpus.story_of(slot) == query.story
+            else:
+                without += 1
+                filled_without += slot is not None
+    return {
+        "slot_story": same / has_side if has_side else nan,
+        "slot_filler": filled_without / without if without else nan,
+    }

@@ -158,7 +158,8 @@ def _progress() -> Iterator[ProgressCallback]:
 def _tables(found: dict[str, Any]) -> list[str]:
     k = found["k"]
     labels = {"coverage": f"cov@{k}", "diversity": f"ild@{k}", "duplicates": f"dup@{k}"}
-    labels |= {"slot_fill": "slot_fill", "slot_same_story": "slot_story"}
+    labels |= {"slot_fill": "slot_fill", "slot_same_story": "slot_prec"}
+    labels |= {"slot_story": "story", "slot_filler": "filler"}  # eval.slots.story_side_rates
     columns = [*found["accuracy_metrics"], *found["other_metrics"]]
     collapsed = found["collapsed"]
     return [
@@ -170,6 +171,22 @@ def _tables(found: dict[str, Any]) -> list[str]:
         f"near-duplicates collapsed ({collapsed['queries']:,} queries):",
         *_table(found["systems"], found["accuracy_metrics"], labels, collapsed["metrics"]),
         *_summary_lines(collapsed),
+        *_page_option_lines(found.get("page_options", {}), k),
+    ]
+
+
+def _page_option_lines(options: dict[str, dict[str, float]], k: int) -> list[str]:
+    """The default list with max_per_story / diversity: nDCG cost, diversity gain."""
+    if not options:
+        return []
+    return [
+        "",
+        "page options of the default list (change against plain):",
+        *(
+            f"{name:<16} ndcg@{k} {figures[f'ndcg@{k}']:.4f} ({figures['ndcg_change']:+.4f})  "
+            f"ild@{k} {figures['diversity']:.4f} ({figures['diversity_change']:+.4f})"
+            for name, figures in options.items()
+        ),
     ]
 
 

@@ -11,15 +11,10 @@ from recommender import Recommender
 from recommender.related import SLOT_STRATEGIES
 from recommender.stories import StoryClustering
 from recommender.story_store import founded_by
-from tests.test_stories import (  # noqa: F401 (open_stories is a fixture)
-    CLUSTERING,
-    VOCABULARY,
-    Open,
-    _article,
-    _story,
-    _story_id,
-    open_stories,
-)
+from tests import test_stories
+from tests.test_stories import CLUSTERING, VOCABULARY, Open, _article, _story, _story_id
+
+open_stories = test_stories.open_stories  # the fixture, shared
 
 
 def _bridged(open_stories: Open, clustering: StoryClustering = CLUSTERING):
