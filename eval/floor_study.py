@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,17 +37,20 @@ from eval.assembled_corpora import read_jsonl
 from eval.relevance_study import ScoredCorpus, _text, scored_corpus
 from recommender import Settings
 from recommender.lexical import term_vectors
-from recommender.related import Ranking, Recommender, RelatedFilters
+from recommender.related import SLOT_RELEVANCE_FLOOR, Ranking, Recommender, RelatedFilters
 from recommender.relevance_floor import (
+    FLOOR_FILE,
+    NEIGHBOUR_GUARD,
     floors_from_null,
     length_bounds,
     length_class,
-    sampled_pairs,
+    null_sample,
 )
 from recommender.system import build_ranking, open_index
 
-RATES = (100, 1000, 10000)
+RATES = (30, 100, 1000, 10000)
 K = 10
+GUARD = NEIGHBOUR_GUARD
 _DISCOUNTS = 1.0 / np.log2(np.arange(2, K + 2))
 
 
@@ -107,32 +112,60 @@ def corpus_outcome(corpus: ScoredCorpus, query_floors: np.ndarray) -> FloorOutco
     )
 
 
-def study_corpus(path: Path, vectors_dir: Path, ranking: Ranking) -> list[str]:
+def study_corpus(path: Path, vectors_dir: Path, ranking: Ranking) -> Iterator[str]:
     corpus = scored_corpus(path, vectors_dir, ranking)
     rows = list(read_jsonl(path))
     terms = np.diff(term_vectors([_text(row) for row in rows]).indptr)
     bounds = length_bounds(ranking.short_text_terms, ranking.long_text_terms)
     classes = length_class(terms, bounds)
-    pairs = sampled_pairs(terms, bounds)
-    null = np.concatenate([corpus.scores[query, candidates] for query, candidates in pairs])
-    null_classes = np.concatenate([np.full(len(c), classes[q]) for q, c in pairs])
+    # The product's sample (relevance_floor.null_sample) over the exhaustive scores.
+    null, null_classes, null_queries = null_sample(
+        np.arange(len(rows)), terms, lambda row, others: corpus.scores[row, others], bounds
+    )
+    # Variant: leave each query's GUARD best-scoring articles out of its null pairs (on a
+    # small archive of large stories, random pairs are often related).
+    kth = -np.partition(-corpus.scores, GUARD - 1, axis=1)[:, GUARD - 1]
+    unguarded = null < kth[null_queries]
     counts = np.bincount(classes, minlength=len(bounds) + 1)
-    lines = [
+    yield (
         f"{corpus.name}: {len(corpus.queries)} story queries, {len(corpus.one_offs)} one-offs;"
-        f" articles per length class {counts.tolist()} (bounds {bounds}); {len(null)} pairs"
-    ]
+        f" articles per length class {counts.tolist()} (bounds {bounds}); {len(null)} pairs,"
+        f" {len(null) - int(unguarded.sum())} of them among their query's top {GUARD}"
+    )
+    yield "  " + _slot_floor_rates(null, null_classes, len(bounds) + 1)
     for one_in in RATES:
-        floors, own = floors_from_null(null, null_classes, len(bounds) + 1, one_in)
-        per_class = np.asarray(floors)[classes]
+        floors, own = floors_from_null(null, null_classes, len(bounds) + 1, one_in, null_queries)
+        guarded, _ = floors_from_null(
+            null[unguarded],
+            null_classes[unguarded],
+            len(bounds) + 1,
+            one_in,
+            null_queries[unguarded],
+        )
         pooled = np.full(len(rows), np.quantile(null, 1 - 1 / one_in, method="higher"))
-        shown = ", ".join(f"{f:.3f}" + ("" if n else "*") for f, n in zip(floors, own, strict=True))
-        lines.append(f"  1 in {one_in}: floors per class {shown} (*: pooled)")
-        lines.append(corpus_outcome(corpus, per_class).line("per length class"))
-        lines.append(corpus_outcome(corpus, pooled).line("pooled (one floor)"))
-    return lines
+        yield f"  1 in {one_in}: floors per class {_floors(floors, own)} (*: pooled)"
+        yield corpus_outcome(corpus, np.asarray(floors)[classes]).line("per class, no guard")
+        yield corpus_outcome(corpus, pooled).line("one floor, no guard")
+        yield corpus_outcome(corpus, np.asarray(guarded)[classes]).line(
+            f"per class, top {GUARD} guarded"
+        )
 
 
-def study_index(index_dir: Path, queries: int, random_state: int = 0) -> list[str]:
+def _floors(floors: tuple[float, ...], own: tuple[int, ...]) -> str:
+    return ", ".join(f"{f:.3f}" + ("" if n else "*") for f, n in zip(floors, own, strict=True))
+
+
+def _slot_floor_rates(null: np.ndarray, classes: np.ndarray, class_count: int) -> str:
+    """What the slots' fixed floor is as a rate: 1 in how many random pairs clear it."""
+    rates = []
+    for kind in range(class_count):
+        mine = null[classes == kind]
+        above = int((mine >= SLOT_RELEVANCE_FLOOR).sum())
+        rates.append(f"1 in {len(mine) / above:,.0f}" if above else f"0 of {len(mine)}")
+    return f"slot floor {SLOT_RELEVANCE_FLOOR} per class: " + ", ".join(rates)
+
+
+def study_index(index_dir: Path, queries: int, random_state: int = 0) -> Iterator[str]:
     """The product end to end on an index (a copy: opening migrates it)."""
     with sqlite3.connect(index_dir / "newsrec-store.sqlite") as db:
         gold = dict(db.execute("SELECT id, story FROM articles").fetchall())
@@ -146,21 +179,29 @@ def study_index(index_dir: Path, queries: int, random_state: int = 0) -> list[st
     picked_stories = list(rng.choice(storied, min(queries, len(storied)), replace=False))
     picked_others = list(rng.choice(unlabelled, min(queries, len(unlabelled)), replace=False))
     settings = Settings(index_dir=index_dir)
-    lines = [f"{index_dir}: {len(storied)} story articles, {len(unlabelled)} unlabelled"]
+    yield f"{index_dir}: {len(storied)} story articles, {len(unlabelled)} unlabelled"
     with open_index(settings, writable=True) as index:
+        ranking = build_ranking(settings, index_dir)
+        recommender = Recommender(index, ranking, list_depth=0)
+        row_ids = index.catalog.row_ids
+        terms = np.asarray([index.lexical.query_of(int(row)).nnz for row in row_ids])
+        bounds = length_bounds(ranking.short_text_terms, ranking.long_text_terms)
+        counts = np.bincount(length_class(terms, bounds), minlength=len(bounds) + 1)
+        yield f"  articles per length class {counts.tolist()} (bounds {bounds})"
+        null, null_classes, _ = null_sample(row_ids, terms, recommender.pair_scores, bounds)
+        yield "  " + _slot_floor_rates(null, null_classes, len(bounds) + 1)
         for one_in in RATES:
-            recommender = Recommender(
-                index, build_ranking(settings, index_dir), list_depth=0, floor_one_in=one_in
-            )
+            (index_dir / FLOOR_FILE).unlink(missing_ok=True)
+            recommender = Recommender(index, ranking, list_depth=0, floor_one_in=one_in)
+            started = time.perf_counter()
             floor = recommender.relevance_floor()
-            shown = ", ".join(
-                f"{f:.3f}" + ("" if n else "*")
-                for f, n in zip(floor.floors, floor.pairs, strict=True)
+            took = time.perf_counter() - started
+            yield (
+                f"  1 in {one_in}: floors per class {_floors(floor.floors, floor.pairs)}"
+                f" (*: pooled); estimated in {took:.1f} s"
             )
-            lines.append(f"  1 in {one_in}: floors per class {shown} (*: pooled)")
             outcome = _index_outcome(recommender, picked_stories, picked_others, gold, members)
-            lines.append(outcome.line("per length class", "unlabelled"))
-    return lines
+            yield outcome.line(f"per class, top {GUARD} guarded", "unlabelled")
 
 
 def _index_outcome(
@@ -204,9 +245,11 @@ def main() -> None:
     arguments = parser.parse_args()
     ranking = Ranking()
     for path in arguments.corpora:
-        print("\n".join(study_corpus(path, arguments.vectors_dir, ranking)), flush=True)
+        for line in study_corpus(path, arguments.vectors_dir, ranking):
+            print(line, flush=True)
     if arguments.index is not None:
-        print("\n".join(study_index(arguments.index, arguments.queries)), flush=True)
+        for line in study_index(arguments.index, arguments.queries):
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +33,7 @@ from recommender.neighbourhood import pairwise_scores, shared_neighbour_bonus
 from recommender.related_lists import RankedLists
 from recommender.relevance_floor import (
     DEFAULT_ONE_IN,
+    NEIGHBOUR_GUARD,
     RelevanceFloor,
     calibrate,
     length_bounds,
@@ -384,19 +385,19 @@ class Recommender:
         _check_k(k)
         filters = filters or RelatedFilters()
         picked: dict[str, list[tuple[int, float]]] = {}
-        floors: dict[str, float | None] = {}
         if not explain and self._lists_serve(k, filters):
             for article_id, ranked in self._stored_lists(article_ids).items():
                 picked[article_id] = _best_first(ranked.related[:k])
-                floors[article_id] = self._floor_of(self._terms_of(article_id), filters)
         unranked = [article_id for article_id in article_ids if article_id not in picked]
         queries = self._stored_queries(
             unranked, depth=max(k + _FIRST_DEPTH_MARGIN, self.ranking.pool_depth)
         )
         for article_id, query in queries.items():
             picked[article_id] = _best_first(self._pick(query, k, filters))
-            floors[article_id] = self._floor_of(query.terms.nnz, filters)
-        kept = {article_id: _above(hits, floors[article_id]) for article_id, hits in picked.items()}
+        kept = {
+            article_id: self._floored(self._query_of(article_id), hits, filters)
+            for article_id, hits in picked.items()
+        }
         items = self._materialise(kept, self._explained(queries) if explain else None)
         return {
             article_id: RelatedResult(items[article_id], len(picked[article_id]) - len(hits))
@@ -416,7 +417,7 @@ class Recommender:
         if ranked is None:
             return None
         picked = _best_first(ranked.related[:k])
-        kept = _above(picked, self._floor_of(self._terms_of(article_id), filters))
+        kept = self._floored(self._query_of(article_id), picked, filters)
         items = self._materialise({article_id: kept})[article_id]
         return RelatedResult(items, len(picked) - len(kept))
 
@@ -430,12 +431,13 @@ class Recommender:
         if floor is None or not floor.fits(self.floor_one_in, articles, ranking):
             floor = load_floor(self.index.directory)
         if floor is None or not floor.fits(self.floor_one_in, articles, ranking):
-            lexical, row_ids = self.index.lexical, self.index.catalog.row_ids
-            terms = np.asarray([lexical.query_of(int(row_id)).nnz for row_id in row_ids])
+            row_ids = self.index.catalog.row_ids
+            terms = np.diff(self.index.lexical.rows_of(row_ids).indptr)
             floor = calibrate(
                 row_ids,
                 terms,
                 self.pair_scores,
+                guard=self.neighbour_guard,
                 one_in=self.floor_one_in,
                 bounds=length_bounds(self.ranking.short_text_terms, self.ranking.long_text_terms),
                 ranking=ranking,
@@ -447,28 +449,51 @@ class Recommender:
 
     def pair_scores(self, row_id: int, candidates: np.ndarray) -> np.ndarray:
         """The ranking's scores of stored articles against a stored article: (m,)."""
+        return self._fused(self._row_query(row_id), np.asarray(candidates, dtype=np.int64))
+
+    def neighbour_guard(self, row_id: int) -> float:
+        """A stored article's NEIGHBOUR_GUARD-th best score over its dense and lexical
+        candidates (-inf with fewer), blended as `pair_scores`: its story would score above."""
+        query = self._row_query(row_id)
+        pool = self._pool(query, None, NEIGHBOUR_GUARD)
+        if len(pool) < NEIGHBOUR_GUARD:
+            return -math.inf
+        blended = self._fused(query, np.asarray([hit[0] for hit in pool], dtype=np.int64))
+        return float(np.sort(blended)[-NEIGHBOUR_GUARD])
+
+    def _row_query(self, row_id: int) -> _Query:
+        """A stored article as a query, without a prefetched block."""
         catalog = self.index.catalog
-        query = _Query(
+        return _Query(
             self.index.vectors.vectors_of(np.asarray([row_id]))[0],
             catalog.fingerprint(row_id),
             catalog.published(row_id),
             self.index.lexical.query_of(row_id),
             row_id,
         )
-        return self._fused(query, np.asarray(candidates, dtype=np.int64))
 
-    def _terms_of(self, article_id: str) -> int:
-        return int(self.index.lexical.query_of(self.index.row_id(article_id)).nnz)
+    def _query_of(self, article_id: str) -> Callable[[], _Query]:
+        return lambda: self._row_query(self.index.row_id(article_id))
 
-    def _floor_of(self, distinct_terms: int, filters: RelatedFilters) -> float | None:
-        """The score an item of a query with this many distinct terms must reach:
-        `min_score`, the calibrated floor (when on), whichever is higher; None: no floor."""
-        floor = filters.min_score
+    def _floored(
+        self, query: Callable[[], _Query], picked: list[tuple[int, float]], filters: RelatedFilters
+    ) -> list[tuple[int, float]]:
+        """The picks (best first) that reach `min_score` (their shown score) and, when on,
+        the calibrated floor. Applied when a list is read, so stored lists and the live
+        ranking agree whatever the floors are.
+
+        The calibrated floor is compared with the pair's blended score, without the
+        shared-neighbour bonus of the list's own ranking: the floor was estimated on
+        blended scores of random pairs (`pair_scores`), which get no bonus. `query` is
+        built only then."""
+        kept = [hit for hit in picked if filters.min_score is None or hit[1] >= filters.min_score]
         on = self.calibrated_floor if filters.calibrated_floor is None else filters.calibrated_floor
-        if on and len(self.index) > 1:
-            calibrated = self.relevance_floor().floor_for(distinct_terms)
-            floor = calibrated if floor is None else max(floor, calibrated)
-        return floor
+        if not on or not kept or len(self.index) < 2:
+            return kept
+        scoring = query()
+        floor = self.relevance_floor().floor_for(scoring.terms.nnz)
+        blended = self._fused(scoring, np.asarray([row_id for row_id, _ in kept], dtype=np.int64))
+        return [hit for hit, score in zip(kept, blended, strict=True) if score >= floor]
 
     def stored_slots(self, article_id: str) -> Slots | None:
         """`slots` when they are stored (a few reads, no ranking); else None."""
@@ -503,8 +528,10 @@ class Recommender:
             self.index.lexical.query_for_text(text),
         )
         filters = filters or RelatedFilters()
-        picked = _above(
-            _best_first(self._pick(query, k, filters)), self._floor_of(query.terms.nnz, filters)
+        picked = self._floored(
+            lambda: replace(query, scoring=None, chosen=[]),
+            _best_first(self._pick(query, k, filters)),
+            filters,
         )
         explained = {"": ExplainedQuery(text, query.terms, (), moment)} if explain else None
         return self._materialise({"": picked}, explained)[""]
@@ -1011,12 +1038,6 @@ def _related(summaries: dict[int, ArticleSummary], hit: tuple[int, float]) -> Re
         found.topics,
         story=found.story,
     )
-
-
-def _above(picked: list[tuple[int, float]], floor: float | None) -> list[tuple[int, float]]:
-    """The picks (best first) that reach the floor: applied when a list is read, so the
-    stored lists and the live ranking agree whatever the floor is."""
-    return picked if floor is None else [hit for hit in picked if hit[1] >= floor]
 
 
 def _best_first(picked: list[tuple[int, float]]) -> list[tuple[int, float]]:

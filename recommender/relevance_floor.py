@@ -8,6 +8,12 @@ are the scores of unrelated pairs. The floor is the score that fewer than 1 in `
 them reach: a related item is shown only when an unrelated article would outscore it that
 rarely.
 
+Random pairs are not all unrelated on a small archive of large stories, and at a rate of
+1 in 100 even 1% of related pairs in the sample lifts the floor into the stories' own
+scores. So each sampled query's own nearest neighbours (its `NEIGHBOUR_GUARD` best-scoring
+articles, where its story would be) are left out of its null pairs: measured on every
+corpus, this keeps the floor from withholding story articles (eval/floor_study.py).
+
 The null depends on the query's length (its dense weight, the spread of its TF-IDF
 cosines), so it is estimated per length class of the query (distinct terms, the quantity
 the blend depends on), each from a bounded sample of random pairs; a class with too few
@@ -37,14 +43,19 @@ DEFAULT_ONE_IN = 1000
 # Pairs scored per length class (queries x candidates each): bounded cost whatever the
 # index size (about a second at 50k articles); at 1 in 1,000 it leaves ~30 pairs above the
 # floor to place it.
-QUERIES_PER_CLASS = 120
-CANDIDATES_PER_QUERY = 256
-# A class needs this many times `one_in` pairs to estimate its own quantile.
+QUERIES_PER_CLASS = 80
+CANDIDATES_PER_QUERY = 384
+NEIGHBOUR_GUARD = 20
+# A class needs this many times `one_in` pairs, from at least MIN_QUERIES queries (pairs
+# of one query are alike), to estimate its own quantile.
 MIN_EXCEEDANCES = 10
+MIN_QUERIES = 20
 # Recalibrate when the index has grown or shrunk by more than this share.
 REFRESH_CHANGE = 0.1
 
 PairScorer = Callable[[int, np.ndarray], np.ndarray]
+# A query's NEIGHBOUR_GUARD-th best score (-inf when it has fewer neighbours).
+GuardScore = Callable[[int], float]
 
 
 @dataclass(frozen=True)
@@ -100,12 +111,17 @@ def length_class(distinct_terms: np.ndarray, bounds: tuple[int, ...]) -> np.ndar
 
 
 def floors_from_null(
-    null_scores: np.ndarray, classes: np.ndarray, class_count: int, one_in: int
+    null_scores: np.ndarray,
+    classes: np.ndarray,
+    class_count: int,
+    one_in: int,
+    queries: np.ndarray | None = None,
 ) -> tuple[tuple[float, ...], tuple[int, ...]]:
     """Per class, the score fewer than 1 in `one_in` of its null pairs exceed.
 
     null_scores: (m,) scores of (nearly all) unrelated pairs; classes: (m,) the length class
-    of each pair's query. A class with fewer than MIN_EXCEEDANCES * one_in pairs takes the
+    of each pair's query; queries: (m,) which query each pair is of (None: all distinct). A
+    class with fewer than MIN_EXCEEDANCES * one_in pairs or MIN_QUERIES queries takes the
     pooled quantile (and reports 0 pairs of its own).
     """
     if not len(null_scores):
@@ -114,8 +130,10 @@ def floors_from_null(
     pooled = float(np.quantile(null_scores, level, method="higher"))
     floors, pairs = [], []
     for kind in range(class_count):
-        mine = null_scores[classes == kind]
-        if len(mine) >= MIN_EXCEEDANCES * one_in:
+        members = classes == kind
+        mine = null_scores[members]
+        asked = len(mine) if queries is None else len(np.unique(queries[members]))
+        if len(mine) >= MIN_EXCEEDANCES * one_in and asked >= MIN_QUERIES:
             floors.append(float(np.quantile(mine, level, method="higher")))
             pairs.append(len(mine))
         else:
@@ -155,6 +173,7 @@ def calibrate(
     distinct_terms: np.ndarray,
     score_pairs: PairScorer,
     *,
+    guard: GuardScore | None = None,
     one_in: int = DEFAULT_ONE_IN,
     bounds: tuple[int, ...],
     ranking: str,
@@ -163,18 +182,40 @@ def calibrate(
     """Estimate the floor of an index from random pairs of its rows.
 
     row_ids, distinct_terms: (n,) every article's row id and distinct terms;
-    `score_pairs(query_row_id, candidate_row_ids)` gives the ranking's blended scores.
+    `score_pairs(query_row_id, candidate_row_ids)` gives the ranking's blended scores;
+    `guard(query_row_id)` the query's NEIGHBOUR_GUARD-th best score (None: no guard).
     """
     if len(row_ids) < 2:
         raise ValueError("an index of fewer than 2 articles has no pairs to calibrate on")
-    scores, classes = [], []
-    for query, candidates in sampled_pairs(distinct_terms, bounds, random_state):
-        scores.append(np.asarray(score_pairs(int(row_ids[query]), row_ids[candidates])))
-        classes.append(np.full(len(candidates), length_class(distinct_terms[[query]], bounds)[0]))
-    floors, pairs = floors_from_null(
-        np.concatenate(scores), np.concatenate(classes), len(bounds) + 1, one_in
+    scores, classes, queries = null_sample(
+        row_ids, distinct_terms, score_pairs, bounds, random_state, guard
     )
+    if not len(scores):
+        raise ValueError("every sampled pair is a near neighbour: the index is too small")
+    floors, pairs = floors_from_null(scores, classes, len(bounds) + 1, one_in, queries)
     return RelevanceFloor(one_in, bounds, floors, pairs, len(row_ids), ranking)
+
+
+def null_sample(
+    row_ids: np.ndarray,
+    distinct_terms: np.ndarray,
+    score_pairs: PairScorer,
+    bounds: tuple[int, ...],
+    random_state: int = 0,
+    guard: GuardScore | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scores of random pairs (`sampled_pairs`) without those scoring at or above their
+    query's guard, each pair's query length class and query position: three (m,) arrays."""
+    scores, classes, queries = [], [], []
+    for query, candidates in sampled_pairs(distinct_terms, bounds, random_state):
+        row_id = int(row_ids[query])
+        found = np.asarray(score_pairs(row_id, row_ids[candidates]))
+        if guard is not None:
+            found = found[found < guard(row_id)]
+        scores.append(found)
+        classes.append(np.full(len(found), length_class(distinct_terms[[query]], bounds)[0]))
+        queries.append(np.full(len(found), query))
+    return np.concatenate(scores), np.concatenate(classes), np.concatenate(queries)
 
 
 def load_floor(index_dir: Path) -> RelevanceFloor | None:
@@ -196,12 +237,14 @@ def save_floor(index_dir: Path, floor: RelevanceFloor) -> None:
 __all__ = [
     "DEFAULT_ONE_IN",
     "FLOOR_FILE",
+    "NEIGHBOUR_GUARD",
     "RelevanceFloor",
     "calibrate",
     "floors_from_null",
     "length_bounds",
     "length_class",
     "load_floor",
+    "null_sample",
     "sampled_pairs",
     "save_floor",
 ]

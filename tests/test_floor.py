@@ -14,6 +14,7 @@ from recommender.list_refresh import owners_to_rank, store_lists_of
 from recommender.related import Recommender, RelatedFilters
 from recommender.relevance_floor import (
     FLOOR_FILE,
+    NEIGHBOUR_GUARD,
     RelevanceFloor,
     calibrate,
     floors_from_null,
@@ -26,7 +27,8 @@ from recommender.relevance_floor import (
 from tests.conftest import make_article
 
 STORY_SIZE = 12
-UNRELATED = 150
+FAMILIES = 10
+FAMILY_SIZE = 30
 ONE_IN = 100
 
 
@@ -56,6 +58,10 @@ def test_a_class_too_small_for_its_quantile_takes_the_pooled_floor() -> None:
     pooled = float(np.quantile(scores, 0.999, method="higher"))
     assert pairs == (50_000, 0, 0)
     assert floors[1] == floors[2] == pooled != floors[0]
+    # Enough pairs but from too few queries (a query's pairs are alike): pooled too.
+    queries = np.concatenate([np.arange(50_000) % 5, np.arange(500)])
+    floors, pairs = floors_from_null(scores, classes, 3, one_in=1000, queries=queries)
+    assert pairs == (0, 0, 0) and floors == (pooled, pooled, pooled)
 
 
 def test_length_classes_follow_the_blend() -> None:
@@ -92,6 +98,31 @@ def test_calibrate_samples_a_bounded_number_of_pairs_without_self_pairs() -> Non
     assert floor.articles == 5000
 
 
+def test_the_guard_keeps_a_query_s_story_out_of_its_null() -> None:
+    """20 stories of 20 articles: 1 pair in 21 is of one story (scores near 0.8), far more
+    than 1 in 100, so the unguarded floor lands on the stories' own scores."""
+    rng = np.random.default_rng(5)
+    story = np.repeat(np.arange(20), 20)
+    table = rng.normal(0.0, 0.1, (400, 400))
+    same = story[:, None] == story[None, :]
+    table[same] = rng.normal(0.8, 0.05, int(same.sum()))
+    row_ids, terms = np.arange(400), np.full(400, 20)
+
+    def scorer(row_id: int, candidates: np.ndarray) -> np.ndarray:
+        return table[row_id, candidates]
+
+    def guard(row_id: int) -> float:
+        others = np.delete(table[row_id], row_id)
+        return float(np.sort(others)[-NEIGHBOUR_GUARD])
+
+    bounds = (32, 64, 127)
+    unguarded = calibrate(row_ids, terms, scorer, one_in=100, bounds=bounds, ranking="r")
+    guarded = calibrate(row_ids, terms, scorer, guard=guard, one_in=100, bounds=bounds, ranking="r")
+    assert unguarded.floor_for(20) > 0.6
+    unrelated = table[~same]
+    assert guarded.floor_for(20) == pytest.approx(np.quantile(unrelated, 0.99), abs=0.05)
+
+
 def test_a_kept_floor_round_trips_and_expires_with_the_index(tmp_path: Path) -> None:
     floor = RelevanceFloor(100, (32, 64, 127), (0.4, 0.3, 0.2, 0.1), (9, 9, 0, 0), 1000, "r")
     save_floor(tmp_path, floor)
@@ -112,8 +143,9 @@ def _words(rng: np.random.Generator, count: int) -> list[str]:
 
 
 def floor_corpus() -> list[Article]:
-    """One story of STORY_SIZE articles sharing most of their words, UNRELATED articles of
-    random words, and one more of those: the one-off 'lonely'."""
+    """As in a news archive: one story of STORY_SIZE articles sharing most of their words;
+    FAMILIES topics of FAMILY_SIZE articles sharing a few (the articles of a beat, loosely
+    alike); and the one-off 'lonely', of words of its own."""
     rng = np.random.default_rng(3)
     story_words = _words(rng, 15)
     articles = [
@@ -124,10 +156,18 @@ def floor_corpus() -> list[Article]:
         )
         for n in range(STORY_SIZE)
     ]
-    articles += [
-        make_article(f"other-{n}", " ".join(_words(rng, 3)), " ".join(_words(rng, 20)))
-        for n in range(UNRELATED)
-    ]
+    for family in range(FAMILIES):
+        beat = _words(rng, 10)
+        articles += [
+            make_article(
+                f"other-{family}-{n}",
+                " ".join(_words(rng, 3)),
+                " ".join(
+                    rng.permutation(list(rng.choice(beat, 6, replace=False)) + _words(rng, 14))
+                ),
+            )
+            for n in range(FAMILY_SIZE)
+        ]
     articles.append(make_article("lonely", " ".join(_words(rng, 3)), " ".join(_words(rng, 20))))
     return articles
 
@@ -151,8 +191,17 @@ def test_a_one_off_gets_fewer_items_and_says_how_many_were_withheld(
     terms = floor_index.lexical.query_of(floor_index.row_id("lonely")).nnz
     floor = on.relevance_floor().floor_for(terms)
     assert all(item.score >= floor for item in found.items)
-    # What is shown is the head of the unfloored list.
-    assert [item.id for item in found.items] == [item.id for item in off.items[: len(found.items)]]
+    # What is shown is the unfloored list without what fell under the floor, in its order
+    # (the floor reads the blended score, the list's order adds the neighbour bonus).
+    shown = [item.id for item in found.items]
+    assert shown == [item.id for item in off.items if item.id in set(shown)]
+    blended = on.pair_scores(
+        floor_index.row_id("lonely"),
+        np.asarray([floor_index.row_id(item.id) for item in off.items]),
+    )
+    assert shown == [
+        item.id for item, score in zip(off.items, blended, strict=True) if score >= floor
+    ]
 
 
 def test_exactly_k_items_when_k_clear_the_floor(floor_index: ArticleIndex) -> None:
@@ -187,7 +236,7 @@ def test_stored_lists_and_live_ranking_agree_under_the_floor(floor_index: Articl
     stored = Recommender(floor_index, calibrated_floor=True, floor_one_in=ONE_IN)
     store_lists_of(stored, owners_to_rank(stored))
     live = Recommender(floor_index, list_depth=0, calibrated_floor=True, floor_one_in=ONE_IN)
-    for article_id in ("lonely", "story-0", "other-3"):
+    for article_id in ("lonely", "story-0", "other-3-3"):
         read = stored.stored_related(article_id, 10)
         assert read is not None  # answered from the stored list
         ranked = live.related_results([article_id], 10)[article_id]
@@ -205,9 +254,9 @@ def test_the_floor_is_kept_with_the_index_and_estimated_again_when_it_grows(
     recommender = Recommender(floor_index, calibrated_floor=True, floor_one_in=ONE_IN)
     first = recommender.relevance_floor()
     assert load_floor(floor_index.directory) == first
-    assert first.articles == STORY_SIZE + UNRELATED + 1
+    assert first.articles == STORY_SIZE + FAMILIES * FAMILY_SIZE + 1
     rng = np.random.default_rng(4)
-    floor_index.upsert([make_article(f"new-{n}", " ".join(_words(rng, 20))) for n in range(30)])
+    floor_index.upsert([make_article(f"new-{n}", " ".join(_words(rng, 20))) for n in range(40)])
     again = Recommender(floor_index, calibrated_floor=True, floor_one_in=ONE_IN).relevance_floor()
-    assert again.articles == first.articles + 30
+    assert again.articles == first.articles + 40  # more than a tenth: estimated again
     assert load_floor(floor_index.directory) == again

@@ -30,7 +30,7 @@ def test_http_related_counts_what_the_floor_withheld(floor_dir: Path) -> None:
         ).json()
         assert floored["withheld"] == 10 - len(floored["related"]) > 0
         shown = [item["id"] for item in floored["related"]]
-        assert shown == [item["id"] for item in plain["related"]][: len(shown)]
+        assert shown == [item["id"] for item in plain["related"] if item["id"] in set(shown)]
         story = client.get(
             "/articles/story-0/related", params={"k": 10, "floor": "calibrated"}
         ).json()
