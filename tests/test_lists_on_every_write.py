@@ -15,6 +15,8 @@ from service.cli import app
 from tests.conftest import PROJECT_ROOT
 from tests.service_support import app_client, build_index, hashing_settings
 
+pytestmark = pytest.mark.slow
+
 SEEDS_FILE = PROJECT_ROOT / "seeds" / "articles.jsonl"
 
 

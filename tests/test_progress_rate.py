@@ -13,6 +13,8 @@ from service.cli import app
 from service.cli_output import _RateColumn
 from tests.conftest import PROJECT_ROOT
 
+pytestmark = pytest.mark.slow
+
 
 def test_one_large_step_has_a_rate() -> None:
     progress = Progress(_RateColumn(), auto_refresh=False)

@@ -112,6 +112,7 @@ def test_stored_lists_give_the_live_answers_for_every_k(seeded: ArticleIndex) ->
         assert _answers(recommender, k) == expected
 
 
+@pytest.mark.slow
 def test_stored_lists_are_read_without_searching(seeded: ArticleIndex) -> None:
     recommender = Recommender(seeded)
     store_lists_of(recommender, owners_to_rank(recommender))
@@ -128,6 +129,7 @@ def test_stored_lists_are_read_without_searching(seeded: ArticleIndex) -> None:
     assert counter.calls >= 4
 
 
+@pytest.mark.slow
 def test_lists_ranked_another_way_are_not_read(seeded: ArticleIndex) -> None:
     store_lists_of(Recommender(seeded), owners_to_rank(Recommender(seeded)))
     other = Recommender(seeded, Ranking(time_boost=1.0))
@@ -147,6 +149,7 @@ def _list_holders(index: ArticleIndex, signature: str) -> dict[int, set[int]]:
     return found
 
 
+@pytest.mark.slow
 def test_a_write_drops_every_list_it_makes_stale_in_its_own_transaction(
     seeded: ArticleIndex,
 ) -> None:
@@ -315,6 +318,7 @@ def test_the_service_serves_stored_lists_and_keeps_them_in_step(
             assert [item["id"] for item in answer["related"]] == expected, article_id
 
 
+@pytest.mark.slow
 def test_depth_zero_ranks_every_request_live(seeded: ArticleIndex) -> None:
     store_lists_of(Recommender(seeded), owners_to_rank(Recommender(seeded)))
     live_only = Recommender(seeded, list_depth=0)
@@ -347,6 +351,7 @@ def test_the_service_writer_ranks_the_lists_a_dead_writer_left_missing(tmp_path:
         assert left == []
 
 
+@pytest.mark.slow
 def test_a_metadata_change_keeps_every_list_and_ranks_nothing(seeded: ArticleIndex) -> None:
     recommender = Recommender(seeded)
     store_lists_of(recommender, owners_to_rank(recommender))
@@ -361,6 +366,7 @@ def test_a_metadata_change_keeps_every_list_and_ranks_nothing(seeded: ArticleInd
     assert shown[SEEDS[4].id] == "Another Wire"
 
 
+@pytest.mark.slow
 def test_lists_deeper_than_a_quarter_of_the_pool_are_neither_ranked_nor_read(
     seeded: ArticleIndex,
 ) -> None:
