@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -311,6 +312,7 @@ class Recommender:
         self.calibrated_floor = calibrated_floor
         self.floor_one_in = floor_one_in
         self._floor: RelevanceFloor | None = None
+        self._floor_lock = threading.Lock()
         # A list ranked k deep uses a pool of max(pool_depth, 4k): past pool_depth / 4 its
         # first items would no longer be what a live request for fewer ranks. Deeper (or 0):
         # no stored list is read or ranked.
@@ -425,41 +427,59 @@ class Recommender:
 
     def relevance_floor(self) -> RelevanceFloor:
         """The index's calibrated floor: the one kept in the index directory while it fits
-        this ranking and index size, else estimated again (about a second) and kept."""
+        this ranking and index size, else estimated again (seconds) and kept."""
         ranking, articles = repr(self.ranking), len(self.index)
         floor = self._floor
-        if floor is None or not floor.fits(self.floor_one_in, articles, ranking):
-            floor = load_floor(self.index.directory)
-        if floor is None or not floor.fits(self.floor_one_in, articles, ranking):
-            row_ids = self.index.catalog.row_ids
-            terms = np.diff(self.index.lexical.rows_of(row_ids).indptr)
-            floor = calibrate(
-                row_ids,
-                terms,
-                self.pair_scores,
-                guard=self.neighbour_guard,
-                one_in=self.floor_one_in,
-                bounds=length_bounds(self.ranking.short_text_terms, self.ranking.long_text_terms),
-                ranking=ranking,
-            )
-            if self.index.writable:
-                save_floor(self.index.directory, floor)
-        self._floor = floor
+        if floor is not None and floor.fits(self.floor_one_in, articles, ranking):
+            return floor
+        # One estimate at a time: concurrent requests wait for it rather than repeat it.
+        with self._floor_lock:
+            floor = self._floor
+            if floor is None or not floor.fits(self.floor_one_in, articles, ranking):
+                floor = load_floor(self.index.directory)
+            if floor is None or not floor.fits(self.floor_one_in, articles, ranking):
+                floor = self._estimated_floor(ranking)
+            self._floor = floor
+        return floor
+
+    def _estimated_floor(self, ranking: str) -> RelevanceFloor:
+        row_ids = self.index.catalog.row_ids
+        terms = np.diff(self.index.lexical.rows_of(row_ids).indptr)
+        floor = calibrate(
+            row_ids,
+            terms,
+            self.pair_scores,
+            guard=self.neighbour_guard,
+            one_in=self.floor_one_in,
+            bounds=length_bounds(self.ranking.short_text_terms, self.ranking.long_text_terms),
+            ranking=ranking,
+        )
+        if self.index.writable:  # a read-only reader keeps its estimate in memory
+            save_floor(self.index.directory, floor)
         return floor
 
     def pair_scores(self, row_id: int, candidates: np.ndarray) -> np.ndarray:
         """The ranking's scores of stored articles against a stored article: (m,)."""
         return self._fused(self._row_query(row_id), np.asarray(candidates, dtype=np.int64))
 
-    def neighbour_guard(self, row_id: int) -> float:
-        """A stored article's NEIGHBOUR_GUARD-th best score over its dense and lexical
-        candidates (-inf with fewer), blended as `pair_scores`: its story would score above."""
-        query = self._row_query(row_id)
-        pool = self._pool(query, None, NEIGHBOUR_GUARD)
-        if len(pool) < NEIGHBOUR_GUARD:
-            return -math.inf
-        blended = self._fused(query, np.asarray([hit[0] for hit in pool], dtype=np.int64))
-        return float(np.sort(blended)[-NEIGHBOUR_GUARD])
+    def neighbour_guard(self, row_ids: np.ndarray) -> np.ndarray:
+        """Stored articles' NEIGHBOUR_GUARD-th best blended score (as `pair_scores`) over
+        their dense and lexical candidates, -inf with fewer: their story would score above.
+        One batched dense search: (q,) row ids in, (q,) scores out."""
+        depth = NEIGHBOUR_GUARD + 1  # the article itself comes first
+        dense = self.index.vectors.search(self.index.vectors.vectors_of(row_ids), depth)[1]
+        found = np.full(len(row_ids), -math.inf)
+        for position, row_id in enumerate(row_ids):
+            query = self._row_query(int(row_id))
+            candidates = dense[position][dense[position] >= 0]
+            if min(self.ranking.dense_weight, self.ranking.dense_weight_long) < 1.0:
+                lexical = self.index.lexical.search(query.terms, NEIGHBOUR_GUARD)[0]
+                candidates = np.union1d(candidates, lexical)
+            candidates = np.unique(candidates[candidates != row_id])
+            if len(candidates) >= NEIGHBOUR_GUARD:
+                blended = self._fused(query, candidates)
+                found[position] = np.sort(blended)[-NEIGHBOUR_GUARD]
+        return found
 
     def _row_query(self, row_id: int) -> _Query:
         """A stored article as a query, without a prefetched block."""

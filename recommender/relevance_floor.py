@@ -54,8 +54,9 @@ MIN_QUERIES = 20
 REFRESH_CHANGE = 0.1
 
 PairScorer = Callable[[int, np.ndarray], np.ndarray]
-# A query's NEIGHBOUR_GUARD-th best score (-inf when it has fewer neighbours).
-GuardScore = Callable[[int], float]
+# Each query's NEIGHBOUR_GUARD-th best score (-inf when it has fewer neighbours): the
+# queries' row ids (q,) in, their guards (q,) out, in one batch.
+GuardScores = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def calibrate(
     distinct_terms: np.ndarray,
     score_pairs: PairScorer,
     *,
-    guard: GuardScore | None = None,
+    guard: GuardScores | None = None,
     one_in: int = DEFAULT_ONE_IN,
     bounds: tuple[int, ...],
     ranking: str,
@@ -183,7 +184,7 @@ def calibrate(
 
     row_ids, distinct_terms: (n,) every article's row id and distinct terms;
     `score_pairs(query_row_id, candidate_row_ids)` gives the ranking's blended scores;
-    `guard(query_row_id)` the query's NEIGHBOUR_GUARD-th best score (None: no guard).
+    `guard(query_row_ids)` the queries' NEIGHBOUR_GUARD-th best scores (None: no guard).
     """
     if len(row_ids) < 2:
         raise ValueError("an index of fewer than 2 articles has no pairs to calibrate on")
@@ -202,16 +203,17 @@ def null_sample(
     score_pairs: PairScorer,
     bounds: tuple[int, ...],
     random_state: int = 0,
-    guard: GuardScore | None = None,
+    guard: GuardScores | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The scores of random pairs (`sampled_pairs`) without those scoring at or above their
     query's guard, each pair's query length class and query position: three (m,) arrays."""
+    pairs = sampled_pairs(distinct_terms, bounds, random_state)
+    queried = row_ids[[query for query, _ in pairs]]
+    guards = guard(queried) if guard is not None else np.full(len(pairs), np.inf)
     scores, classes, queries = [], [], []
-    for query, candidates in sampled_pairs(distinct_terms, bounds, random_state):
-        row_id = int(row_ids[query])
-        found = np.asarray(score_pairs(row_id, row_ids[candidates]))
-        if guard is not None:
-            found = found[found < guard(row_id)]
+    for (query, candidates), limit in zip(pairs, guards, strict=True):
+        found = np.asarray(score_pairs(int(row_ids[query]), row_ids[candidates]))
+        found = found[found < limit]
         scores.append(found)
         classes.append(np.full(len(found), length_class(distinct_terms[[query]], bounds)[0]))
         queries.append(np.full(len(found), query))
