@@ -410,10 +410,13 @@ class Recommender:
         self, article_id: str, k: int = 10, filters: RelatedFilters | None = None
     ) -> RelatedResult | None:
         """`related_results` when a stored list answers it (a few reads, no ranking);
-        else None."""
+        else None, also while the calibrated floor it needs is not estimated yet (the
+        service answers this on its event loop: the estimate takes seconds)."""
         _check_k(k)
         filters = filters or RelatedFilters()
         if not self._lists_serve(k, filters):
+            return None
+        if self._floor_on(filters) and not self._floor_current():
             return None
         ranked = self._stored_lists([article_id]).get(article_id)
         if ranked is None:
@@ -430,7 +433,7 @@ class Recommender:
         this ranking and index size, else estimated again (seconds) and kept."""
         ranking, articles = repr(self.ranking), len(self.index)
         floor = self._floor
-        if floor is not None and floor.fits(self.floor_one_in, articles, ranking):
+        if floor is not None and self._floor_current():
             return floor
         # One estimate at a time: concurrent requests wait for it rather than repeat it.
         with self._floor_lock:
@@ -492,6 +495,17 @@ class Recommender:
             row_id,
         )
 
+    def _floor_on(self, filters: RelatedFilters) -> bool:
+        asked = filters.calibrated_floor
+        return self.calibrated_floor if asked is None else asked
+
+    def _floor_current(self) -> bool:
+        """Whether the floor in memory holds for the index as it is (no file read)."""
+        floor = self._floor
+        return floor is not None and floor.fits(
+            self.floor_one_in, len(self.index), repr(self.ranking)
+        )
+
     def _query_of(self, article_id: str) -> Callable[[], _Query]:
         return lambda: self._row_query(self.index.row_id(article_id))
 
@@ -507,8 +521,7 @@ class Recommender:
         blended scores of random pairs (`pair_scores`), which get no bonus. `query` is
         built only then."""
         kept = [hit for hit in picked if filters.min_score is None or hit[1] >= filters.min_score]
-        on = self.calibrated_floor if filters.calibrated_floor is None else filters.calibrated_floor
-        if not on or not kept or len(self.index) < 2:
+        if not self._floor_on(filters) or not kept or len(self.index) < 2:
             return kept
         scoring = query()
         floor = self.relevance_floor().floor_for(scoring.terms.nnz)

@@ -236,6 +236,9 @@ def test_stored_lists_and_live_ranking_agree_under_the_floor(floor_index: Articl
     stored = Recommender(floor_index, calibrated_floor=True, floor_one_in=ONE_IN)
     store_lists_of(stored, owners_to_rank(stored))
     live = Recommender(floor_index, list_depth=0, calibrated_floor=True, floor_one_in=ONE_IN)
+    # The fast path (the service's event loop) never estimates: it leaves that to a ranking.
+    assert stored.stored_related("lonely", 10) is None
+    assert stored.related_results(["lonely"], 10)["lonely"].withheld > 0  # estimated here
     for article_id in ("lonely", "story-0", "other-3-3"):
         read = stored.stored_related(article_id, 10)
         assert read is not None  # answered from the stored list
@@ -245,7 +248,11 @@ def test_stored_lists_and_live_ranking_agree_under_the_floor(floor_index: Articl
     # A floor change needs no re-ranking: the same stored lists, read under another floor.
     strict = Recommender(floor_index, calibrated_floor=True, floor_one_in=10 * ONE_IN)
     assert strict.list_signature == stored.list_signature
-    assert strict.stored_related("story-0", 10) is not None
+    strict.relevance_floor()
+    read = strict.stored_related("lonely", 10)
+    assert (
+        read is not None and read.withheld >= stored.related_results(["lonely"])["lonely"].withheld
+    )
 
 
 def test_the_floor_is_kept_with_the_index_and_estimated_again_when_it_grows(
