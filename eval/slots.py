@@ -10,16 +10,18 @@ neighbours a plain "previous/next article" widget shows.
 
 from __future__ import annotations
 
+import argparse
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from math import nan
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from eval.datasets import LabelledCorpus
 from eval.systems import Ranked
-from recommender import Article, Recommender
+from recommender import Article, Recommender, Settings, load_articles
 from recommender.related import SLOT_STRATEGIES
 
 SlotPair = tuple[str | None, str | None]
@@ -201,3 +203,67 @@ def story_side_rates(corpus: LabelledCorpus, slots: dict[str, SlotPair]) -> dict
         "slot_story": same / has_side if has_side else nan,
         "slot_filler": filled_without / without if without else nan,
     }
+
+
+def compare_on_corpus(
+    corpus: Path, *, index_dir: Path | None, queries: int | None, settings: Settings
+) -> dict[str, dict[str, dict[str, float]]]:
+    """The slot strategies over `corpus` clustered at the configured thresholds, and over
+    its gold stories: `newsrec eval stories` without the sweep and the baselines (all of
+    WCEP in minutes rather than hours)."""
+    from eval.stories_eval import (
+        _UNLABELLED,
+        _date_order,
+        _gold_story_id,
+        _neighbours,
+        _writable_copy,
+    )
+    from recommender.stories import StoryAssigner, StoryClustering, cluster_stream
+    from recommender.system import build_recommender
+
+    articles = load_articles([corpus]).articles
+    gold_of = {a.id: a.story for a in articles}
+    found = {}
+    with _writable_copy(articles, settings, index_dir, lambda *_: None) as index:
+        recommender = build_recommender(settings, index)
+        rows = _date_order(index)
+        names = {row: s.id for row, s in index.store.summaries_by_row_id(rows).items()}
+        configured = StoryClustering(
+            dense_threshold=settings.story_dense_threshold,
+            lexical_threshold=settings.story_lexical_threshold,
+            merge_margin=settings.story_merge_margin,
+        )
+        assigner = StoryAssigner(recommender, configured)
+        neighbours = _neighbours(assigner, rows, names, lambda *_: None)
+        gold = {row: _gold_story_id(gold_of[names[row]] or _UNLABELLED, names[row]) for row in rows}
+        for label, stories in (
+            ("clustered", cluster_stream(rows, names, neighbours, configured)),
+            ("gold", gold),
+        ):
+            index.store.clear_stories(editorial=True)
+            index.store.write_stories(stories, {}, [])
+            found[label] = strategy_rates(recommender, articles, queries)
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from eval.stories_report import strategies_table
+
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.slots", description=compare_on_corpus.__doc__
+    )
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--index-dir", type=Path, help="copy this index of CORPUS (never written)")
+    parser.add_argument("--queries", type=int, help="a seeded sample of queries")
+    options = parser.parse_args(argv)
+    found = compare_on_corpus(
+        options.corpus, index_dir=options.index_dir, queries=options.queries, settings=Settings()
+    )
+    for label, rates in found.items():
+        print(f"{options.corpus}: slots over the {label} stories")
+        print("\n".join(strategies_table(rates)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -287,8 +287,54 @@ class StoryAssigner:
             if keeps_lists:
                 # Its own slots (ranked while it was pending, if ever) and its neighbours'.
                 written.drop_owners.add(row_id)
-                written.drop_owners.update(self._neighbours_in_time(row_id, state, story))
+                written.drop_owners.update(self._slots_it_may_take(row_id, state, story))
         return written
+
+    def _slots_it_may_take(self, row_id: int, state: _Stories, story: str) -> set[int]:
+        """Members whose stored previous or next slot the new member may now fill, under
+        the recommender's slot strategy (`Recommender._pick_slots`)."""
+        strategy = self.recommender.slot_strategy
+        if strategy == "story-nearest":
+            return self._neighbours_in_time(row_id, state, story)
+        if strategy == "story-related":
+            return self._outscored_slots(row_id, state, story)
+        # The others read the member among the most related: any member's slot may change.
+        return {member for member in state.members(story) if member != row_id}
+
+    def _outscored_slots(self, row_id: int, state: _Stories, story: str) -> set[int]:
+        """ "story-related": a member's slot on the new member's side changes when that
+        slot is empty or not of the story, or when the new member scores at least as well
+        (exactly as the slot was scored). Without a readable stored list, nothing to drop;
+        lists ranked under another signature are all dropped (they cannot be compared)."""
+        members = [member for member in state.members(story) if member != row_id]
+        lists = self.recommender.index.store.related_lists
+        signature = self.recommender.list_signature
+        if not members or lists.signature() not in (None, signature):
+            return set(members)
+        catalog = self.recommender.index.catalog
+        try:
+            moment = float(catalog.starts[catalog.position(row_id)])
+        except KeyError:
+            return set()
+        if np.isnan(moment):
+            return set()  # an undated article is no one's slot
+        starts = catalog.starts[np.searchsorted(catalog.row_ids, members)]
+        inside = state.members(story)
+        affected: set[int] = set()
+        for member, start in zip(members, starts, strict=True):
+            if np.isnan(start) or start == moment:
+                continue
+            stored = lists.get(member, signature)
+            if stored is None:
+                continue
+            slot = stored.next if start < moment else stored.previous
+            if (
+                slot is None
+                or slot[0] not in inside
+                or float(self.recommender.pair_scores(member, np.asarray([row_id]))[0]) >= slot[1]
+            ):
+                affected.add(member)
+        return affected
 
     def _neighbours_in_time(self, row_id: int, state: _Stories, story: str) -> set[int]:
         """Members whose previous or next slot the new member may take: those at the

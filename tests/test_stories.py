@@ -14,6 +14,7 @@ from embeddings import HashingEmbedder
 from eval.stories_eval import clustering_scores
 from recommender import Article, ArticleIndex, Ranking, Recommender
 from recommender.list_refresh import refresh_lists_after_write, store_lists_of
+from recommender.related import SLOT_STRATEGY
 from recommender.stories import (
     StoryAssigner,
     StoryClustering,
@@ -63,10 +64,17 @@ def open_stories(tmp_path: Path, embedder: HashingEmbedder) -> Iterator[Open]:
     """An index whose writes assign stories, and a recommender over it."""
     opened: list[ArticleIndex] = []
 
-    def _open(name: str = "index", clustering: StoryClustering = CLUSTERING, **options):
+    def _open(
+        name: str = "index",
+        clustering: StoryClustering = CLUSTERING,
+        strategy: str = SLOT_STRATEGY,
+        **options,
+    ):
         index = ArticleIndex.open(tmp_path / name, embedder, writable=True, **options)
         opened.append(index)
-        recommender = Recommender(index, Ranking(time_boost=0.0), slot_floor=0.3)
+        recommender = Recommender(
+            index, Ranking(time_boost=0.0), slot_floor=0.3, slot_strategy=strategy
+        )
         index.story_assigner = StoryAssigner(recommender, clustering)
         return index, recommender
 
@@ -199,7 +207,7 @@ def test_articles_left_pending_by_a_crash_are_assigned_by_the_next_write(
 
 
 def test_slots_are_the_nearest_story_articles_in_time(open_stories: Open) -> None:
-    index, recommender = open_stories()
+    index, recommender = open_stories(strategy="story-nearest")
     harbour = _story("harbour", 5)  # days 1, 3, 5, 7, 9
     index.upsert(harbour + _story("quake", 3, first_day=4))
 
@@ -234,7 +242,7 @@ def test_a_side_without_story_articles_takes_related_only_above_the_floor(
 
 
 def test_stored_slots_follow_a_new_story_member(open_stories: Open) -> None:
-    index, recommender = open_stories()
+    index, recommender = open_stories(strategy="story-nearest")
     index.upsert(_story("harbour", 3, step=4))  # days 1, 5, 9
     store_lists_of(recommender, index.catalog.row_ids.tolist())
     assert recommender.stored_slots("harbour-0").next.id == "harbour-1"

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from recommender import Recommender
+from recommender.list_refresh import store_lists_of
 from recommender.related import SLOT_STRATEGIES
 from recommender.stories import StoryClustering
 from recommender.story_store import founded_by
@@ -128,3 +129,31 @@ def test_story_strategies_pick_by_time_or_by_relevance(open_stories: Open) -> No
     assert picks["related-in-story"] == "harbour-1"
     with pytest.raises(ValueError, match="slot strategy"):
         Recommender(index, slot_strategy="newest")
+
+
+@pytest.mark.parametrize("strategy", SLOT_STRATEGIES)
+def test_a_new_member_drops_every_stored_slot_it_changes(open_stories: Open, strategy: str) -> None:
+    index, recommender = open_stories(strategy=strategy)
+    index.upsert(_story("harbour", 4, step=4) + _story("quake", 2, first_day=2))
+    live = Recommender(
+        index, recommender.ranking, list_depth=0, slot_floor=0.3, slot_strategy=strategy
+    )
+    # New members in between, before and after, one write each (as a newsroom publishes).
+    for day, seed in ((3, 11), (15, 12), (7, 13), (28, 14)):
+        store_lists_of(recommender, index.catalog.row_ids.tolist())
+        published = f"2024-03-{day:02d}T12:00:00Z"
+        index.upsert([_article(f"harbour-x{day}", VOCABULARY["harbour"], seed, published)])
+        # Before any refresh: a stored list is either dropped or still right.
+        for article_id in _ids(index):
+            stored = recommender.stored_slots(article_id)
+            if stored is not None:
+                assert _pair(stored) == _pair(live.slots(article_id)), (day, article_id)
+
+
+def _ids(index) -> list[str]:
+    rows = index.catalog.row_ids.tolist()
+    return [summary.id for summary in index.store.summaries_by_row_id(rows).values()]
+
+
+def _pair(slots) -> tuple[str | None, str | None]:
+    return tuple(item.id if item is not None else None for item in (slots.previous, slots.next))
