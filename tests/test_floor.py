@@ -267,3 +267,16 @@ def test_the_floor_is_kept_with_the_index_and_estimated_again_when_it_grows(
     again = Recommender(floor_index, calibrated_floor=True, floor_one_in=ONE_IN).relevance_floor()
     assert again.articles == first.articles + 40  # more than a tenth: estimated again
     assert load_floor(floor_index.directory) == again
+
+
+def test_new_text_is_held_to_the_floor_too(floor_index: ArticleIndex) -> None:
+    lonely = floor_index.article("lonely")
+    off = Recommender(floor_index, list_depth=0)
+    on = Recommender(floor_index, list_depth=0, calibrated_floor=True, floor_one_in=ONE_IN)
+    assert len(off.related_to_text(lonely.title, lonely.body, k=10)) == 10
+    floored = on.related_to_text(lonely.title, lonely.body, k=10)
+    # Its own copy is a near-duplicate (left out); the rest is as for the stored article.
+    stored = on.related_results(["lonely"], 10)["lonely"]
+    assert [item.id for item in floored] == [item.id for item in stored.items]
+    story = floor_index.article("story-0")
+    assert len(on.related_to_text(story.title, story.body, k=10)) == 10
