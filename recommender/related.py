@@ -469,11 +469,12 @@ class Recommender:
 
     def neighbour_guard(self, row_ids: np.ndarray) -> np.ndarray:
         """Stored articles' NEIGHBOUR_GUARD-th best blended score (as `pair_scores`) over
-        their dense and lexical candidates, -inf with fewer: their story would score above.
+        their dense and lexical candidates: their story would score above. +inf (no guard)
+        with fewer: on so small an index the guard would leave no pair at all.
         One batched dense search: (q,) row ids in, (q,) scores out."""
         depth = NEIGHBOUR_GUARD + 1  # the article itself comes first
         dense = self.index.vectors.search(self.index.vectors.vectors_of(row_ids), depth)[1]
-        found = np.full(len(row_ids), -math.inf)
+        found = np.full(len(row_ids), math.inf)
         for position, row_id in enumerate(row_ids):
             query = self._row_query(int(row_id))
             candidates = dense[position][dense[position] >= 0]

@@ -54,8 +54,8 @@ MIN_QUERIES = 20
 REFRESH_CHANGE = 0.1
 
 PairScorer = Callable[[int, np.ndarray], np.ndarray]
-# Each query's NEIGHBOUR_GUARD-th best score (-inf when it has fewer neighbours): the
-# queries' row ids (q,) in, their guards (q,) out, in one batch.
+# Each query's NEIGHBOUR_GUARD-th best score (+inf, no guard, when it has fewer
+# neighbours): the queries' row ids (q,) in, their guards (q,) out, in one batch.
 GuardScores = Callable[[np.ndarray], np.ndarray]
 
 

@@ -280,3 +280,19 @@ def test_new_text_is_held_to_the_floor_too(floor_index: ArticleIndex) -> None:
     assert [item.id for item in floored] == [item.id for item in stored.items]
     story = floor_index.article("story-0")
     assert len(on.related_to_text(story.title, story.body, k=10)) == 10
+
+
+def test_an_index_too_small_for_the_guard_still_has_a_floor(
+    open_test_index: Callable[..., ArticleIndex],
+) -> None:
+    index = open_test_index()
+    index.upsert(floor_corpus()[:6])  # fewer articles than the guard's 20 neighbours
+    found = Recommender(index, list_depth=0, calibrated_floor=True).related_results(
+        ["story-0"], 10
+    )["story-0"]
+    assert len(found.items) + found.withheld == 5
+    # Every pair is in the null (no guard): at 1 in 1,000 of 30 pairs the floor is their best.
+    recommender = Recommender(index, calibrated_floor=True)
+    rows = index.catalog.row_ids
+    best = max(float(recommender.pair_scores(int(row), rows[rows != row]).max()) for row in rows)
+    assert recommender.relevance_floor().floors == (best,) * 4
