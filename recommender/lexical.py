@@ -13,6 +13,7 @@ Candidate generation reads the posting lists of the query's strongest terms only
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -177,10 +178,15 @@ class LexicalIndex:
     def _cosine(self, query: sparse.csr_matrix, positions: np.ndarray) -> np.ndarray:
         if not len(positions):
             return np.zeros(0, dtype=np.float32)
-        # A dense copy of the query multiplies far faster than a sparse one (measured).
-        dense_query = np.zeros(HASHED_FEATURES, dtype=np.float32)
+        # A dense copy of the query multiplies far faster than a sparse one (measured); the
+        # copy is a per-thread buffer, cleared after use: allocating 4 MB per call was a
+        # third of the lexical side's cost when ranking lists (profiled on `newsrec index`).
+        dense_query = _scratch_vector()
         dense_query[query.indices] = query.data
-        return np.asarray(self._weighted[positions] @ dense_query, dtype=np.float32)
+        try:
+            return np.asarray(self._weighted[positions] @ dense_query, dtype=np.float32)
+        finally:
+            dense_query[query.indices] = 0.0
 
     def _positions(self, row_ids: np.ndarray) -> np.ndarray:
         """Positions of row ids in the matrix, -1 where absent."""
@@ -188,6 +194,18 @@ class LexicalIndex:
             return np.full(len(row_ids), -1, dtype=np.int64)
         positions = np.minimum(np.searchsorted(self._row_ids, row_ids), len(self._row_ids) - 1)
         return np.where(self._row_ids[positions] == row_ids, positions, -1)
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch_vector() -> np.ndarray:
+    """This thread's zeroed (HASHED_FEATURES,) float32 buffer."""
+    vector: np.ndarray | None = getattr(_SCRATCH, "vector", None)
+    if vector is None:
+        vector = np.zeros(HASHED_FEATURES, dtype=np.float32)
+        _SCRATCH.vector = vector
+    return vector
 
 
 def _unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
