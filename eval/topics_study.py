@@ -14,6 +14,7 @@ compare_taggers, the one `newsrec topics eval --compare` prints.
     python -m eval.topics_study                                  # all 49,684 items
     python -m eval.topics_study --index-dir /tmp/shared-idx/wcep # vectors from an index
     python -m eval.topics_study --sample 10000                   # date-stratified sample
+    python -m eval.topics_study --shapes                         # see eval/topics_shapes.py
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 
 from embeddings import Embedder, MiniLMEmbedder
 from eval.shared_data import WCEP
+from eval.topics_shapes import print_shapes
 from recommender import Article, Settings, open_index, read_article_rows
 from recommender.errors import InvalidArticleError
 from recommender.topics import (
@@ -139,6 +141,11 @@ def main() -> None:
     parser.add_argument(
         "--no-prior", dest="prior", action="store_false", help="Train without the taxonomy."
     )
+    parser.add_argument(
+        "--shapes",
+        action="store_true",
+        help="WCEP subsets shaped like the independent corpora instead (eval/topics_shapes.py).",
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -148,6 +155,10 @@ def main() -> None:
         vectors, encode_seconds = index_vectors(all_items, embedder, args.index_dir), 0.0
     else:
         vectors, encode_seconds = cached_vectors(all_items, embedder, args.cache)
+    if args.shapes:
+        zero_shot = ZeroShotTagger.from_taxonomy(resolve_taxonomy(args.taxonomy), embedder)
+        print_shapes(all_items, vectors, zero_shot, resolve_taxonomy(args.taxonomy))
+        return
     items = all_items
     if args.sample:
         chosen = date_stratified_sample(all_items, args.sample)
