@@ -41,6 +41,7 @@ from recommender.related import SLOT_RELEVANCE_FLOOR, Ranking, Recommender, Rela
 from recommender.relevance_floor import (
     FLOOR_FILE,
     NEIGHBOUR_GUARD,
+    calibrate,
     floors_from_null,
     length_bounds,
     length_class,
@@ -51,6 +52,7 @@ from recommender.system import build_ranking, open_index
 RATES = (30, 100, 1000, 10000)
 K = 10
 GUARD = NEIGHBOUR_GUARD
+SAMPLES = 5
 _DISCOUNTS = 1.0 / np.log2(np.arange(2, K + 2))
 
 
@@ -190,6 +192,28 @@ def study_index(index_dir: Path, queries: int, random_state: int = 0) -> Iterato
         yield f"  articles per length class {counts.tolist()} (bounds {bounds})"
         null, null_classes, _ = null_sample(row_ids, terms, recommender.pair_scores, bounds)
         yield "  " + _slot_floor_rates(null, null_classes, len(bounds) + 1)
+        for one_in in (100, 1000):
+            # How much the estimate moves with the sample drawn.
+            estimates = np.asarray(
+                [
+                    calibrate(
+                        row_ids,
+                        terms,
+                        recommender.pair_scores,
+                        guard=recommender.neighbour_guard,
+                        one_in=one_in,
+                        bounds=bounds,
+                        ranking="",
+                        random_state=seed,
+                    ).floors
+                    for seed in range(SAMPLES)
+                ]
+            )
+            spread = ", ".join(
+                f"{m:.3f} +- {sd:.3f}"
+                for m, sd in zip(estimates.mean(0), estimates.std(0), strict=True)
+            )
+            yield f"  1 in {one_in}, {SAMPLES} samples: floors per class {spread}"
         for one_in in RATES:
             (index_dir / FLOOR_FILE).unlink(missing_ok=True)
             recommender = Recommender(index, ranking, list_depth=0, floor_one_in=one_in)
