@@ -123,10 +123,12 @@ def index(
         if adapt_topics:
             adapt_index_topics(article_index, settings)
         changed = [item.article.id for item in plan.changed]
+        recommender = build_recommender(settings, article_index)
         with output.phased_progress() as phases:
-            refresh_lists_after_write(
-                build_recommender(settings, article_index), changed, progress=phases
-            )
+            refresh_lists_after_write(recommender, changed, progress=phases)
+        if recommender.calibrated_floor and len(article_index) > 1:
+            # Estimated while the index is writable, and kept: read-only readers find it.
+            recommender.relevance_floor()
         article_index.save()
         total = len(article_index)
     output.index_summary(

@@ -77,3 +77,25 @@ def test_cli_related_json_says_how_many_were_withheld(
     code, out, err = _related(capsys, floor_dir, "--floor", "high")
     assert code == 2 and out == "" and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and "high" in err
+
+
+def test_newsrec_index_keeps_the_floor_when_it_is_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSREC_EMBEDDER", "hashing")
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": a.id, "title": a.title, "body": a.body}) + "\n"
+            for a in floor_corpus()
+        ),
+        encoding="utf-8",
+    )
+    index_dir = tmp_path / "index"
+    assert main(["index", str(corpus), "--index-dir", str(index_dir)]) == 0
+    assert not (index_dir / FLOOR_FILE).exists()  # off: nothing estimated
+    monkeypatch.setenv("NEWSREC_RELEVANCE_FLOOR", "calibrated")
+    assert main(["index", str(corpus), "--index-dir", str(index_dir)]) == 0
+    assert (index_dir / FLOOR_FILE).is_file()
+    code, out, _ = _related(capsys, index_dir, "--json")
+    assert code == 0 and json.loads(out)["withheld"] > 0
