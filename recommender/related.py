@@ -65,12 +65,20 @@ SLOT_KINDS = ("story", "related")
 # - "related-in-story": the nearest in time of the story's members among the
 #   `SLOT_RELATED_DEPTH` most related articles on that side (a member far down the ranking
 #   is more likely a clustering mistake than the story's next episode);
-# - "related": the most related article on that side, whatever its story.
+# - "related": the most related article on that side, whatever its story;
+# - "related-then-story": "related", and where that leaves a side empty (nothing above the
+#   floor), the story's best scored member there.
 # Each falls back to the most related article on the side above the floor. Compared on
 # every corpus by `newsrec eval stories` (README, "Stories"): "story-related" finds the
 # story more often than "story-nearest" on all of them (a story's nearest member in time
 # is more often a clustering mistake than its best scored one), with the same filler.
-SLOT_STRATEGIES = ("story-nearest", "story-related", "related-in-story", "related")
+SLOT_STRATEGIES = (
+    "story-nearest",
+    "story-related",
+    "related-in-story",
+    "related",
+    "related-then-story",
+)
 SLOT_STRATEGY = "story-related"
 SLOT_RELATED_DEPTH = 10
 
@@ -149,7 +157,7 @@ class Ranking:
     # candidates gain up to `neighbour_weight` as their `neighbour_count` nearest neighbours
     # agree with the query's (0 = off). On by default: it gained on every corpus of
     # eval.fusion_study, where query expansion lost on two-article stories.
-    neighbour_weight: float = 0.1
+    neighbour_weight: float = 0.2
     neighbour_count: int = 7
     neighbour_pool: int = 50
 
@@ -689,6 +697,10 @@ class Recommender:
                 beyond = self._rescored(query, next(self._acceptable(query, rows), None))
                 if beyond is not None and beyond[1] >= self.slot_floor:
                     sides[side] = self._choose(query, beyond)
+        if strategy == "related-then-story" and (sides[0] is None or sides[1] is None):
+            missing = [side for side in (0, 1) if sides[side] is None]
+            found = self._story_slots(query, before, after, nearest=False, sides=missing)
+            sides = [hit if hit is not None else found[side] for side, hit in enumerate(sides)]
         return sides
 
     def _story_among_related(
@@ -737,10 +749,16 @@ class Recommender:
         return members
 
     def _story_slots(
-        self, query: _Query, before: np.ndarray, after: np.ndarray, *, nearest: bool = True
+        self,
+        query: _Query,
+        before: np.ndarray,
+        after: np.ndarray,
+        *,
+        nearest: bool = True,
+        sides: Sequence[int] = (0, 1),
     ) -> list[tuple[int, float] | None]:
         """The nearest earlier and later articles of the query's story, ties by score
-        (`nearest=False`: the best scored ones)."""
+        (`nearest=False`: the best scored ones); only on `sides` (0 earlier, 1 later)."""
         catalog = self.index.catalog
         members = self._story_members(query)
         found: list[tuple[int, float] | None] = [None, None]
@@ -750,6 +768,8 @@ class Recommender:
         starts = catalog.starts[positions]
         scores = self._fused(query, members)
         for side, on_side in enumerate((before[positions], after[positions])):
+            if side not in sides:
+                continue
             # Nearest in time first, then the better scored.
             distance = np.abs(starts - query.published.start) if query.published else starts
             order = (
@@ -833,7 +853,9 @@ class Recommender:
         """Pool scores plus the shared-neighbour bonus of the best `neighbour_pool`, capped
         at 1 (the other scores' bound)."""
         ranking = self.ranking
-        best = np.argsort(-scores, kind="stable")[: ranking.neighbour_pool]
+        # Ties by row id, not by the engine's candidate order: FAISS and Qdrant return equal
+        # scores in different orders, and the sets must not depend on it.
+        best = np.lexsort((candidates, -scores))[: ranking.neighbour_pool]
         rows = candidates[best]
         vectors = np.vstack([query.vector[None, :], self.index.vectors.vectors_of(rows)])
         terms = sparse.vstack([query.terms, self.index.lexical.rows_of(rows)], format="csr")

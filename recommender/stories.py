@@ -32,6 +32,9 @@ from recommender.related import Neighbours, Recommender
 from recommender.story_store import StoryMember, StoryStore, founded_by
 
 _SLICE = 512
+# A delete checks the stories it touched up to this size: each member costs a candidate
+# search (about 10-25 ms on all of WCEP), so a larger story is left whole.
+_SPLIT_MEMBERS = 256
 
 
 class StoryNotFoundError(NewsrecError, KeyError):
@@ -223,14 +226,15 @@ class StoryAssigner:
         compared with its candidates that are members). A story a deleted article bridged
         falls apart: the part holding the article it is named after (else the largest)
         keeps the id; each other part opens a story named after its oldest article.
-        Editorial stories are an editor's: left whole. Returns how many were split."""
+        Editorial stories are an editor's, and stories of more than `_SPLIT_MEMBERS`
+        too costly to check: left whole. Returns how many were split."""
         store = self.recommender.index.store
         split = 0
         for story in dict.fromkeys(stories):
             if store.stories.is_editorial(story):
                 continue
             members = store.stories.members(story)  # oldest first, undated last
-            if len(members) < 2:
+            if not 2 <= len(members) <= _SPLIT_MEMBERS:
                 continue
             rows = [m.row_id for m in members]
             inside = set(rows)
@@ -296,16 +300,20 @@ class StoryAssigner:
         strategy = self.recommender.slot_strategy
         if strategy == "story-nearest":
             return self._neighbours_in_time(row_id, state, story)
-        if strategy == "story-related":
-            return self._outscored_slots(row_id, state, story)
+        if strategy in ("story-related", "related-then-story"):
+            return self._outscored_slots(row_id, state, story, strategy == "story-related")
         # The others read the member among the most related: any member's slot may change.
         return {member for member in state.members(story) if member != row_id}
 
-    def _outscored_slots(self, row_id: int, state: _Stories, story: str) -> set[int]:
-        """ "story-related": a member's slot on the new member's side changes when that
-        slot is empty or not of the story, or when the new member scores at least as well
-        (exactly as the slot was scored). Without a readable stored list, nothing to drop;
-        lists ranked under another signature are all dropped (they cannot be compared)."""
+    def _outscored_slots(
+        self, row_id: int, state: _Stories, story: str, story_first: bool
+    ) -> set[int]:
+        """A member's slot on the new member's side changes when it is empty or the new
+        member scores at least as well (the exact score a story slot was ranked with).
+        `story_first` ("story-related"): also when the slot is not of the story. Else
+        ("related-then-story"): also when it is a related slot above the floor, whose
+        pool score (with the neighbour bonus) cannot be compared. Without a readable
+        stored list, nothing to drop; lists of another signature: all dropped."""
         members = [member for member in state.members(story) if member != row_id]
         lists = self.recommender.index.store.related_lists
         signature = self.recommender.list_signature
@@ -328,9 +336,12 @@ class StoryAssigner:
             if stored is None:
                 continue
             slot = stored.next if start < moment else stored.previous
+            related = slot is not None and (
+                slot[0] not in inside if story_first else slot[1] >= self.recommender.slot_floor
+            )
             if (
                 slot is None
-                or slot[0] not in inside
+                or related
                 or float(self.recommender.pair_scores(member, np.asarray([row_id]))[0]) >= slot[1]
             ):
                 affected.add(member)
