@@ -241,8 +241,67 @@ def pool_neighbours(
     return out
 
 
+def _local_bonus(matrix: np.ndarray, local: np.ndarray, k: int) -> np.ndarray:
+    scores = matrix[np.ix_(local, local)].astype(np.float64)
+    np.fill_diagonal(scores, -np.inf)
+    top = np.argpartition(-scores, k, axis=1)[:, :k]
+    sets = np.zeros(scores.shape, dtype=bool)
+    np.put_along_axis(sets, top, True, axis=1)
+    overlap = (sets[0][None, :] & sets[1:]).sum(axis=1) / k
+    return (overlap + (sets[0, 1:] & sets[1:, 0])) / 2
+
+
+def view_neighbours(
+    full: np.ndarray,
+    views: list[np.ndarray],
+    queries: np.ndarray,
+    k: int,
+    weight: float,
+    pool: int = 50,
+) -> np.ndarray:
+    """The pool bonus with neighbour sets taken in each of `views` (e.g. the dense and the
+    lexical cosines separately), averaged: each view vouches for the candidates it groups."""
+    out = full[queries].copy()
+    for row_number, query in enumerate(queries):
+        row = full[query]
+        size = min(pool, len(row) - 1)
+        members = np.argpartition(-row, size - 1)[:size]
+        local = np.concatenate([[query], members])
+        bonus = np.mean([_local_bonus(view, local, k) for view in views], axis=0)
+        out[row_number, members] = row[members] + weight * bonus
+    return out
+
+
+def view_rows(corpus: Corpus) -> list[str]:
+    """Neighbour sets from the blend (shipped) against sets from each side separately."""
+    queries = corpus.queries
+    texts = [_text(row) for row in corpus.rows]
+    shipped = tfidf_rows(texts)
+    lengths = np.diff(shipped.indptr)
+    dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
+    lexical_all = _cosines(shipped, np.arange(len(corpus.rows)))
+    ranking = Ranking()
+    weights = np.asarray([ranking.dense_weight_for(int(n)) for n in lengths])[:, None]
+    full = weights * dense_all + (1 - weights) * lexical_all
+    np.fill_diagonal(full, -np.inf)
+    k, weight = ranking.neighbour_count, ranking.neighbour_weight
+    base = ndcg(view_neighbours(full, [full], queries, k, weight), corpus)
+    lines = [
+        f"{corpus.name}: where the neighbour sets come from",
+        f"  blend (shipped) {base.mean():.4f}",
+    ]
+    for label, views, scale in (
+        ("dense and lexical sides", [dense_all, lexical_all], 1.0),
+        ("blend, dense and lexical", [full, dense_all, lexical_all], 1.0),
+        ("dense and lexical, weight x1.5", [dense_all, lexical_all], 1.5),
+    ):
+        found = ndcg(view_neighbours(full, views, queries, k, weight * scale), corpus)
+        lines.append(_compare(label, base, found))
+    return lines
+
+
 NEIGHBOUR_GRID = ((5, 0.05), (5, 0.1), (10, 0.05), (10, 0.1), (10, 0.2), (20, 0.1))
-FINE_GRID = ((4, 0.1), (5, 0.1), (5, 0.15), (5, 0.2), (7, 0.1), (7, 0.15))
+POOL_GRID = ((50, 7, 0.1), (50, 7, 0.15), (50, 7, 0.2), (50, 10, 0.15), (200, 7, 0.1))
 
 
 def study(corpus: Corpus, *, neighbours_only: bool = False) -> list[str]:
@@ -265,16 +324,15 @@ def study(corpus: Corpus, *, neighbours_only: bool = False) -> list[str]:
     full = weight_all * dense_all + (1 - weight_all) * _cosines(shipped, everything)
     np.fill_diagonal(full, -np.inf)
     parts_grid = (
-        (("both", FINE_GRID),)
+        ()
         if neighbours_only
         else (("both", NEIGHBOUR_GRID), ("overlap", NEIGHBOUR_GRID), ("reciprocal", NEIGHBOUR_GRID))
     )
     if neighbours_only:
-        for pool in (50, 200):
-            for k, weight in ((7, 0.1), (5, 0.1)):
-                scores = pool_neighbours(full, queries, k, weight, pool)
-                label = f"within pool {pool}, k={k}, weight {weight}"
-                lines.append(_compare(label, base, ndcg(scores, corpus)))
+        for pool, k, weight in POOL_GRID:
+            scores = pool_neighbours(full, queries, k, weight, pool)
+            label = f"within pool {pool}, k={k}, weight {weight}"
+            lines.append(_compare(label, base, ndcg(scores, corpus)))
     for parts, grid in parts_grid:
         for k, weight in grid:
             scores = shared_neighbours(full, queries, k, weight, parts)
@@ -344,10 +402,15 @@ def main() -> None:
     parser.add_argument("--wcep-since", default="2018-01-01")
     parser.add_argument("--neighbours-only", action="store_true", help="a finer neighbour grid")
     parser.add_argument("--long-weights", action="store_true", help="the long-text dense weight")
+    parser.add_argument("--views", action="store_true", help="neighbour sets from each side")
     arguments = parser.parse_args()
     corpora = [jsonl_corpus(path, arguments.vectors_dir) for path in arguments.corpora]
     if arguments.wcep_index:
         corpora.append(wcep_corpus(arguments.wcep_index, arguments.wcep_since))
+    if arguments.views:
+        for corpus in corpora:
+            print("\n".join(view_rows(corpus)), flush=True)
+        return
     if arguments.long_weights:
         for corpus in corpora:
             print("\n".join(long_weight_rows(corpus)), flush=True)

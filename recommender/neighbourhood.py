@@ -12,7 +12,7 @@ the index as it stands when the list is ranked: nothing is stored beside the rel
 and no write can leave a neighbour set stale.
 
 Measured in `eval.fusion_study` (exhaustive scoring, paired t-tests against the blend
-alone): with k = 7, weight 0.1 and sets taken within the query's best 50 candidates it gains
+alone): with k = 7, weight 0.2 and sets taken within the query's best 50 candidates it gains
 on every corpus assembled here (Wikinews one-offs beside the seeds, two-article WCEP stories,
 WCEP monthly digests, the seeds, a WCEP slice), where query expansion with the same
 neighbours lost on two-article stories. Sets over the whole corpus, or within 200, measure

@@ -157,7 +157,7 @@ class Ranking:
     # candidates gain up to `neighbour_weight` as their `neighbour_count` nearest neighbours
     # agree with the query's (0 = off). On by default: it gained on every corpus of
     # eval.fusion_study, where query expansion lost on two-article stories.
-    neighbour_weight: float = 0.1
+    neighbour_weight: float = 0.2
     neighbour_count: int = 7
     neighbour_pool: int = 50
 
@@ -853,7 +853,9 @@ class Recommender:
         """Pool scores plus the shared-neighbour bonus of the best `neighbour_pool`, capped
         at 1 (the other scores' bound)."""
         ranking = self.ranking
-        best = np.argsort(-scores, kind="stable")[: ranking.neighbour_pool]
+        # Ties by row id, not by the engine's candidate order: FAISS and Qdrant return equal
+        # scores in different orders, and the sets must not depend on it.
+        best = np.lexsort((candidates, -scores))[: ranking.neighbour_pool]
         rows = candidates[best]
         vectors = np.vstack([query.vector[None, :], self.index.vectors.vectors_of(rows)])
         terms = sparse.vstack([query.terms, self.index.lexical.rows_of(rows)], format="csr")

@@ -103,7 +103,7 @@ class Settings(BaseSettings):
         default=180.0, gt=0.0, description="Days over which the time boost decays by 1/e."
     )
     neighbour_weight: float = Field(
-        default=0.1,
+        default=0.2,
         ge=0.0,
         le=1.0,
         description="Shared-neighbour re-ranking: the most a candidate gains when its nearest "
