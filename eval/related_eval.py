@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,10 @@ def evaluate_related(
     def encoded(count: int) -> None:
         progress("indexing", count, len(corpus))
 
-    with corpus_index(corpus.articles, settings, embedder, index_dir, progress=encoded) as index:
+    # Indexed without the gold `story`: the index would take it as the editor's, and the
+    # default system's slots and story caps would read the answer (stories are clustered).
+    unlabelled = [replace(article, story=None) for article in corpus.articles]
+    with corpus_index(unlabelled, settings, embedder, index_dir, progress=encoded) as index:
         row_ids = corpus_row_ids(index, corpus.articles)
         vectors = index.vectors.vectors_of(row_ids)
         signatures = np.stack([index.catalog.fingerprint(int(r)) for r in row_ids])
