@@ -232,6 +232,7 @@ def test_the_request_overrides_the_default_and_min_score_counts_as_withheld(
     assert len(by_score.items) == reaching and by_score.withheld == 10 - reaching > 0
 
 
+@pytest.mark.slow
 def test_stored_lists_and_live_ranking_agree_under_the_floor(floor_index: ArticleIndex) -> None:
     stored = Recommender(floor_index, calibrated_floor=True, floor_one_in=ONE_IN)
     store_lists_of(stored, owners_to_rank(stored))

@@ -20,6 +20,7 @@ def floor_dir(tmp_path: Path) -> Path:
     return tmp_path / "index"
 
 
+@pytest.mark.slow
 def test_http_related_counts_what_the_floor_withheld(floor_dir: Path) -> None:
     settings = hashing_settings(floor_dir, relevance_floor_one_in=100)
     with app_client(settings, ServiceSettings()) as client:
@@ -39,6 +40,7 @@ def test_http_related_counts_what_the_floor_withheld(floor_dir: Path) -> None:
     assert (floor_dir / FLOOR_FILE).is_file()
 
 
+@pytest.mark.slow
 def test_http_floor_on_by_setting_and_off_by_request(floor_dir: Path) -> None:
     settings = hashing_settings(floor_dir, relevance_floor="calibrated", relevance_floor_one_in=100)
     with app_client(settings, ServiceSettings()) as client:
@@ -79,6 +81,7 @@ def test_cli_related_json_says_how_many_were_withheld(
     assert len(err.strip().splitlines()) == 1 and "high" in err
 
 
+@pytest.mark.slow
 def test_newsrec_index_keeps_the_floor_when_it_is_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

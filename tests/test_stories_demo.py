@@ -6,10 +6,13 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import httpx
+import pytest
 
 from tests.test_demo_browser import base_url as base_url  # the fixtures, shared
 from tests.test_demo_browser import page as page
 from tests.test_demo_browser import sync_api
+
+pytestmark = pytest.mark.slow
 
 
 def _open(page: sync_api.Page, base: str, article_id: str) -> None:

@@ -127,6 +127,7 @@ def test_adapt_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow
 def test_index_adapt_topics_keeps_the_model_in_the_index(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -216,6 +217,7 @@ def test_iptc_taxonomy_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str
     _one_error(code, err, "neither a built-in taxonomy (default, iptc) nor a taxonomy file")
 
 
+@pytest.mark.slow
 def test_the_service_tags_with_the_index_adapted_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
