@@ -12,7 +12,7 @@ from tests.test_demo_browser import base_url as base_url  # the fixtures, shared
 from tests.test_demo_browser import page as page
 from tests.test_demo_browser import sync_api
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium (the demo page)
 
 
 def _open(page: sync_api.Page, base: str, article_id: str) -> None:
