@@ -3,7 +3,11 @@ start without the others (Qdrant, Ray, pyarrow, ONNX, the test and eval tools)."
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import modules_imported_after
+
+pytestmark = pytest.mark.slow
 
 NOT_IN_THE_DEMO = [
     "qdrant_client",

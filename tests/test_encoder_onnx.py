@@ -258,6 +258,7 @@ def test_changed_model_files_are_exported_again_once(
     )
 
 
+@pytest.mark.slow
 @model_files
 def test_processes_starting_on_an_empty_cache_export_once(
     tmp_path: Path, fake_model_dir: Path, monkeypatch: pytest.MonkeyPatch

@@ -79,6 +79,7 @@ def test_length_classes_follow_the_blend() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_calibrate_samples_a_bounded_number_of_pairs_without_self_pairs() -> None:
     terms = np.full(5000, 20)
     pairs = sampled_pairs(terms, (32, 64, 127), queries_per_class=50, candidates_per_query=40)

@@ -62,6 +62,7 @@ def _related(
     return code, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_cli_related_json_says_how_many_were_withheld(
     floor_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

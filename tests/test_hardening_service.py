@@ -95,6 +95,7 @@ def _json_body(answer: bytes) -> dict[str, object]:
 # -- deadlines and the connection cap --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_half_sent_request_head_is_cut_off(index_dir: Path, head_timeout: float) -> None:
     with _Server(index_dir, ServiceSettings(access_log=False)) as server:
         held = server.connect()
@@ -112,6 +113,7 @@ def test_a_half_sent_request_head_is_cut_off(index_dir: Path, head_timeout: floa
             assert _read_all(connection).startswith(b"HTTP/1.1 200")
 
 
+@pytest.mark.slow
 def test_a_stalled_body_is_a_408(index_dir: Path) -> None:
     service = ServiceSettings(access_log=False, request_body_timeout=0.5)
     with _Server(index_dir, service) as server:

@@ -406,6 +406,7 @@ def test_garbage_lines_are_articles_or_row_errors_with_their_line(lines: list[An
             assert not batch.invalid and strict.articles == batch.articles
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(st.lists(valid_rows(), max_size=5), st.booleans())
 def test_valid_rows_read_back_from_a_file_as_written(

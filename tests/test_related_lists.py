@@ -277,6 +277,7 @@ def test_precompute_command_is_resumable_and_the_cli_keeps_lists_in_step(
     assert "follow-up" not in {item["id"] for item in related["related"]}
 
 
+@pytest.mark.slow
 def test_the_service_serves_stored_lists_and_keeps_them_in_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

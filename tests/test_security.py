@@ -60,6 +60,7 @@ def test_the_token_is_compared_with_hmac_compare_digest(
     assert compared == [(b"nope", TOKEN.encode()), (TOKEN.encode(), TOKEN.encode())]
 
 
+@pytest.mark.slow
 def test_every_write_route_needs_the_token_and_reads_do_not(client: TestClient) -> None:
     bulk = {"articles": [{**NEW, "id": "b1"}]}
     for method, path, body in (
@@ -162,6 +163,7 @@ def _pickle_uses(path: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_no_code_loads_a_pickle() -> None:
     sources = [
         path

@@ -10,11 +10,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from recommender import Article, open_index
 from service.settings import ServiceSettings
 from tests.service_support import app_client, build_index
+
+pytestmark = pytest.mark.slow
 
 
 def _until(client: TestClient, path: str, status: int, timeout: float = 10.0) -> float:

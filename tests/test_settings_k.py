@@ -23,10 +23,12 @@ def test_allows_k_is_the_services_bound(k: int, allowed: bool) -> None:
     assert ServiceSettings(max_k=7).allows_k(k) is allowed
 
 
-@pytest.fixture
-def index_dir(tmp_path: Path) -> Path:
-    build_index(tmp_path / "index")
-    return tmp_path / "index"
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built once: the tests only read it.
+    directory = tmp_path_factory.mktemp("k") / "index"
+    build_index(directory)
+    return directory
 
 
 @pytest.mark.parametrize("query", ["k=0", "k=8", "k=99999", ""])

@@ -152,6 +152,7 @@ def test_a_model_of_another_embedder_is_refused(
     assert "all-MiniLM-L6-v2" in str(error)
 
 
+@pytest.mark.slow
 def test_registered_on_the_newsrec_app_an_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", keyword_rows(2))
     bad_taxonomy = tmp_path / "t.yaml"

@@ -103,6 +103,7 @@ def test_tune_learns_the_time_boost_a_site_needs_and_the_ranking_uses_it(
     assert load_profile(cli.index_dir) is None
 
 
+@pytest.mark.slow
 def test_tune_refuses_weights_that_do_not_win_held_out(
     cli: Cli,  # noqa: F811
     tmp_path: Path,
