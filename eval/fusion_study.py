@@ -31,6 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from eval.assembled_corpora import read_jsonl
 from eval.relevance_study import _text, _vectors
+from recommender.neighbourhood import shared_neighbour_bonus
 from recommender.related import Ranking
 
 Row = dict[str, object]
@@ -223,32 +224,12 @@ def pool_neighbours(
     full: np.ndarray, queries: np.ndarray, k: int, weight: float, pool: int
 ) -> np.ndarray:
     """`shared_neighbours` with every neighbour set taken within the query's own candidate
-    pool (its best `pool` by score, plus itself): no graph of the whole corpus is needed."""
-    out = full[queries].copy()
-    for row_number, query in enumerate(queries):
-        row = full[query]
-        pool = min(pool, len(row) - 1)
-        members = np.argpartition(-row, pool - 1)[:pool]
-        local = np.concatenate([[query], members])
-        scores = full[np.ix_(local, local)].copy()
-        np.fill_diagonal(scores, -np.inf)
-        top = np.argpartition(-scores, k, axis=1)[:, :k]
-        sets = np.zeros(scores.shape, dtype=bool)
-        np.put_along_axis(sets, top, True, axis=1)
-        overlap = (sets[0][None, :] & sets[1:]).sum(axis=1) / k
-        reciprocal = sets[0, 1:] & sets[1:, 0]
-        out[row_number, members] = row[members] + weight * (overlap + reciprocal) / 2
-    return out
+    pool (its best `pool` by score, plus itself), scored by the product's own function."""
+    return view_neighbours(full, [full], queries, k, weight, pool)
 
 
 def _local_bonus(matrix: np.ndarray, local: np.ndarray, k: int) -> np.ndarray:
-    scores = matrix[np.ix_(local, local)].astype(np.float64)
-    np.fill_diagonal(scores, -np.inf)
-    top = np.argpartition(-scores, k, axis=1)[:, :k]
-    sets = np.zeros(scores.shape, dtype=bool)
-    np.put_along_axis(sets, top, True, axis=1)
-    overlap = (sets[0][None, :] & sets[1:]).sum(axis=1) / k
-    return (overlap + (sets[0, 1:] & sets[1:, 0])) / 2
+    return shared_neighbour_bonus(matrix[np.ix_(local, local)], k)
 
 
 def view_neighbours(
@@ -272,14 +253,17 @@ def view_neighbours(
     return out
 
 
+def _sides(corpus: Corpus) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct terms per article, and the (n, n) dense and TF-IDF cosines of every pair."""
+    shipped = tfidf_rows([_text(row) for row in corpus.rows])
+    dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
+    return np.diff(shipped.indptr), dense_all, _cosines(shipped, np.arange(len(corpus.rows)))
+
+
 def view_rows(corpus: Corpus) -> list[str]:
     """Neighbour sets from the blend (shipped) against sets from each side separately."""
     queries = corpus.queries
-    texts = [_text(row) for row in corpus.rows]
-    shipped = tfidf_rows(texts)
-    lengths = np.diff(shipped.indptr)
-    dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
-    lexical_all = _cosines(shipped, np.arange(len(corpus.rows)))
+    lengths, dense_all, lexical_all = _sides(corpus)
     ranking = Ranking()
     weights = np.asarray([ranking.dense_weight_for(int(n)) for n in lengths])[:, None]
     full = weights * dense_all + (1 - weights) * lexical_all
@@ -343,11 +327,7 @@ def study(corpus: Corpus, *, neighbours_only: bool = False) -> list[str]:
 def long_weight_rows(corpus: Corpus) -> list[str]:
     """The length-dependent dense weight's long end, each with the shipped neighbour bonus."""
     queries = corpus.queries
-    texts = [_text(row) for row in corpus.rows]
-    shipped = tfidf_rows(texts)
-    lengths = np.diff(shipped.indptr)
-    dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
-    lexical_all = _cosines(shipped, np.arange(len(corpus.rows)))
+    lengths, dense_all, lexical_all = _sides(corpus)
     default = Ranking()
     lines = [f"{corpus.name}: dense weight for long texts, with the neighbour bonus"]
     base: np.ndarray | None = None
