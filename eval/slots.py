@@ -218,22 +218,17 @@ def compare_on_corpus(
         _neighbours,
         _writable_copy,
     )
-    from recommender.stories import StoryAssigner, StoryClustering, cluster_stream
-    from recommender.system import build_recommender
+    from recommender.stories import cluster_stream
+    from recommender.system import build_story_assigner
 
     articles = load_articles([corpus]).articles
     gold_of = {a.id: a.story for a in articles}
     found = {}
     with _writable_copy(articles, settings, index_dir, lambda *_: None) as index:
-        recommender = build_recommender(settings, index)
+        assigner = build_story_assigner(settings, index)
+        recommender, configured = assigner.recommender, assigner.clustering
         rows = _date_order(index)
         names = {row: s.id for row, s in index.store.summaries_by_row_id(rows).items()}
-        configured = StoryClustering(
-            dense_threshold=settings.story_dense_threshold,
-            lexical_threshold=settings.story_lexical_threshold,
-            merge_margin=settings.story_merge_margin,
-        )
-        assigner = StoryAssigner(recommender, configured)
         neighbours = _neighbours(assigner, rows, names, lambda *_: None)
         gold = {row: _gold_story_id(gold_of[names[row]] or _UNLABELLED, names[row]) for row in rows}
         for label, stories in (

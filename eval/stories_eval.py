@@ -43,7 +43,7 @@ from recommender import Article, ArticleIndex, InvalidInputError, Settings, load
 from recommender.index import STORE_FILE
 from recommender.related import Neighbours
 from recommender.stories import StoryAssigner, StoryClustering, cluster_stream
-from recommender.system import build_recommender, open_index
+from recommender.system import build_story_assigner, open_index
 
 Progress = Callable[[str, int, int], None]
 DENSE_SWEEP = tuple(round(0.35 + 0.05 * step, 2) for step in range(10))  # 0.35 .. 0.80
@@ -112,15 +112,11 @@ def run_stories_eval(
     # articles the clustering leaves alone.
     advance = on_progress or (lambda task, done, total: None)
     with _writable_copy(articles, settings, index_dir, advance) as index:
-        recommender = build_recommender(settings, index)
+        assigner = build_story_assigner(settings, index)
+        recommender, configured = assigner.recommender, assigner.clustering
         rows = _date_order(index)
         names = {row: s.id for row, s in index.store.summaries_by_row_id(rows).items()}
-        configured = StoryClustering(
-            dense_threshold=settings.story_dense_threshold,
-            lexical_threshold=settings.story_lexical_threshold,
-            merge_margin=settings.story_merge_margin,
-        )
-        neighbours = _neighbours(StoryAssigner(recommender, configured), rows, names, advance)
+        neighbours = _neighbours(assigner, rows, names, advance)
         gold = [gold_of[names[row]] for row in rows]
         sweep = _sweep(rows, names, neighbours, gold, settings.story_merge_margin)
         clustered = cluster_stream(rows, names, neighbours, configured)
