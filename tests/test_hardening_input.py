@@ -80,6 +80,7 @@ def test_the_words_nan_and_infinity_in_text_are_text(client: TestClient) -> None
     assert client.put("/articles/words", content=body.encode(), headers=JSON).status_code == 201
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
 def test_nan_and_infinities_are_refused_not_stored_as_null(client: TestClient, number: str) -> None:
     status, detail = _send(client, "PUT", "/articles/n1", f'{{"title": "t", "score": {number}}}')

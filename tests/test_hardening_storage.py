@@ -50,6 +50,7 @@ def _snapshot_file(index_dir: Path) -> Path:
 # -- a full disk -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_failed_snapshot_save_is_a_503_committed_and_the_next_write_publishes(
     index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -331,6 +331,7 @@ def _low_ranked_eligible_corpus() -> list[Article]:
     return [query, *close, *far]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index_type", ["exact", "hnsw"])
 @pytest.mark.parametrize(
     ("filters", "eligible"),

@@ -76,6 +76,7 @@ def test_every_write_route_needs_the_token_and_reads_do_not(client: TestClient) 
         assert client.get(path).status_code == 200
 
 
+@pytest.mark.slow
 def test_the_token_never_reaches_a_log(
     index_dir: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -121,6 +122,7 @@ def test_ids_are_keys_never_paths(client: TestClient, index_dir: Path, article_i
     assert client.delete(f"/articles/{encoded}", headers=RIGHT).status_code == 204
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "path", ["/static/../api.py", "/static/..%2Fapi.py", "/static/%2e%2e/settings.py"]
 )

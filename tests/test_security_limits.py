@@ -54,6 +54,7 @@ def test_a_text_over_the_limit_is_refused_and_nothing_is_written(index_dir: Path
         assert client.put("/articles/long", json={**long, "body": "x" * 1000}).status_code == 201
 
 
+@pytest.mark.slow
 def test_a_long_article_is_stored_in_full_and_still_related(index_dir: Path) -> None:
     body = " ".join(f"flood river rain evacuation word{n}" for n in range(5000))
     assert 150_000 < len(body) < MAX_TEXT_CHARS

@@ -33,6 +33,7 @@ def client(tmp_path: Path) -> TestClient:
         yield client  # type: ignore[misc]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/articles/x", "/related", "/topics"])
 def test_a_body_that_is_not_utf8_is_a_422_like_any_malformed_json(
     client: TestClient, path: str

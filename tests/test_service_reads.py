@@ -195,6 +195,7 @@ def test_related_to_a_new_text(client: TestClient) -> None:
     assert [item["id"][:5] for item in reply.json()["related"]] == ["flood", "flood"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "payload",
     [

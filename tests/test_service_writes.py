@@ -49,6 +49,7 @@ def test_upsert_is_visible_to_the_next_request(client: TestClient) -> None:
     assert client.get("/readyz").json()["articles"] == 17
 
 
+@pytest.mark.slow
 def test_upsert_again_is_unchanged_then_updated(client: TestClient) -> None:
     assert client.put("/articles/n1", json=NEW).status_code == 201
     again = client.put("/articles/n1", json={**NEW, "id": "n1"})
@@ -110,6 +111,7 @@ def test_bulk_upsert(client: TestClient) -> None:
     assert client.get("/articles/bulk-4").json()["title"] == "Bulk story 4"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("articles", "fragment"),
     [
@@ -159,6 +161,7 @@ def test_body_over_the_size_limit_is_413(index_dir: Path) -> None:
         assert client.put("/articles/small", json=NEW).status_code == 201
 
 
+@pytest.mark.slow
 def test_writes_need_the_bearer_token_when_set(index_dir: Path) -> None:
     service = ServiceSettings(api_token=SecretStr(TOKEN))
     with app_client(hashing_settings(index_dir), service) as client:

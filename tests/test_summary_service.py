@@ -235,6 +235,7 @@ def test_article_summary(client: TestClient, embedder: CountingEmbedder) -> None
     assert DEFAULT_METHOD.startswith("tfidf")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("article_id", [*AWKWARD_IDS, "notes/summary"])
 def test_summary_of_awkward_ids(client: TestClient, article_id: str) -> None:
     reply = client.get(_path(article_id, "/summary"), params={"sentences": 1})

@@ -236,6 +236,7 @@ def test_the_service_tags_with_the_index_adapted_model(
     assert body["topics"][0]["score"] == round(expected.topics[0].score, 4)
 
 
+@pytest.mark.slow
 def test_index_tags_and_adapts_with_the_configured_taxonomy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
