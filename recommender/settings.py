@@ -151,6 +151,16 @@ class Settings(BaseSettings):
         description="A previous/next slot whose story has no article on that side takes the "
         "most related article there only from this score up; else the slot is empty.",
     )
+    slot_strategy: Literal[
+        "story-nearest", "story-related", "related-in-story", "related", "related-then-story"
+    ] = Field(
+        default="story-related",
+        description="How a previous/next slot is chosen: the story's best-scored article on "
+        "that side (story-related), its nearest in time (story-nearest), the nearest among "
+        "the 10 most related that are in the story (related-in-story), the most related "
+        "whatever its story (related), or that, then the story where nothing clears the "
+        "floor (related-then-story). Measured by `newsrec eval stories` (README, Stories).",
+    )
     relevance_floor: Literal["off", "calibrated"] = Field(
         default="off",
         description="`calibrated`: a related item is shown only above the index's calibrated "

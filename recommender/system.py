@@ -109,6 +109,7 @@ def build_recommender(settings: Settings, index: ArticleIndex) -> Recommender:
         build_ranking(settings, index.directory),
         list_depth=settings.related_list_depth,
         slot_floor=settings.slot_relevance_floor,
+        slot_strategy=settings.slot_strategy,
         calibrated_floor=settings.relevance_floor == "calibrated",
         floor_one_in=settings.relevance_floor_one_in,
     )

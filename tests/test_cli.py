@@ -430,10 +430,13 @@ def test_slots_json_shape_and_sides(indexed: Cli) -> None:
 
 def test_slots_first_article_of_a_story_has_no_previous(indexed: Cli) -> None:
     # v1 is the earliest article of all: nothing is earlier, so no previous slot (it used to
-    # take the best remaining related article, a later one); next is its story's nearest.
+    # take the best remaining related article, a later one); next is its story's best-scored
+    # later article (the default slot strategy, story-related), the first of them related.
     (line,) = indexed("slots", "v1", "--json").json_lines()
     assert line["previous"] is None
-    assert line["next"]["id"] == "v2" and line["next"]["kind"] == "story"
+    (related,) = indexed("related", "v1", "-k", "10", "--json").json_lines()
+    later_in_story = [hit["id"] for hit in related["related"] if hit["id"] in {"v2", "v3", "v4"}]
+    assert line["next"]["id"] == later_in_story[0] and line["next"]["kind"] == "story"
 
 
 def test_slots_unknown_id_among_known_ones(indexed: Cli, tmp_path: Path) -> None:
