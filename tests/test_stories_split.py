@@ -4,14 +4,18 @@ embedder; the corpus and fixture of test_stories)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+from typing import get_args
 
 import pytest
+from pydantic import ValidationError
 
-from recommender import Recommender
+from recommender import Recommender, Settings
 from recommender.list_refresh import store_lists_of
-from recommender.related import SLOT_STRATEGIES
+from recommender.related import SLOT_STRATEGIES, SLOT_STRATEGY
 from recommender.stories import StoryClustering
 from recommender.story_store import founded_by
+from recommender.system import build_recommender, open_index
 from tests import test_stories
 from tests.test_stories import CLUSTERING, VOCABULARY, Open, _article, _story, _story_id
 
@@ -158,3 +162,14 @@ def _ids(index) -> list[str]:
 
 def _pair(slots) -> tuple[str | None, str | None]:
     return tuple(item.id if item is not None else None for item in (slots.previous, slots.next))
+
+
+def test_the_slot_strategy_setting_reaches_the_recommender(tmp_path: Path) -> None:
+    field = Settings.model_fields["slot_strategy"]
+    assert set(get_args(field.annotation)) == set(SLOT_STRATEGIES)
+    assert field.default == SLOT_STRATEGY
+    settings = Settings(index_dir=tmp_path, embedder="hashing", slot_strategy="story-nearest")
+    with open_index(settings, writable=True) as index:
+        assert build_recommender(settings, index).slot_strategy == "story-nearest"
+    with pytest.raises(ValidationError):
+        Settings(slot_strategy="nearest")
