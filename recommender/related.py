@@ -131,7 +131,7 @@ class Ranking:
             / (1 + b)
     with w = `dense_weight`, b = `time_boost`, t = `time_decay_days`; undated pairs get no
     boost. The division keeps scores within [-1, 1]. The pool's best candidates then gain
-    the shared-neighbour bonus (`neighbour_*`, capped at 1). `dense_weight=1, time_boost=0,
+    the shared-neighbour bonus (`neighbour_*`; a shown score is capped at 1). `dense_weight=1, time_boost=0,
     neighbour_weight=0` is plain dense retrieval.
     """
 
@@ -850,8 +850,9 @@ class Recommender:
     def _with_neighbour_bonus(
         self, query: _Query, candidates: np.ndarray, scores: np.ndarray
     ) -> np.ndarray:
-        """Pool scores plus the shared-neighbour bonus of the best `neighbour_pool`, capped
-        at 1 (the other scores' bound)."""
+        """Pool scores plus the shared-neighbour bonus of the best `neighbour_pool` (ranked
+        uncapped: near-copies of one story would otherwise tie at 1; shown capped, see
+        `_related`)."""
         ranking = self.ranking
         # Ties by row id, not by the engine's candidate order: FAISS and Qdrant return equal
         # scores in different orders, and the sets must not depend on it.
@@ -862,7 +863,7 @@ class Recommender:
         local = pairwise_scores(vectors, terms, ranking.dense_weight_for)
         bonus = shared_neighbour_bonus(local, ranking.neighbour_count)
         found = scores.astype(np.float64, copy=True)
-        found[best] = np.minimum(found[best] + ranking.neighbour_weight * bonus, 1.0)
+        found[best] += ranking.neighbour_weight * bonus
         return found
 
     def _beyond(
@@ -1091,7 +1092,9 @@ def _related(summaries: dict[int, ArticleSummary], hit: tuple[int, float]) -> Re
     return RelatedArticle(
         found.id,
         found.title,
-        hit[1],
+        # The neighbour bonus can lift a score past 1; the order is ranked on the raw score
+        # and a reader sees the scores' usual bound.
+        min(hit[1], 1.0),
         found.published,
         found.source,
         found.topics,
