@@ -131,8 +131,8 @@ class Ranking:
             / (1 + b)
     with w = `dense_weight`, b = `time_boost`, t = `time_decay_days`; undated pairs get no
     boost. The division keeps scores within [-1, 1]. The pool's best candidates then gain
-    the shared-neighbour bonus (`neighbour_*`; a shown score is capped at 1). `dense_weight=1, time_boost=0,
-    neighbour_weight=0` is plain dense retrieval.
+    the shared-neighbour bonus (`neighbour_*`; a shown score is capped at 1).
+    `dense_weight=1, time_boost=0, neighbour_weight=0` is plain dense retrieval.
     """
 
     # Measured with eval on WCEP and seeds/: see the README's relevance section.
