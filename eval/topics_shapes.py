@@ -13,11 +13,11 @@ always wrong there, where `--map wcep` skips it).
 Each shape reports what the check runs, adaptation on the very items then tagged
 (`newsrec topics adapt TEST --out M`, then `newsrec tag TEST --model M`):
 
-- zero-shot; adapted (recommender.topics.adapt_tagger on all the shape's items);
-- adapted x lexical view (a study, not in the product: it needs the article text at tag
-  time, and taggers score vectors only): a TF-IDF logistic regression fitted on the
-  adapted tagger's most confident 60% per topic plus the taxonomy's prompts, its
-  probabilities multiplied with the adapted tagger's (weights LEXICAL_WEIGHT, 1 - it);
+- zero-shot;
+- adapted (recommender.topics.adapt_tagger on all the shape's items and their terms), its
+  dense head alone and the product's tagger (dense head with its lexical head:
+  recommender/topics/lexical_head.py, a TF-IDF logistic regression fitted on the dense
+  head's most confident 60% per topic plus the taxonomy's prompts, averaged with it);
 - a probe: scikit-learn's LogisticRegression on the same vectors, 5-fold cross-validated
   predictions with the labels (what the check's probe is).
 
@@ -37,17 +37,12 @@ from recommender.topics import (
     Taxonomy,
     ZeroShotTagger,
     adapt_tagger,
+    article_terms,
     gold_labels,
 )
 
 OTHER = "(other)"
 """What a label outside the shape's classes maps to: a class no item has, so always wrong."""
-CONFIDENT_SHARE = 0.6
-PROMPT_WEIGHT = 3.0
-LEXICAL_C = 10.0
-LEXICAL_WEIGHT = 0.3
-"""The lexical view's share in the product of probabilities. 0.3 gained on all four corpora
-measured (WCEP's ten sections, seeds/, both shapes); 0.5 lost on seeds/."""
 FOLDS = 5
 
 
@@ -106,52 +101,9 @@ class ShapeResult:
     shape: str
     items: int
     zero_shot: float
-    adapted: float
-    adapted_lexical: float
+    adapted_dense: float  # the adapted tagger's dense head alone
+    adapted: float  # the product's adapted tagger: dense and lexical heads
     probe: float
-
-
-def lexical_view(
-    texts: Sequence[str],
-    posteriors: np.ndarray,
-    taxonomy: Taxonomy,
-    *,
-    share: float = CONFIDENT_SHARE,
-    prompt_weight: float = PROMPT_WEIGHT,
-) -> np.ndarray:
-    """(n, L) probabilities of a TF-IDF logistic regression fitted, without labels, on the
-    most confident `share` of each topic by `posteriors` (n, L) and the taxonomy's prompts."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    prompts = [prompt for topic in taxonomy for prompt in topic.prompts]
-    owners = [label for label, topic in enumerate(taxonomy) for _ in topic.prompts]
-    terms = TfidfVectorizer(sublinear_tf=True, min_df=2, stop_words="english").fit_transform(
-        [*texts, *prompts]
-    )
-    predicted, confidence = posteriors.argmax(axis=1), posteriors.max(axis=1)
-    kept = []
-    for label in range(posteriors.shape[1]):
-        rows = np.flatnonzero(predicted == label)
-        count = max(1, int(share * len(rows))) if len(rows) else 0
-        kept.append(rows[np.argsort(-confidence[rows], kind="stable")[:count]])
-    rows = np.concatenate([*kept, len(texts) + np.arange(len(prompts))])
-    targets = np.concatenate([predicted[np.concatenate(kept)], owners])
-    weights = np.concatenate(
-        [np.ones(len(rows) - len(prompts)), np.full(len(prompts), prompt_weight)]
-    )
-    model = LogisticRegression(C=LEXICAL_C, max_iter=1000)
-    model.fit(terms[rows], targets, sample_weight=weights)
-    probabilities = np.zeros_like(posteriors)
-    probabilities[:, model.classes_] = model.predict_proba(terms[: len(texts)])
-    return probabilities
-
-
-def combined(dense: np.ndarray, lexical: np.ndarray, weight: float = LEXICAL_WEIGHT) -> np.ndarray:
-    """Normalised weighted geometric mean of two (n, L) probability matrices."""
-    logs = (1.0 - weight) * np.log(dense + 1e-9) + weight * np.log(lexical + 1e-9)
-    product = np.exp(logs - logs.max(axis=1, keepdims=True))
-    return product / product.sum(axis=1, keepdims=True)
 
 
 def macro_f1_of_scores(
@@ -179,17 +131,15 @@ def run_shape(
     rows = np.array([i for i, found in enumerate(sections) if found and found[0] in shape.sections])
     gold = [shape.sections[sections[i][0]] for i in rows]
     matrix = vectors[rows]
-    adapted = adapt_tagger(zero_shot, matrix).tagger
-    dense = adapted.scores(matrix)
-    dense = dense / np.maximum(dense.sum(axis=1, keepdims=True), 1e-12)
-    lexical = lexical_view([items[i].text for i in rows], dense, taxonomy)
+    terms = article_terms([items[i] for i in rows])
+    adapted = adapt_tagger(zero_shot, matrix, terms=terms).tagger
     probe = cross_val_predict(LogisticRegression(max_iter=3000), matrix, gold, cv=FOLDS)
     return ShapeResult(
         shape.name,
         len(rows),
         macro_f1_of_scores(zero_shot.scores(matrix), zero_shot.labels, gold, shape.ours),
-        macro_f1_of_scores(dense, zero_shot.labels, gold, shape.ours),
-        macro_f1_of_scores(combined(dense, lexical), zero_shot.labels, gold, shape.ours),
+        macro_f1_of_scores(adapted.dense_scores(matrix), zero_shot.labels, gold, shape.ours),
+        macro_f1_of_scores(adapted.scores(matrix, terms), zero_shot.labels, gold, shape.ours),
         float(f1_score(gold, probe, average="macro")),
     )
 
@@ -198,11 +148,11 @@ def print_shapes(
     items: Sequence[Article], vectors: np.ndarray, zero_shot: ZeroShotTagger, taxonomy: Taxonomy
 ) -> list[ShapeResult]:
     results = [run_shape(shape, items, vectors, zero_shot, taxonomy) for shape in SHAPES]
-    header = ("shape", "items", "zero-shot", "adapted", "+lexical", "probe")
+    header = ("shape", "items", "zero-shot", "dense head", "adapted", "probe")
     print(f"{header[0]:<40}" + "".join(f"{name:>11}" for name in header[1:]))
     for result in results:
         print(
             f"{result.shape:<40}{result.items:>11,}{result.zero_shot:>11.4f}"
-            f"{result.adapted:>11.4f}{result.adapted_lexical:>11.4f}{result.probe:>11.4f}"
+            f"{result.adapted_dense:>11.4f}{result.adapted:>11.4f}{result.probe:>11.4f}"
         )
     return results

@@ -47,6 +47,7 @@ from recommender.store import (
     SCHEMA_VERSION,
     UPGRADABLE_SCHEMA_VERSIONS,
     ArticleStore,
+    ArticleSummary,
     AssignedTopics,
     PreparedArticle,
 )
@@ -267,6 +268,30 @@ class ArticleIndex:
         return self._store.iter_ids()
 
     @property
+    def generation(self) -> int:
+        """The store's generation: every committed write moves it on."""
+        return self._store.generation
+
+    def summaries_of(self, article_ids: Sequence[str]) -> list[ArticleSummary]:
+        """The stored summaries (title, date, source...) of those of these ids still there."""
+        rows = [state.row_id for state in self._store.states(article_ids).values()]
+        return list(self._store.summaries_by_row_id(rows).values())
+
+    def load_in_memory(self) -> dict[int, ArticleSummary]:
+        """Load every part a read touches now (vectors, catalog, lexical index, summaries),
+        so the first request does not; returns every article's summary by row id. From then
+        on summaries are answered from memory, kept in step by this index's writes."""
+        summaries = self._store.keep_summaries_in_memory()
+        self.vectors.search(self.vectors.vectors_of(self.catalog.row_ids[:1]), 1)
+        self.apply_queued_changes()
+        return summaries
+
+    def apply_queued_changes(self) -> None:
+        """Apply the lexical index's queued changes now: a writer does, under its lock,
+        rather than leave them to the next (concurrent) reader."""
+        len(self.lexical)
+
+    @property
     def writable(self) -> bool:
         """Whether this process holds the directory's write lock (else opened read-only)."""
         return self._lock is not None
@@ -339,6 +364,13 @@ class ArticleIndex:
         to_encode = len(hashes - self._store.hashes_with_vectors(hashes))
         return UpsertPlan(prepared, added, len(articles) - len(prepared), to_encode)
 
+    def texts_to_encode(self, plan: UpsertPlan) -> dict[str, str]:
+        """Content hash -> text of what `apply(plan)` will encode, in the order it will ask
+        (changed articles whose text has no stored vector; each distinct text once)."""
+        texts = {item.article.content_hash: item.article.text for item in plan.changed}
+        stored = self._store.hashes_with_vectors(texts)
+        return {key: text for key, text in texts.items() if key not in stored}
+
     def apply(self, plan: UpsertPlan, *, progress: ProgressCallback | None = None) -> UpsertReport:
         """Write a plan. Only texts with no stored vector are encoded.
 
@@ -389,11 +421,17 @@ class ArticleIndex:
         return missing
 
     def retag(self, tagger: TopicTagger, *, progress: ProgressCallback | None = None) -> int:
-        """Tag every stored article again with `tagger` (from its stored vector); one commit."""
+        """Tag every stored article again with `tagger` (from its stored vector, and its
+        stored terms for a tagger that reads them); one commit."""
         self._require_writable()
         assigned: dict[int, AssignedTopics] = {}
+        term_ids, blobs = self._store.term_rows() if tagger.reads_terms else (None, [])
         for row_ids, vectors in self._store.vector_rows(self.embedder.dimension):
-            for row_id, assignment in zip(row_ids, tagger.tag(vectors), strict=True):
+            terms = None
+            if term_ids is not None:
+                positions = np.searchsorted(term_ids, row_ids)
+                terms = frequency_rows([blobs[int(position)] for position in positions])
+            for row_id, assignment in zip(row_ids, tagger.tag(vectors, terms=terms), strict=True):
                 assigned[int(row_id)] = _assigned(assignment)
             if progress is not None:
                 progress(len(row_ids))
@@ -593,7 +631,8 @@ class ArticleIndex:
         tagger = self._tagger()
         if tagger is None:
             return {}
-        assignments = tagger.tag(batch_vectors)
+        terms = frequency_rows([item.terms for item in batch]) if tagger.reads_terms else None
+        assignments = tagger.tag(batch_vectors, terms=terms)
         return {
             item.article.id: _assigned(assignment)
             for item, assignment in zip(batch, assignments, strict=True)

@@ -40,6 +40,7 @@ import numpy as np
 from embeddings import Embedder
 from recommender.errors import InvalidArticleError, InvalidInputError
 from recommender.index import ArticleIndex, UpsertPlan
+from recommender.lexical import term_vectors
 from recommender.loaders import read_article_rows
 from recommender.settings import Settings
 from recommender.streamed import StreamedEmbedder, StreamedTagger, VectorBatches
@@ -108,9 +109,7 @@ def check_reachable(address: str | None, timeout: float = DEFAULT_CONNECT_TIMEOU
 def plan_texts(index: ArticleIndex, plan: UpsertPlan) -> dict[str, str]:
     """Content hash -> text of what `index.apply(plan)` will encode, in the order it will ask
     (changed articles whose text has no stored vector; each distinct text once)."""
-    texts = {item.article.content_hash: item.article.text for item in plan.changed}
-    stored = index.store.hashes_with_vectors(texts)
-    return {key: text for key, text in texts.items() if key not in stored}
+    return index.texts_to_encode(plan)
 
 
 def file_texts(
@@ -263,10 +262,13 @@ class _EncodeActor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """{"hash": (n,), "text": (n,)} -> {"hash": (n,), "vector": (n, dimension) float32,
         and with a tagger "scores": (n, labels)}"""
-        vectors = self._embedder.encode([str(text) for text in batch["text"]])
+        texts = [str(text) for text in batch["text"]]
+        vectors = self._embedder.encode(texts)
         result = {"hash": batch["hash"], "vector": vectors}
         if self.tagger is not None:
-            result["scores"] = self.tagger.scores(vectors)
+            # A model with a lexical head reads the text's terms, as the index stores them.
+            terms = term_vectors(texts) if self.tagger.reads_terms else None
+            result["scores"] = self.tagger.scores(vectors, terms)
         return result
 
 

@@ -7,8 +7,8 @@ code runs unchanged whichever engine did the model's work:
 - `StreamedEmbedder` serves vectors by content hash, pulling batches from the pipeline until
   it holds the ones asked for;
 - `StreamedTagger` serves the scores the pipeline's tagger gave those vectors, looked up by
-  the vector itself: scores are a function of the vector alone, and the tagger protocol is
-  given vectors, not texts.
+  the vector itself: scores are a function of the vector (and, for a model with a lexical
+  head, of the same text's terms), and the tagger protocol is given vectors, not texts.
 
 Anything the pipeline was never going to deliver (a zero-shot tagger's taxonomy prompts, an
 index's stored vectors) is computed in this process by the wrapped embedder or tagger, and
@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+import scipy.sparse as sparse
 
 from embeddings import Embedder, ProgressCallback, WrappedEmbedder
 from recommender.articles import content_hash
@@ -130,27 +131,40 @@ class StreamedTagger:
     def iptc(self) -> Mapping[str, str | None]:
         return self.inner.iptc
 
+    @property
+    def reads_terms(self) -> bool:
+        return self.inner.reads_terms
+
     def remember(self, vectors: np.ndarray, scores: np.ndarray) -> None:
         """vectors: (n, dimension) float32; scores: (n, len(labels)), `inner`'s of them."""
         for vector, row in zip(check_vectors(vectors, self.dimension), scores, strict=True):
             self._scores[_vector_key(vector)] = row
 
-    def scores(self, vectors: np.ndarray) -> np.ndarray:
-        """vectors: (n, dimension) -> (n, len(labels)) scores in [0, 1]."""
+    def scores(self, vectors: np.ndarray, terms: sparse.csr_matrix | None = None) -> np.ndarray:
+        """vectors: (n, dimension) -> (n, len(labels)) scores in [0, 1]; `terms` (the rows'
+        term frequencies) are read only to score a vector the pipeline did not."""
         array = check_vectors(vectors, self.dimension)
         rows = [self._scores.get(_vector_key(vector)) for vector in array]
         missing = [position for position, row in enumerate(rows) if row is None]
         if missing:
-            for position, row in zip(missing, self.inner.scores(array[missing]), strict=True):
+            missing_terms = sparse.csr_matrix(terms)[missing] if terms is not None else None
+            scored = self.inner.scores(array[missing], missing_terms)
+            for position, row in zip(missing, scored, strict=True):
                 rows[position] = row
             self.scored_here += len(missing)
         if not rows:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return np.stack([row for row in rows if row is not None])
 
-    def tag(self, vectors: np.ndarray, *, threshold: float | None = None) -> list[TopicAssignment]:
+    def tag(
+        self,
+        vectors: np.ndarray,
+        *,
+        threshold: float | None = None,
+        terms: sparse.csr_matrix | None = None,
+    ) -> list[TopicAssignment]:
         return assignments_from_scores(
-            self.scores(vectors),
+            self.scores(vectors, terms),
             self.labels,
             self.iptc,
             self.threshold if threshold is None else threshold,

@@ -30,10 +30,10 @@ from recommender import (
     load_articles,
     open_index,
 )
-from recommender.list_refresh import refresh_lists_after_write
 from recommender.story_lists import related_for_page
 from recommender.system import index_tagger
 from recommender.topics import build_tagger, configured_model_dir
+from recommender.writer import IndexWriter, WriteOptions
 from service import (
     cli_eval,
     cli_lists,
@@ -46,8 +46,9 @@ from service import (
 )
 from service import cli_output as output
 from service.cli_options import AsJson, IndexDir
-from service.cli_ray import Engine, EngineOption, RayAddress, batch_job, encoding_plan
+from service.cli_ray import Engine, EngineOption, RayAddress, batch_job
 from service.cli_topics_adapt import adapt_index_topics
+from service.cli_write_hooks import CliWriteHooks
 from service.failures import operator_failure
 from service.settings import cli_debugging, quiet_library_output
 
@@ -113,23 +114,14 @@ def index(
     batch = load_articles(files, skip_invalid=skip_invalid)
     embedder, tagger = (job.embedder, job.tagger) if job is not None else (None, None)
     with open_index(settings, writable=True, embedder=embedder, tagger=tagger) as article_index:
-        plan = article_index.plan_upsert(batch.articles)
-        with (
-            cli_stories.assigned_after(article_index),  # then stories, with their own bar
-            encoding_plan(job, article_index, plan),  # --engine ray: the model runs on Ray
-            output.progress_bar("encoding", plan.texts_to_encode) as advance,
-        ):
-            report = article_index.apply(plan, progress=advance)
-        if adapt_topics:
-            adapt_index_topics(article_index, settings)
-        changed = [item.article.id for item in plan.changed]
-        recommender = build_recommender(settings, article_index)
-        with output.phased_progress() as phases:
-            refresh_lists_after_write(recommender, changed, progress=phases)
-        if recommender.calibrated_floor and len(article_index) > 1:
-            # Estimated while the index is writable, and kept: read-only readers find it.
-            recommender.relevance_floor()
-        article_index.save()
+        writer = IndexWriter(
+            build_recommender(settings, article_index),
+            WriteOptions.for_batch(settings),
+            CliWriteHooks(article_index, job),
+        )
+        # --adapt-topics: after the apply, before the lists are refreshed and the index saved.
+        adapt = (lambda: adapt_index_topics(article_index, settings)) if adapt_topics else None
+        report = writer.upsert(batch.articles, after_apply=adapt)
         total = len(article_index)
     output.index_summary(
         report, batch.invalid, total, settings.index_dir, time.perf_counter() - started
@@ -253,12 +245,13 @@ def delete(
     """Delete articles from the index."""
     settings = _settings(index_dir)
     with open_index(settings, writable=True) as article_index:
-        missing = article_index.delete(ids)
-        refresh_lists_after_write(build_recommender(settings, article_index), [])
-        article_index.save()
-    deleted = len(set(ids)) - len(set(missing))
+        writer = IndexWriter(
+            build_recommender(settings, article_index), WriteOptions.for_batch(settings)
+        )
+        outcome = writer.delete(ids)
+    deleted = outcome.deleted
     output.line(f"deleted {deleted} article{'s' if deleted != 1 else ''}")
-    _fail_on_unknown(missing)
+    _fail_on_unknown(outcome.missing)
 
 
 @app.command()
@@ -274,9 +267,11 @@ def retag(
     with open_index(settings, writable=True, embedder=embedder) as article_index:
         model_dir = model or configured_model_dir(settings.topic_model, settings.index_dir)
         tagger = build_tagger(embedder, model_dir=model_dir, taxonomy_file=settings.topic_taxonomy)
+        writer = IndexWriter(
+            build_recommender(settings, article_index), WriteOptions.for_batch(settings)
+        )
         with output.progress_bar("tagging", len(article_index)) as advance:
-            count = article_index.retag(tagger, progress=advance)
-        article_index.save()
+            count = writer.retag(tagger, progress=advance)
     output.line(f"retagged {count:,} articles")
 
 

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from recommender import Settings, build_recommender, open_index
-from recommender.list_refresh import owners_to_rank, store_lists_of
+from recommender.writer import IndexWriter, WriteOptions
 from service import cli_output as output
 from service.cli_options import IndexDir
 
@@ -36,13 +36,13 @@ def precompute(
     started = time.perf_counter()
     settings = Settings(index_dir=index_dir) if index_dir is not None else Settings()
     with open_index(settings, writable=True) as article_index:
-        recommender = build_recommender(settings, article_index)
-        owners = owners_to_rank(recommender, everything=everything)
-        with output.progress_bar("ranking", len(owners)) as advance:
-            stored = store_lists_of(recommender, owners, progress=advance)
-        article_index.publish_related_lists()  # a running service's readers reload
-        total = article_index.store.related_lists.count()
+        writer = IndexWriter(
+            build_recommender(settings, article_index), WriteOptions.for_batch(settings)
+        )
+        # Then the manifest says so: a running service's readers reload.
+        with output.phased_progress() as phases:
+            filled = writer.fill_lists(everything=everything, progress=phases)
     output.line(
-        f"{stored:,} related lists ranked and stored; {total:,} stored in all "
+        f"{filled.stored:,} related lists ranked and stored; {filled.total:,} stored in all "
         f"({time.perf_counter() - started:.1f}s)"
     )

@@ -22,6 +22,7 @@ from recommender.topics import (
     DEFAULT_LABEL_FIELD,
     EvaluationReport,
     ZeroShotTagger,
+    article_terms,
     build_tagger,
     evaluate_assignments,
     fit_trained_tagger,
@@ -225,8 +226,9 @@ def evaluate(
         return
     tagger = build_tagger(embedder, model_dir=model, taxonomy_file=taxonomy)
     vectors = encode_articles(data.articles, embedder, index_dir)
+    terms = article_terms(data.articles) if tagger.reads_terms else None
     report = evaluate_assignments(
-        tagger.tag(vectors, threshold=threshold), data.labels, mapping=label_mapping
+        tagger.tag(vectors, threshold=threshold, terms=terms), data.labels, mapping=label_mapping
     )
     if as_json:
         output.line(json.dumps(report.to_dict(), ensure_ascii=False))

@@ -14,6 +14,7 @@ import typer
 
 from recommender import ArticleIndex, Settings, build_embedder
 from recommender.errors import InvalidInputError
+from recommender.lexical import frequency_rows
 from recommender.loaders import load_articles
 from recommender.topics import (
     ADAPTED_MODEL_DIR,
@@ -22,12 +23,13 @@ from recommender.topics import (
     ZeroShotTagger,
     adapt_tagger,
     adapt_with_holdout,
+    article_terms,
     compare_taggers,
     gold_labels,
     load_label_mapping,
     resolve_taxonomy,
 )
-from recommender.topics.adapt import check_archive_size, sampled_vectors, share_summary
+from recommender.topics.adapt import check_archive_size, sampled_rows, share_summary
 from recommender.topics.evaluation import LabelMapping
 from service import cli_output as output
 from service.cli_topic_common import (
@@ -82,15 +84,16 @@ def adapt(
     zero_shot = ZeroShotTagger.from_taxonomy(resolve_taxonomy(taxonomy), embedder)
     vectors = encode_articles(batch.articles, embedder, index_dir)
     output.line(f"adapting to {len(batch.articles):,} articles ...")
+    terms = article_terms(batch.articles)
     if gold is None:
-        adaptation = adapt_tagger(zero_shot, vectors)
+        adaptation = adapt_tagger(zero_shot, vectors, terms=terms)
         adaptation.tagger.save(out)
         output.line(
             f"adapted model saved to {out}; {adaptation.pseudo_labelled:,} articles used as "
             f"examples; topic shares: {share_summary(adaptation.shares)}"
         )
         return
-    checked = adapt_with_holdout(zero_shot, vectors, gold, mapping=label_mapping)
+    checked = adapt_with_holdout(zero_shot, vectors, gold, terms=terms, mapping=label_mapping)
     output.line(
         f"held-out {checked.held_out:,} labelled rows, macro-F1: zero-shot "
         f"{checked.zero_shot_macro_f1:.4f}, adapted {checked.adapted_macro_f1:.4f}"
@@ -120,12 +123,14 @@ def adapt_index_topics(article_index: ArticleIndex, settings: Settings) -> None:
     # stream vectors from Ray: the prompts are a few dozen short texts.
     embedder = build_embedder(settings)
     store = article_index.store
-    vectors = sampled_vectors(
-        (chunk for _rows, chunk in store.vector_rows(embedder.dimension)), len(article_index)
-    )
+    row_ids, vectors = sampled_rows(store.vector_rows(embedder.dimension), len(article_index))
+    # The stored term blobs of the same rows: the lexical head learns from them.
+    term_ids, blobs = store.term_rows()
+    positions = np.searchsorted(term_ids, row_ids)
+    terms = frequency_rows([blobs[int(position)] for position in positions])
     zero_shot = ZeroShotTagger.from_taxonomy(resolve_taxonomy(settings.topic_taxonomy), embedder)
     output.line(f"adapting topics to {len(vectors):,} articles of the index ...")
-    adaptation = adapt_tagger(zero_shot, vectors)
+    adaptation = adapt_tagger(zero_shot, vectors, terms=terms)
     model_dir = settings.index_dir / ADAPTED_MODEL_DIR
     adaptation.tagger.save(model_dir)
     with output.progress_bar("tagging", len(article_index)) as advance:
@@ -146,7 +151,15 @@ def print_comparison(
 ) -> None:
     """`topics eval --compare`: the table (or one JSON object) of every tagger's scores."""
     train_rows, test_rows = _split(data, split_date)
-    rows = compare_taggers(zero_shot, vectors, data.labels, train_rows, test_rows, mapping=mapping)
+    rows = compare_taggers(
+        zero_shot,
+        vectors,
+        data.labels,
+        train_rows,
+        test_rows,
+        mapping=mapping,
+        terms=article_terms(data.articles),
+    )
     if as_json:
         output.line(
             json.dumps(

@@ -28,8 +28,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from embeddings import Embedder
@@ -46,20 +46,15 @@ from recommender import (
     build_recommender,
     open_index,
 )
-from recommender.index import MANIFEST_FILE
-from recommender.list_refresh import (
-    lists_in_use,
-    owners_to_rank,
-    rank_rows,
-    stale_lists_ranked,
-    store_ranked_lists,
-)
+from recommender.index import MANIFEST_FILE, UpsertPlan
+from recommender.list_refresh import lists_in_use
 from recommender.topics import (
     TopicTagger,
     build_tagger,
     configured_model_dir,
     resolve_taxonomy,
 )
+from recommender.writer import IndexWriter, WriteHooks, WriteOptions
 from service.failures import operator_failure
 from service.primed_embedder import PrimedEmbedder
 from service.rwlock import ReadersWriterLock
@@ -69,7 +64,6 @@ from service.titles import TitleCatalog
 logger = logging.getLogger("newsrec.service")
 _RETRY_SECONDS = 2.0
 _PARENT_CHECK_SECONDS = 0.5
-_LISTS_PER_STORE = 256
 _serials = itertools.count(1)
 
 
@@ -269,31 +263,12 @@ class LiveIndex:
         alone, so writes go on meanwhile; it is stored only if no write came in between
         (the store refuses it otherwise, and the slice is ranked again)."""
         snapshot = self._current
-        if snapshot is None:
+        if snapshot is None or not lists_in_use(snapshot.recommender):
             return
-        with snapshot.lock.reading():
-            if not lists_in_use(snapshot.recommender):
-                return
-            owners = owners_to_rank(snapshot.recommender)
-        if owners:
-            logger.info("ranking %d missing related lists", len(owners))
-        start = 0
-        while start < len(owners) and not self._stop.is_set():
-            snapshot = self._current
-            if snapshot is None:
-                return
-            rows = owners[start : start + _LISTS_PER_STORE]
-            with snapshot.lock.reading():
-                batch = rank_rows(snapshot.recommender, rows)
-            with self._write_mutex, snapshot.lock.writing():
-                stored = store_ranked_lists(snapshot.recommender, batch)
-                if stored:
-                    snapshot.version += 1
-            if stored or not batch.lists:
-                start += _LISTS_PER_STORE
-        if owners and not self._stop.is_set():
-            with self._write_mutex:
-                snapshot.index.publish_related_lists()  # reader processes reload
+        writer = self._writer(snapshot, _FillHooks(snapshot, self._write_mutex))
+        filled = writer.fill_lists(stopped=self._stop.is_set)
+        if filled.stored:
+            logger.info("%d missing related lists ranked and stored", filled.stored)
 
     def _reload_if_published(self, current: Snapshot) -> None:
         published = self._published_generation()
@@ -317,10 +292,8 @@ class LiveIndex:
             if not self.writable:
                 _pin_read_transaction(index)
             # Everything a request touches is loaded here, not by the first request.
-            summaries = index.store.keep_summaries_in_memory()
-            index.vectors.search(index.vectors.vectors_of(index.catalog.row_ids[:1]), 1)
-            len(index.lexical)
-            generation = index.store.generation
+            summaries = index.load_in_memory()
+            generation = index.generation
         except BaseException:
             index.close()
             raise
@@ -417,34 +390,20 @@ class LiveIndex:
         self._check_lengths(articles)
         with self._write_mutex:
             snapshot = self._writable_snapshot()
-            with snapshot.lock.reading():
-                plan = snapshot.index.plan_upsert(articles)
-                texts = {item.article.content_hash: item.article.text for item in plan.changed}
-                stored = snapshot.index.store.hashes_with_vectors(texts)
-            self._prime([text for key, text in texts.items() if key not in stored])
-            changed = [item.article.id for item in plan.changed]
-            with snapshot.lock.writing(), _not_committed_when_full():
-                report = snapshot.index.apply(plan)
-                self._after_write(snapshot, changed, [])
-            try:
-                self._refresh_lists(snapshot, changed)
-            finally:
-                self._publish(snapshot)
+            report = self._writer(snapshot, _WriteHooks(snapshot, self._prime)).upsert(articles)
             return report, snapshot.generation
 
     def delete(self, article_id: str) -> int:
         """Delete one article; returns the new store generation."""
         with self._write_mutex:
             snapshot = self._writable_snapshot()
-            with snapshot.lock.writing(), _not_committed_when_full():
-                if snapshot.index.delete([article_id]):
-                    raise ArticleNotFoundError(article_id)
-                self._after_write(snapshot, [], [article_id])
-            try:
-                self._refresh_lists(snapshot, [])
-            finally:
-                self._publish(snapshot)
+            if article_id not in snapshot.index:  # no write comes in between: we hold the mutex
+                raise ArticleNotFoundError(article_id)
+            self._writer(snapshot, _WriteHooks(snapshot, self._prime)).delete([article_id])
             return snapshot.generation
+
+    def _writer(self, snapshot: Snapshot, hooks: WriteHooks) -> IndexWriter:
+        return IndexWriter(snapshot.recommender, WriteOptions.for_service(self.settings), hooks)
 
     def _check_lengths(self, articles: Sequence[Article]) -> None:
         """NEWSREC_MAX_TEXT_CHARS, checked here so forwarded writes are held to it too."""
@@ -478,47 +437,52 @@ class LiveIndex:
             self._taxonomy_primed = True
         self.embedder.prime(texts)
 
-    @staticmethod
-    def _after_write(snapshot: Snapshot, upserted: list[str], deleted: list[str]) -> None:
+
+class _WriteHooks(WriteHooks):
+    """A write of the service: readers share the index meanwhile (see the module docstring).
+
+    The caller holds the write mutex: no other write changes the index meanwhile."""
+
+    def __init__(self, snapshot: Snapshot, prime: Callable[[list[str]], None]) -> None:
+        self._snapshot = snapshot
+        self._prime = prime
+
+    def reading(self) -> AbstractContextManager[object]:
+        return self._snapshot.lock.reading()
+
+    def writing(self) -> AbstractContextManager[object]:
+        return self._snapshot.lock.writing()
+
+    @contextmanager
+    def applying(self, plan: UpsertPlan) -> Iterator[None]:
+        # The model runs here, before the write lock: readers wait only for the store.
+        with self._snapshot.lock.reading():
+            texts = self._snapshot.index.texts_to_encode(plan)
+        self._prime(list(texts.values()))
+        yield None
+
+    def committing(self) -> AbstractContextManager[object]:
+        return _not_committed_when_full()
+
+    def applied(self, upserted: Sequence[str], deleted: Sequence[str]) -> None:
         """Bring the derived parts in step, still under the write lock."""
+        snapshot = self._snapshot
         index = snapshot.index
-        len(index.lexical)  # applies queued lexical changes now, not in a concurrent reader
-        rows = [state.row_id for state in index.store.states(upserted).values()]
-        snapshot.titles.upsert(index.store.summaries_by_row_id(rows).values())
-        snapshot.titles.remove(deleted)
-        snapshot.generation = index.store.generation
+        index.apply_queued_changes()  # now, not in a concurrent reader
+        snapshot.titles.upsert(index.summaries_of(upserted))
+        snapshot.titles.remove(list(deleted))
+        snapshot.generation = index.generation
         snapshot.version += 1
 
-    @staticmethod
-    def _refresh_lists(snapshot: Snapshot, changed: list[str]) -> None:
-        """Rank again the stored related lists the write made stale (readers meanwhile get
-        those articles ranked live), then store them while readers wait, a slice at a time
-        (a bulk write can re-rank thousands).
+    def lists_stored(self) -> None:
+        self._snapshot.version += 1  # a cached answer may predate a refreshed list
 
-        The write is committed already: a failure here is logged, not answered with an
-        error. The lists it leaves missing are served live, and ranked by the next writer's
-        fill (`_fill_missing_lists`)."""
+    @contextmanager
+    def saving(self) -> Iterator[None]:
+        """The vector snapshot and manifest published, so reader processes pick the write
+        up: outside the readers-writer lock (it only reads the in-memory parts)."""
         try:
-            with snapshot.lock.reading():
-                ranked = stale_lists_ranked(snapshot.recommender, changed)
-            owners = list(ranked.lists)
-            for start in range(0, len(owners), _LISTS_PER_STORE):
-                part = {o: ranked.lists[o] for o in owners[start : start + _LISTS_PER_STORE]}
-                with snapshot.lock.writing():
-                    if store_ranked_lists(snapshot.recommender, replace(ranked, lists=part)):
-                        snapshot.version += 1  # a cached answer may predate a refreshed list
-        except (NewsrecError, sqlite3.Error, OSError) as error:
-            logger.error("related lists not re-ranked after a write (served live): %s", error)
-
-    @staticmethod
-    def _publish(snapshot: Snapshot) -> None:
-        """Publish the vector snapshot and manifest, so reader processes pick the write up.
-
-        Runs outside the readers-writer lock (it only reads the in-memory parts) but inside
-        the write mutex, so no other write changes them meanwhile.
-        """
-        try:
-            snapshot.index.save()
+            yield
         # FAISS reports a failed write (a full disk) as RuntimeError, not OSError.
         except (OSError, RuntimeError, sqlite3.Error) as error:
             reason = getattr(error, "strerror", None) or _last_line(error)
@@ -527,6 +491,29 @@ class LiveIndex:
                 f"the write is committed to the store, but the vector snapshot could not be "
                 f"published ({reason}); it is rebuilt on the next load"
             ) from error
+
+
+class _FillHooks(WriteHooks):
+    """The background fill of missing lists: it holds the write mutex only to store a
+    slice and to publish, so writes go on between slices."""
+
+    def __init__(self, snapshot: Snapshot, write_mutex: threading.Lock) -> None:
+        self._snapshot = snapshot
+        self._write_mutex = write_mutex
+
+    def reading(self) -> AbstractContextManager[object]:
+        return self._snapshot.lock.reading()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._write_mutex, self._snapshot.lock.writing():
+            yield
+
+    def lists_stored(self) -> None:
+        self._snapshot.version += 1
+
+    def saving(self) -> AbstractContextManager[object]:
+        return self._write_mutex
 
 
 def load_failure(error: Exception) -> str:

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from recommender import RelatedArticle, RelatedFilters, Slots
 from recommender.related import RelatedResult
 from recommender.story_lists import related_for_page
+from recommender.topics import article_terms
 from service.dependencies import ArticleId, Live, check_k
 from service.live_index import Snapshot
 from service.schemas import (
@@ -257,7 +258,9 @@ def article_topics(article_id: ArticleId, live: Live) -> ArticleTopicsResponse:
     with live.reading() as snapshot:
         row_id = snapshot.index.row_id(article_id)
         vector = snapshot.index.vectors.vectors_of(np.asarray([row_id], dtype=np.int64))
-    (assignment,) = tagger.tag(vector)
+        article = snapshot.index.article(article_id)
+    terms = article_terms([article]) if tagger.reads_terms else None
+    (assignment,) = tagger.tag(vector, terms=terms)
     return ArticleTopicsResponse(
         id=article_id,
         topics=topic_items(assignment),

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from recommender import InvalidInputError, RelatedArticle, RelatedFilters
+from recommender.lexical import term_vectors
 from service.dependencies import Live, check_k
 from service.live_index import LiveIndex
 from service.schemas import (
@@ -75,6 +76,9 @@ def _topics_of_text(live: LiveIndex, text: TopicText) -> TopicsResponse:
     if not text.title.strip() and not text.body.strip():
         raise InvalidInputError("title and body are both empty")
     tagger = live.tagger()
-    vector = live.embedder.encode([f"{text.title}\n{text.body}" if text.body else text.title])
-    (assignment,) = tagger.tag(vector)
+    joined = f"{text.title}\n{text.body}" if text.body else text.title
+    vector = live.embedder.encode([joined])
+    # The terms an index would store for this text (a model with a lexical head reads them).
+    terms = term_vectors([joined]) if tagger.reads_terms else None
+    (assignment,) = tagger.tag(vector, terms=terms)
     return TopicsResponse.of(assignment)

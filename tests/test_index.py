@@ -505,10 +505,12 @@ def test_summaries_kept_in_memory_follow_every_write(open_test_index: OpenIndex)
 class _OnlyTopic:
     """A tagger that gives every article one topic (retag's input; vectors are ignored)."""
 
+    reads_terms = False
+
     def __init__(self, label: str) -> None:
         self.labels = (label,)
 
-    def tag(self, vectors: np.ndarray) -> list[TopicAssignment]:
+    def tag(self, vectors: np.ndarray, *, terms: object = None) -> list[TopicAssignment]:
         (label,) = self.labels
         return [
             TopicAssignment({label: 1.0}, (TopicScore(label, 1.0, None),), label) for _ in vectors

@@ -83,14 +83,17 @@ class CountingTagger:
     dimension = property(lambda self: self.inner.dimension)
     threshold = property(lambda self: self.inner.threshold)
     iptc = property(lambda self: self.inner.iptc)
+    reads_terms = property(lambda self: self.inner.reads_terms)
 
-    def scores(self, vectors: np.ndarray) -> np.ndarray:
+    def scores(self, vectors: np.ndarray, terms: Any = None) -> np.ndarray:
         self.rows += len(vectors)
-        return self.inner.scores(vectors)
+        return self.inner.scores(vectors, terms)
 
-    def tag(self, vectors: np.ndarray, *, threshold: float | None = None) -> list[TopicAssignment]:
+    def tag(
+        self, vectors: np.ndarray, *, threshold: float | None = None, terms: Any = None
+    ) -> list[TopicAssignment]:
         self.rows += len(vectors)
-        return self.inner.tag(vectors, threshold=threshold)
+        return self.inner.tag(vectors, threshold=threshold, terms=terms)
 
 
 def _counting_job(settings: Settings) -> tuple[RayBatch, list[CountingTagger]]:

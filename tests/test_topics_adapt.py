@@ -18,7 +18,7 @@ from recommender.topics import (
     fit_trained_tagger,
     taxonomy_prior,
 )
-from recommender.topics.adapt import reestimate_priors, sampled_vectors
+from recommender.topics.adapt import reestimate_priors, sampled_rows
 from recommender.topics.trained import matching_threshold
 from tests.topics_corpus import SITE_VOCABULARY, TAXONOMY, VOCABULARY, site_rows
 
@@ -96,13 +96,18 @@ def test_holdout_check_scores_both_taggers_on_the_same_rows(
     assert checked.adapted_wins
 
 
-def test_sampled_vectors_bound_the_rows_read() -> None:
-    chunks = [np.full((1000, 4), i, dtype=np.float32) for i in range(10)]
-    everything = sampled_vectors(iter(chunks), 10_000, cap=20_000)
+def test_sampled_rows_bound_the_rows_read() -> None:
+    chunks = [
+        (np.arange(1000 * i, 1000 * (i + 1)), np.full((1000, 4), i, dtype=np.float32))
+        for i in range(10)
+    ]
+    ids, everything = sampled_rows(iter(chunks), 10_000, cap=20_000)
     assert everything.shape == (10_000, 4)
-    sample = sampled_vectors(iter(chunks), 10_000, cap=2_000)
+    assert np.array_equal(ids, np.arange(10_000))
+    ids, sample = sampled_rows(iter(chunks), 10_000, cap=2_000)
     assert 1_700 < len(sample) < 2_300
     assert set(np.unique(sample[:, 0])) == set(range(10))  # every chunk contributes
+    assert np.array_equal(ids // 1000, sample[:, 0])  # each row id stays with its vector
 
 
 def test_few_shot_prior_reads_what_the_labels_never_showed(

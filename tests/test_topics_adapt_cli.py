@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from recommender import ArticleIndex, Settings, build_embedder
+from recommender.lexical import term_vectors
 from recommender.topics import (
     ADAPTED_MODEL_DIR,
     TrainedTagger,
     ZeroShotTagger,
+    article_terms,
     load_tagger,
     resolve_taxonomy,
 )
@@ -144,7 +146,9 @@ def test_index_adapt_topics_keeps_the_model_in_the_index(
     with ArticleIndex.open(index_dir, embedder) as index:
         stored = index.topics_of("s0004")
         vector = index.vectors.vectors_of(np.asarray([index.row_id("s0004")]))
-    (expected,) = adapted.tag(vector)
+        terms = article_terms([index.article("s0004")])
+    assert adapted.reads_terms  # the index's stored terms fitted a lexical head
+    (expected,) = adapted.tag(vector, terms=terms)
     assert stored is not None and stored.primary == expected.primary
 
     # Later writes tag with it; a configured model wins, and --adapt-topics then refuses.
@@ -153,7 +157,8 @@ def test_index_adapt_topics_keeps_the_model_in_the_index(
     with ArticleIndex.open(index_dir, embedder) as index:
         stored = index.topics_of("new")
         vector = index.vectors.vectors_of(np.asarray([index.row_id("new")]))
-    assert stored is not None and stored.primary == adapted.tag(vector)[0].primary
+    (expected,) = adapted.tag(vector, terms=term_vectors(["innings wicket"]))
+    assert stored is not None and stored.primary == expected.primary
     monkeypatch.setenv("NEWSREC_TOPIC_MODEL", str(model_dir))
     code, _, err = _run(capsys, "index", archive, "--index-dir", index_dir, "--adapt-topics")
     _one_error(code, err, "NEWSREC_TOPIC_MODEL")
@@ -173,8 +178,8 @@ def test_eval_compare_prints_every_tagger(
     report = json.loads(out)
     assert report["train_rows"] == 60 and report["test_rows"] == 60
     names = [row["tagger"] for row in report["taggers"]]
-    assert names[0] == "zero-shot" and names[1] == "adapted (no labels)"
-    assert names[-1] == "trained, all labelled rows" and len(names) == 7
+    assert names[:3] == ["zero-shot", "adapted, dense head only", "adapted (no labels)"]
+    assert names[-1] == "trained, all labelled rows" and len(names) == 8
 
 
 def test_train_with_the_prior_and_a_mapping(
@@ -227,7 +232,7 @@ def test_the_service_tags_with_the_index_adapted_model(
     settings = hashing_settings(index_dir)
     adapted = load_tagger(index_dir / ADAPTED_MODEL_DIR, build_embedder(settings))
     text = "innings wicket umpire"
-    (expected,) = adapted.tag(build_embedder(settings).encode([text]))
+    (expected,) = adapted.tag(build_embedder(settings).encode([text]), terms=term_vectors([text]))
 
     with app_client(settings) as client:
         body = client.post("/topics", json={"title": text}).json()

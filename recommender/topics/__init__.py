@@ -1,7 +1,8 @@
 """Topic classification: a taxonomy, zero-shot and trained taggers, batch tagging, evaluation.
 
 Every tagger meets `TopicTagger`: it scores vectors the caller already has (an index's stored
-vectors, or a batch just encoded) and never re-encodes article text.
+vectors, or a batch just encoded) and never re-encodes article text; one that `reads_terms`
+(an adapted model with a lexical head) is handed the articles' hashed terms too.
 """
 
 from recommender.topics.adapt import Adaptation, CheckedAdaptation, adapt_tagger, adapt_with_holdout
@@ -27,6 +28,7 @@ from recommender.topics.labelled import (
     gold_labels,
     load_labelled,
 )
+from recommender.topics.lexical_head import LexicalHead
 from recommender.topics.models import (
     ADAPTED_MODEL_DIR,
     build_tagger,
@@ -48,7 +50,12 @@ from recommender.topics.trained import (
     TrainedTagger,
     fit_trained_tagger,
 )
-from recommender.topics.vectors import ArticleVectors, VectorLookup, article_vectors
+from recommender.topics.vectors import (
+    ArticleVectors,
+    VectorLookup,
+    article_terms,
+    article_vectors,
+)
 from recommender.topics.zero_shot import ZeroShotTagger
 
 __all__ = [
@@ -67,6 +74,7 @@ __all__ = [
     "InvalidTaxonomyError",
     "InvalidTopicModelError",
     "LabelledArticles",
+    "LexicalHead",
     "PriorExamples",
     "TagReport",
     "Taxonomy",
@@ -80,6 +88,7 @@ __all__ = [
     "ZeroShotTagger",
     "adapt_tagger",
     "adapt_with_holdout",
+    "article_terms",
     "article_vectors",
     "build_tagger",
     "builtin_taxonomy",

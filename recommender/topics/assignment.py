@@ -1,7 +1,9 @@
 """What every topic tagger returns, and the protocol it meets.
 
 A tagger works on vectors the caller already has (the index's stored vectors, or a batch just
-encoded): it never sees, and never re-encodes, article text.
+encoded): it never sees, and never re-encodes, article text. A tagger that `reads_terms` (an
+adapted model with a lexical head) is also handed each article's hashed term frequencies
+(`recommender.lexical.term_vectors` of its text, or its stored term blob decoded).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import scipy.sparse as sparse
 
 from recommender.errors import InvalidInputError
 
@@ -84,12 +87,22 @@ class TopicTagger(Protocol):
         """The IPTC media topic code of each label that has one."""
         ...
 
-    def scores(self, vectors: np.ndarray) -> np.ndarray:
-        """vectors: (n, dimension) -> (n, len(labels)) float scores in [0, 1]."""
+    @property
+    def reads_terms(self) -> bool:
+        """True when `scores` needs each article's terms besides its vector."""
+        ...
+
+    def scores(self, vectors: np.ndarray, terms: sparse.csr_matrix | None = None) -> np.ndarray:
+        """vectors: (n, dimension), terms: (n, HASHED_FEATURES) term frequencies or None
+        -> (n, len(labels)) float scores in [0, 1]."""
         ...
 
     def tag(
-        self, vectors: np.ndarray, *, threshold: float | None = None
+        self,
+        vectors: np.ndarray,
+        *,
+        threshold: float | None = None,
+        terms: sparse.csr_matrix | None = None,
     ) -> list[TopicAssignment]: ...
 
 
@@ -182,12 +195,22 @@ class ThresholdTagger:
     def iptc(self) -> Mapping[str, str | None]:
         return self._iptc
 
-    def scores(self, vectors: np.ndarray) -> np.ndarray:
+    @property
+    def reads_terms(self) -> bool:
+        return False
+
+    def scores(self, vectors: np.ndarray, terms: sparse.csr_matrix | None = None) -> np.ndarray:
         raise NotImplementedError
 
-    def tag(self, vectors: np.ndarray, *, threshold: float | None = None) -> list[TopicAssignment]:
+    def tag(
+        self,
+        vectors: np.ndarray,
+        *,
+        threshold: float | None = None,
+        terms: sparse.csr_matrix | None = None,
+    ) -> list[TopicAssignment]:
         return assignments_from_scores(
-            self.scores(vectors),
+            self.scores(vectors, terms),
             self._labels,
             self._iptc,
             self._threshold if threshold is None else threshold,

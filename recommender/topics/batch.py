@@ -29,7 +29,7 @@ from recommender.loaders import NumberedRow, position_unit, read_article_rows
 from recommender.topics.assignment import TopicTagger
 from recommender.topics.errors import TopicModelMismatchError
 from recommender.topics.tag_output import opened_output, sync
-from recommender.topics.vectors import VectorLookup, article_vectors
+from recommender.topics.vectors import VectorLookup, article_terms, article_vectors
 
 RowProgress = Callable[[int], None]
 """Called with the number of input rows just handled (written, skipped or invalid)."""
@@ -97,7 +97,9 @@ def tag_file(
                 found = article_vectors(articles, embedder, vectors_for=vectors_for)
                 counts.encoded += found.encoded
                 counts.reused += found.reused
-                assignments = tagger.tag(found.vectors, threshold=threshold)
+                # Only a model with a lexical head reads terms: zero-shot never tokenises.
+                terms = article_terms(articles) if tagger.reads_terms else None
+                assignments = tagger.tag(found.vectors, threshold=threshold, terms=terms)
                 stream.writelines(
                     json.dumps(_output_row(article, assignment.to_fields()), ensure_ascii=False)
                     + "\n"

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sparse
 
 from recommender.errors import InvalidInputError
 from recommender.topics.adapt import adapt_tagger
@@ -76,9 +77,13 @@ def compare_taggers(
     sizes: Sequence[int] = CURVE_SIZES,
     prior: bool = True,
     random_state: int = 0,
+    terms: sparse.csr_matrix | None = None,
 ) -> list[ComparisonRow]:
     """Zero-shot, adapted (on the training part, unlabelled), trained on `sizes` labelled
-    rows per label and on the whole training part; all scored on `test_rows`."""
+    rows per label and on the whole training part; all scored on `test_rows`.
+
+    With the rows' `terms` (n, HASHED_FEATURES), the adapted tagger is the product's (with
+    its lexical head) and its dense head alone is reported beside it."""
     if not len(train_rows) or not len(test_rows):
         raise InvalidInputError("the comparison needs rows on both sides of the split")
     matrix = np.asarray(vectors, dtype=np.float32)
@@ -87,8 +92,23 @@ def compare_taggers(
     rows = []
     report = evaluate_assignments(zero_shot.tag(test_vectors), test_gold, mapping=mapping)
     rows.append(ComparisonRow("zero-shot", 0, report.macro_f1, report.accuracy))
-    adapted = adapt_tagger(zero_shot, matrix[train_rows], random_state=random_state).tagger
-    report = evaluate_assignments(adapted.tag(test_vectors), test_gold, mapping=mapping)
+    term_rows = sparse.csr_matrix(terms) if terms is not None else None
+    adapted = adapt_tagger(
+        zero_shot,
+        matrix[train_rows],
+        terms=term_rows[train_rows] if term_rows is not None else None,
+        random_state=random_state,
+    ).tagger
+    if adapted.lexical is not None and term_rows is not None:
+        dense_only = adapted.without_lexical_head(
+            float(adapted.training.get("dense_threshold", adapted.threshold))
+        )
+        report = evaluate_assignments(dense_only.tag(test_vectors), test_gold, mapping=mapping)
+        rows.append(ComparisonRow("adapted, dense head only", 0, report.macro_f1, report.accuracy))
+    test_terms = term_rows[test_rows] if term_rows is not None else None
+    report = evaluate_assignments(
+        adapted.tag(test_vectors, terms=test_terms), test_gold, mapping=mapping
+    )
     rows.append(ComparisonRow("adapted (no labels)", 0, report.macro_f1, report.accuracy))
     examples = taxonomy_prior(zero_shot, mapping) if prior else None
     rng = np.random.default_rng(random_state)

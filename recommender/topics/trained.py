@@ -1,7 +1,9 @@
 """A trained topic classifier: one logistic regression per label on frozen embeddings.
 
 Fitting uses scikit-learn; prediction is numpy only (`sigmoid(X @ W.T + b)`), so loading a
-model and tagging with it need neither scikit-learn nor a pickle. The model knows the labels
+model and tagging with it need neither scikit-learn nor a pickle. An adapted model may also
+hold a lexical head (recommender/topics/lexical_head.py): its scores are then the geometric
+mean of both heads' distributions, and it needs each article's terms. The model knows the labels
 of its training file, exactly as written there, and predicts only those.
 """
 
@@ -15,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sparse
 
 from recommender.errors import InvalidInputError
 from recommender.topics.assignment import ThresholdTagger, check_vectors, logistic
 from recommender.topics.errors import InvalidTopicModelError
 from recommender.topics.evaluation import evaluate_assignments
+from recommender.topics.lexical_head import LEXICAL_SHARE, LexicalHead
 from recommender.topics.model_files import check_embedder, load_model, save_model
 
 KIND = "logistic-one-vs-rest"
@@ -64,9 +68,11 @@ class TrainedTagger(ThresholdTagger):
         iptc: Mapping[str, str | None] | None = None,
         cross_validation: CrossValidation | None = None,
         training: Mapping[str, Any] | None = None,
+        lexical: LexicalHead | None = None,
     ) -> None:
         """weights: (len(labels), dimension); bias: (len(labels),); training: how the model
-        was made (kept in the manifest, informative only)."""
+        was made (kept in the manifest, informative only); lexical: a head over the
+        article's terms, averaged with the dense one."""
         super().__init__(labels, embedder_name=embedder_name, threshold=threshold, iptc=iptc)
         self._weights = np.asarray(weights, dtype=np.float32)
         self._bias = np.asarray(bias, dtype=np.float32)
@@ -75,17 +81,52 @@ class TrainedTagger(ThresholdTagger):
                 f"{len(self._labels)} labels but weights {self._weights.shape} and bias "
                 f"{self._bias.shape}"
             )
+        if lexical is not None and lexical.labels != len(self._labels):
+            raise InvalidTopicModelError(
+                f"{len(self._labels)} labels but a lexical head for {lexical.labels}"
+            )
         self.cross_validation = cross_validation
         self.training = dict(training or {})
+        self.lexical = lexical
 
     @property
     def dimension(self) -> int:
         return int(self._weights.shape[1])
 
-    def scores(self, vectors: np.ndarray) -> np.ndarray:
-        """vectors: (n, dimension) -> (n, len(labels)) probabilities."""
+    @property
+    def reads_terms(self) -> bool:
+        return self.lexical is not None
+
+    def without_lexical_head(self, threshold: float) -> TrainedTagger:
+        """The dense head alone (what a model without terms scores), at `threshold`."""
+        return TrainedTagger(
+            self._labels,
+            self._weights,
+            self._bias,
+            embedder_name=self._embedder_name,
+            threshold=threshold,
+            iptc=self._iptc,
+            training=self.training,
+        )
+
+    def dense_scores(self, vectors: np.ndarray) -> np.ndarray:
+        """vectors: (n, dimension) -> (n, len(labels)) the dense head's probabilities."""
         logits = check_vectors(vectors, self.dimension) @ self._weights.T + self._bias
         return logistic(logits)
+
+    def scores(self, vectors: np.ndarray, terms: sparse.csr_matrix | None = None) -> np.ndarray:
+        """vectors: (n, dimension) -> (n, len(labels)) probabilities; with a lexical head,
+        terms (n, HASHED_FEATURES) are required and the scores are a distribution."""
+        dense = self.dense_scores(vectors)
+        if self.lexical is None:
+            return dense
+        if terms is None or terms.shape[0] != dense.shape[0]:
+            raise InvalidInputError(
+                "this topic model reads each article's terms as well as its vector: "
+                f"got {'no terms' if terms is None else f'{terms.shape[0]} rows of terms'} "
+                f"for {dense.shape[0]} vectors"
+            )
+        return self.lexical.combine(dense, terms)
 
     def save(self, directory: Path) -> None:
         meta: dict[str, Any] = {
@@ -97,13 +138,17 @@ class TrainedTagger(ThresholdTagger):
             meta["cross_validation"] = vars(self.cross_validation)
         if self.training:
             meta["training"] = self.training
+        arrays = {"weights": self._weights, "bias": self._bias}
+        if self.lexical is not None:
+            meta["lexical_share"] = self.lexical.share
+            arrays.update(self.lexical.arrays())
         save_model(
             directory,
             kind=KIND,
             labels=self._labels,
             embedder_name=self._embedder_name,
             dimension=self.dimension,
-            arrays={"weights": self._weights, "bias": self._bias},
+            arrays=arrays,
             meta=meta,
         )
 
@@ -136,6 +181,9 @@ class TrainedTagger(ThresholdTagger):
             training=stored.meta["training"]
             if isinstance(stored.meta.get("training"), dict)
             else None,
+            lexical=LexicalHead.from_arrays(
+                stored.arrays, float(stored.meta.get("lexical_share", LEXICAL_SHARE))
+            ),
         )
 
 

@@ -6,10 +6,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sparse
 
 from embeddings import Embedder, ProgressCallback
 from recommender.articles import Article
 from recommender.errors import InvalidInputError
+from recommender.lexical import term_vectors
 
 VectorLookup = Callable[[Sequence[str]], Mapping[str, np.ndarray]]
 """Content hashes (SHA-256 of title + "\\n" + body) -> stored vectors of those it has."""
@@ -58,3 +60,9 @@ def article_vectors(
             f"{embedder.name!r} {embedder.dimension}"
         )
     return ArticleVectors(vectors, len(texts), reused)
+
+
+def article_terms(articles: Sequence[Article]) -> sparse.csr_matrix:
+    """(len(articles), HASHED_FEATURES) term frequencies of each article's text: what an
+    index stores for it, so a tagger with a lexical head scores it alike on every path."""
+    return term_vectors([article.text for article in articles])

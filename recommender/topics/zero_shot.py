@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sparse
 
 from embeddings import Embedder, l2_normalise
 from recommender.topics.assignment import ThresholdTagger, check_vectors, logistic
@@ -56,8 +57,11 @@ class ZeroShotTagger(ThresholdTagger):
         iptc: Mapping[str, str | None] | None = None,
         centre: float = CENTRE,
         scale: float = SCALE,
+        prompt_texts: Sequence[str] | None = None,
     ) -> None:
-        """prompt_vectors: (m, d) embedded prompts; prompt_owners: (m,) label index of each."""
+        """prompt_vectors: (m, d) embedded prompts; prompt_owners: (m,) label index of each;
+        prompt_texts: the m prompts themselves, when known (adaptation fits the lexical head
+        on their words)."""
         super().__init__(labels, embedder_name=embedder_name, threshold=threshold, iptc=iptc)
         vectors = np.asarray(prompt_vectors, dtype=np.float32)
         owners = np.asarray(prompt_owners, dtype=np.int64)
@@ -69,8 +73,13 @@ class ZeroShotTagger(ThresholdTagger):
             raise InvalidTopicModelError("every label needs at least one prompt")
         if scale <= 0:
             raise InvalidTopicModelError(f"scale must be positive, got {scale}")
+        if prompt_texts is not None and len(prompt_texts) != len(owners):
+            raise InvalidTopicModelError(
+                f"{len(prompt_texts)} prompt texts for {len(owners)} prompt vectors"
+            )
         self._prompt_vectors = vectors
         self._prompt_owners = owners
+        self._prompt_texts = tuple(prompt_texts) if prompt_texts is not None else None
         self._centre_value = float(centre)
         self._scale = float(scale)
         self._mean_prompt = vectors.mean(axis=0)
@@ -99,6 +108,7 @@ class ZeroShotTagger(ThresholdTagger):
             embedder_name=embedder.name,
             threshold=threshold,
             iptc=taxonomy.iptc_codes(),
+            prompt_texts=texts,
         )
 
     @property
@@ -114,6 +124,11 @@ class ZeroShotTagger(ThresholdTagger):
     def prompt_owners(self) -> np.ndarray:
         """(m,) the label index of each prompt."""
         return self._prompt_owners
+
+    @property
+    def prompt_texts(self) -> tuple[str, ...] | None:
+        """The m prompts as text (None for a model saved before they were kept)."""
+        return self._prompt_texts
 
     def posteriors(self, vectors: np.ndarray) -> np.ndarray:
         """vectors: (n, d) -> (n, len(labels)) a distribution over labels (rows sum to 1):
@@ -135,8 +150,8 @@ class ZeroShotTagger(ThresholdTagger):
             best[:, label] = np.partition(own, own.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
         return CENTROID_WEIGHT * to_centroids + (1.0 - CENTROID_WEIGHT) * best
 
-    def scores(self, vectors: np.ndarray) -> np.ndarray:
-        """vectors: (n, d) -> (n, len(labels)) calibrated scores in [0, 1]."""
+    def scores(self, vectors: np.ndarray, terms: sparse.csr_matrix | None = None) -> np.ndarray:
+        """vectors: (n, d) -> (n, len(labels)) calibrated scores in [0, 1] (terms unread)."""
         logits = (self.similarities(vectors) - self._centre_value) / self._scale
         return logistic(logits)
 
@@ -154,6 +169,7 @@ class ZeroShotTagger(ThresholdTagger):
                 "iptc": self._iptc,
                 "centre": self._centre_value,
                 "scale": self._scale,
+                "prompt_texts": list(self._prompt_texts) if self._prompt_texts else None,
                 "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
             },
         )
@@ -177,6 +193,14 @@ class ZeroShotTagger(ThresholdTagger):
                 iptc=meta.get("iptc") or {},
                 centre=float(meta.get("centre", CENTRE)),
                 scale=float(meta.get("scale", SCALE)),
+                prompt_texts=_texts(meta.get("prompt_texts")),
             )
         except KeyError as error:
             raise InvalidTopicModelError(f"{directory}: model array {error} missing") from None
+
+
+def _texts(value: Any) -> list[str] | None:
+    """A stored list of prompt texts, or None (absent, or not a list of strings)."""
+    if isinstance(value, list) and all(isinstance(text, str) for text in value):
+        return value
+    return None
