@@ -5,9 +5,12 @@ own 256-token truncation, model load included, in the same run (alternating when
 `--rounds` > 1, so a busy machine slows both alike). The tagging process streams the file
 through `recommender.topics.tag_file` with the zero-shot tagger (read, validate, encode,
 score, write and fsync per batch) and samples its resident memory after every batch.
+`--model DIR` tags with a saved model instead (an adapted one with a lexical head also
+tokenises each text for its terms).
 
     python -m eval.bench_tagging ../shared/data/wcep/wcep_current_events.jsonl.gz
     python -m eval.bench_tagging ../shared/data/wcep/wcep_current_events.jsonl.gz --limit 5000
+    python -m eval.bench_tagging WCEP --limit 10000 --model ADAPTED_MODEL_DIR
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ _TAG = """
 import json, sys
 from pathlib import Path
 from embeddings import MiniLMEmbedder
-from recommender.topics import ZeroShotTagger, default_taxonomy, tag_file
+from recommender.topics import ZeroShotTagger, default_taxonomy, load_tagger, tag_file
 
 def rss_mb():
     for line in open("/proc/self/status"):
@@ -45,7 +48,10 @@ def rss_mb():
 
 samples = []
 embedder = MiniLMEmbedder()
-tagger = ZeroShotTagger.from_taxonomy(default_taxonomy(), embedder)
+if sys.argv[5]:
+    tagger = load_tagger(Path(sys.argv[5]), embedder)
+else:
+    tagger = ZeroShotTagger.from_taxonomy(default_taxonomy(), embedder)
 report = tag_file(Path(sys.argv[1]), Path(sys.argv[2]), tagger, embedder,
                   batch_size=int(sys.argv[3]), progress=lambda done: samples.append(rss_mb()))
 json.dump({"written": report.written, "rss_mb": samples}, open(sys.argv[4], "w"))
@@ -91,7 +97,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="Only the first N rows.")
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--model", type=Path, default=None, help="Tag with this model dir.")
     args = parser.parse_args()
+    tagger_name = f"model {args.model.name}" if args.model else "zero-shot"
 
     with tempfile.TemporaryDirectory(prefix="newsrec-bench-tag-") as scratch:
         directory = Path(scratch)
@@ -114,6 +122,7 @@ def main() -> None:
                     str(output),
                     str(args.batch_size),
                     str(stats),
+                    str(args.model.resolve()) if args.model else "",
                 ]
             )
             tag_times.append(wall)
@@ -126,7 +135,7 @@ def main() -> None:
     tenth = samples[max(0, len(samples) // 10 - 1)]
     print(f"{count:,} texts, batch {args.batch_size}, best of {args.rounds}")
     print(f"raw SentenceTransformer.encode: {raw:8.1f} s  {count / raw:8.1f} texts/s")
-    print(f"tag_file (zero-shot), streamed: {tag:8.1f} s  {count / tag:8.1f} texts/s")
+    print(f"tag_file ({tagger_name}), streamed: {tag:8.1f} s  {count / tag:8.1f} texts/s")
     print(f"tagging rate / raw rate: {raw / tag:.3f} (wall clock)")
     print(
         f"CPU seconds: raw {min(raw_cpu):.1f}, tagging {min(tag_cpu):.1f}; "

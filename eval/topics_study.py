@@ -9,7 +9,8 @@ their labels; every tagger is scored on the items from that date on, so no item,
 later story, leaks into learning. Zero-shot and adapted use the issue's mapping (health
 and environment both -> "Health and environment"; society has no WCEP section, so the
 primary topic is the best label that maps). The comparison is recommender.topics'
-compare_taggers, the one `newsrec topics eval --compare` prints.
+compare_taggers, the one `newsrec topics eval --compare` prints; the adapted tagger reads
+the items' hashed terms too (its lexical head), and its dense head alone is shown beside it.
 
     python -m eval.topics_study                                  # all 49,684 items
     python -m eval.topics_study --index-dir /tmp/shared-idx/wcep # vectors from an index
@@ -39,6 +40,7 @@ from recommender.topics import (
     WCEP_MAPPING,
     ZeroShotTagger,
     adapt_tagger,
+    article_terms,
     compare_taggers,
     evaluate_assignments,
     gold_labels,
@@ -188,15 +190,23 @@ def main() -> None:
     }
 
     compared_started = time.perf_counter()
+    terms = article_terms(items)  # the adapted tagger's lexical head reads them
     table = compare_taggers(
-        zero_shot, vectors, gold, train_rows, test_rows, mapping=WCEP_MAPPING, prior=args.prior
+        zero_shot,
+        vectors,
+        gold,
+        train_rows,
+        test_rows,
+        mapping=WCEP_MAPPING,
+        prior=args.prior,
+        terms=terms,
     )
     results["compared_seconds"] = round(time.perf_counter() - compared_started, 1)
     results["taggers_test"] = [vars(row) for row in table]
     # What a site does with its archive: adapt to the very articles it then tags.
-    on_itself = adapt_tagger(zero_shot, vectors[test_rows]).tagger
+    on_itself = adapt_tagger(zero_shot, vectors[test_rows], terms=terms[test_rows]).tagger
     itself = evaluate_assignments(
-        on_itself.tag(vectors[test_rows]), test_gold, mapping=WCEP_MAPPING
+        on_itself.tag(vectors[test_rows], terms=terms[test_rows]), test_gold, mapping=WCEP_MAPPING
     )
     results["adapted_on_test_part_itself"] = {
         "macro_f1": itself.macro_f1,
