@@ -31,6 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from eval.assembled_corpora import read_jsonl
 from eval.relevance_study import _text, _vectors
+from recommender.lexical import inverse_document_frequency, term_vectors, weighted_rows
 from recommender.neighbourhood import shared_neighbour_bonus
 from recommender.related import Ranking
 
@@ -349,6 +350,58 @@ def long_weight_rows(corpus: Corpus) -> list[str]:
     return lines
 
 
+DOCUMENT_FREQUENCY_GRID = (
+    (0.01, 50),
+    (0.02, 50),
+    (0.03, 50),
+    (0.05, 20),
+    (0.05, 50),
+    (0.05, 100),
+    (0.1, 50),
+)
+
+
+def _product_blend(corpus: Corpus, rows: sparse.csr_matrix, lengths: np.ndarray) -> np.ndarray:
+    """Every pair scored as the shipped ranking scores it, with the lexical side `rows`:
+    the length-dependent blend plus the pool's shared-neighbour bonus, (queries, n)."""
+    ranking = Ranking()
+    weights = np.asarray([ranking.dense_weight_for(int(n)) for n in lengths])[:, None]
+    dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
+    full = weights * dense_all + (1 - weights) * _cosines(rows, np.arange(len(corpus.rows)))
+    np.fill_diagonal(full, -np.inf)
+    return pool_neighbours(
+        full, corpus.queries, ranking.neighbour_count, ranking.neighbour_weight, 50
+    )
+
+
+def document_frequency_rows(corpus: Corpus) -> list[str]:
+    """The product's own lexical side (hashed terms, `lexical.inverse_document_frequency`)
+    with a document-frequency cut-off, in the shipped ranking with its neighbour bonus.
+
+    The cut-off drops terms from an article's vector, so its count of distinct terms (which
+    sets the dense weight) falls too; "lengths kept" counts the terms before the cut."""
+    frequencies = term_vectors([_text(row) for row in corpus.rows])
+    document_frequency = np.bincount(frequencies.indices, minlength=frequencies.shape[1])
+    documents = len(corpus.rows)
+    shipped = weighted_rows(frequencies, inverse_document_frequency(document_frequency, documents))
+    all_lengths = np.diff(shipped.indptr)
+    base = ndcg(_product_blend(corpus, shipped, all_lengths), corpus)
+    lines = [
+        f"{corpus.name}: document-frequency cut-off, shipped ranking with the bonus",
+        f"  {'no cut-off (shipped)':40s} {base.mean():.4f}",
+    ]
+    for max_df, floor in DOCUMENT_FREQUENCY_GRID:
+        idf = inverse_document_frequency(document_frequency, documents, max_df, floor)
+        rows = weighted_rows(frequencies, idf)
+        label = f"max_df {max_df}, at least {floor} articles"
+        found = ndcg(_product_blend(corpus, rows, np.diff(rows.indptr)), corpus)
+        lines.append(_compare(label, base, found))
+        if (max_df, floor) == (0.05, 50):
+            kept = ndcg(_product_blend(corpus, rows, all_lengths), corpus)
+            lines.append(_compare(f"{label}, lengths kept", base, kept))
+    return lines
+
+
 def _side_rows(
     corpus: Corpus,
     dense: np.ndarray,
@@ -383,6 +436,9 @@ def main() -> None:
     parser.add_argument("--neighbours-only", action="store_true", help="a finer neighbour grid")
     parser.add_argument("--long-weights", action="store_true", help="the long-text dense weight")
     parser.add_argument("--views", action="store_true", help="neighbour sets from each side")
+    parser.add_argument(
+        "--document-frequency", action="store_true", help="the lexical document-frequency cut-off"
+    )
     arguments = parser.parse_args()
     corpora = [jsonl_corpus(path, arguments.vectors_dir) for path in arguments.corpora]
     if arguments.wcep_index:
@@ -390,6 +446,10 @@ def main() -> None:
     if arguments.views:
         for corpus in corpora:
             print("\n".join(view_rows(corpus)), flush=True)
+        return
+    if arguments.document_frequency:
+        for corpus in corpora:
+            print("\n".join(document_frequency_rows(corpus)), flush=True)
         return
     if arguments.long_weights:
         for corpus in corpora:

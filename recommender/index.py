@@ -120,11 +120,14 @@ class ArticleIndex:
         vector_backend: str = "faiss",
         qdrant_url: str | None = None,
         qdrant_collection: str = "newsrec",
+        lexical_max_df: float = 1.0,
     ) -> None:
         self.directory = directory
         self.embedder = embedder
         self.index_type = index_type  # as asked: "auto", "exact" or "hnsw"
         self.duplicate_threshold = duplicate_threshold
+        # The lexical side's document-frequency cut-off (see lexical.inverse_document_frequency).
+        self.lexical_max_df = lexical_max_df
         self._store = store
         self._hnsw_ef_search = hnsw_ef_search
         self._hnsw_from = hnsw_from
@@ -163,6 +166,7 @@ class ArticleIndex:
         vector_backend: str | None = None,
         qdrant_url: str | None = None,
         qdrant_collection: str | None = None,
+        lexical_max_df: float = 1.0,
     ) -> ArticleIndex:
         """Open (and, when writable, create) the index in `directory`.
 
@@ -227,6 +231,7 @@ class ArticleIndex:
             vector_backend=choice.backend,
             qdrant_url=choice.qdrant_url,
             qdrant_collection=choice.qdrant_collection,
+            lexical_max_df=lexical_max_df,
         )
 
     def close(self) -> None:
@@ -309,7 +314,9 @@ class ArticleIndex:
     @property
     def lexical(self) -> LexicalIndex:
         if self._lexical is None:
-            self._lexical = LexicalIndex.from_blobs(*self._store.term_rows())
+            self._lexical = LexicalIndex.from_blobs(
+                *self._store.term_rows(), max_df=self.lexical_max_df
+            )
         return self._lexical
 
     @property

@@ -23,6 +23,10 @@ import scipy.sparse as sparse
 HASHED_FEATURES = 2**20
 # As Elasticsearch's More Like This does by default: the 25 strongest terms find candidates.
 QUERY_TERMS = 25
+# A document-frequency cut-off drops a term found in more than `max_df` of the articles, but
+# never one found in this many articles or fewer: in a small index a share of the articles is
+# a handful, and cutting at it would drop the very terms a story's articles share.
+MAX_DF_MIN_DOCUMENTS = 100
 
 
 @functools.cache
@@ -73,13 +77,20 @@ class LexicalIndex:
     corpus and a bulk ingest does not rebuild once per batch.
     """
 
-    def __init__(self, row_ids: np.ndarray, frequencies: sparse.csr_matrix) -> None:
+    def __init__(
+        self, row_ids: np.ndarray, frequencies: sparse.csr_matrix, *, max_df: float = 1.0
+    ) -> None:
+        if not 0.0 < max_df <= 1.0:
+            raise ValueError(f"max_df must be in (0, 1], got {max_df}")
+        self.max_df = max_df
         self._pending: list[tuple[np.ndarray, sparse.csr_matrix | None]] = []
         self._build(np.asarray(row_ids, dtype=np.int64), frequencies)
 
     @classmethod
-    def from_blobs(cls, row_ids: np.ndarray, blobs: Sequence[bytes]) -> LexicalIndex:
-        return cls(row_ids, frequency_rows(blobs))
+    def from_blobs(
+        cls, row_ids: np.ndarray, blobs: Sequence[bytes], *, max_df: float = 1.0
+    ) -> LexicalIndex:
+        return cls(row_ids, frequency_rows(blobs), max_df=max_df)
 
     def __len__(self) -> int:
         self._apply_pending()
@@ -130,7 +141,7 @@ class LexicalIndex:
 
     def query_for_text(self, text: str) -> sparse.csr_matrix:
         self._apply_pending()
-        return _unit_rows(term_vectors([text]).multiply(self._idf[None, :]).tocsr())
+        return weighted_rows(term_vectors([text]), self._idf)
 
     def search(self, query: sparse.csr_matrix, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Top `depth` (row_ids, cosine scores), best first.
@@ -168,11 +179,8 @@ class LexicalIndex:
         self._row_ids = row_ids
         self._frequencies = frequencies.astype(np.float32).tocsr()
         document_frequency = np.bincount(self._frequencies.indices, minlength=HASHED_FEATURES)
-        documents = len(row_ids)
-        self._idf = (np.log((1.0 + documents) / (1.0 + document_frequency)) + 1.0).astype(
-            np.float32
-        )
-        self._weighted = _unit_rows(self._frequencies.multiply(self._idf[None, :]).tocsr())
+        self._idf = inverse_document_frequency(document_frequency, len(row_ids), self.max_df)
+        self._weighted = weighted_rows(self._frequencies, self._idf)
         self._columns = self._weighted.tocsc()
 
     def _cosine(self, query: sparse.csr_matrix, positions: np.ndarray) -> np.ndarray:
@@ -206,6 +214,31 @@ def _scratch_vector() -> np.ndarray:
         vector = np.zeros(HASHED_FEATURES, dtype=np.float32)
         _SCRATCH.vector = vector
     return vector
+
+
+def inverse_document_frequency(
+    document_frequency: np.ndarray,
+    documents: int,
+    max_df: float = 1.0,
+    min_documents: int = MAX_DF_MIN_DOCUMENTS,
+) -> np.ndarray:
+    """Smoothed idf, log((1 + n) / (1 + df)) + 1, of every term: (terms,) float32.
+
+    A term in more than max(`max_df` * n, `min_documents`) articles gets 0: it is dropped,
+    as scikit-learn's `max_df` drops it from the vocabulary (1.0 keeps every term).
+    """
+    idf = np.log((1.0 + documents) / (1.0 + document_frequency)) + 1.0
+    if max_df < 1.0:
+        idf[document_frequency > max(max_df * documents, min_documents)] = 0.0
+    return idf.astype(np.float32)
+
+
+def weighted_rows(frequencies: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    """Unit TF-IDF rows of term frequencies: a dropped term (idf 0) is no entry at all, so
+    it neither counts as a distinct term nor takes a share of the norm."""
+    weighted = frequencies.multiply(idf[None, :]).tocsr()
+    weighted.eliminate_zeros()
+    return _unit_rows(weighted)
 
 
 def _unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:

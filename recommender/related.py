@@ -329,10 +329,17 @@ class Recommender:
         self.reads_lists = 0 < list_depth <= self.ranking.pool_depth // 4
 
     @functools.cached_property
+    def scoring(self) -> str:
+        """What scores are computed with: the ranking, and the index's lexical cut-off when
+        it has one (none adds nothing, so what was kept before the setting still holds)."""
+        max_df = self.index.lexical_max_df
+        return repr(self.ranking) + (f" lexical_max_df={max_df}" if max_df < 1.0 else "")
+
+    @functools.cached_property
     def list_signature(self) -> str:
         """What stored lists must have been ranked with to be read by this recommender."""
         return (
-            f"{self.ranking!r} depth={self.list_depth} duplicates={self.index.duplicate_threshold}"
+            f"{self.scoring} depth={self.list_depth} duplicates={self.index.duplicate_threshold}"
             f" slot_floor={self.slot_floor} slot_strategy={self.slot_strategy}"
         )
 
@@ -441,7 +448,7 @@ class Recommender:
     def relevance_floor(self) -> RelevanceFloor:
         """The index's calibrated floor: the one kept in the index directory while it fits
         this ranking and index size, else estimated again (seconds) and kept."""
-        ranking, articles = repr(self.ranking), len(self.index)
+        ranking, articles = self.scoring, len(self.index)
         floor = self._floor
         if floor is not None and self._floor_current():
             return floor
@@ -513,9 +520,7 @@ class Recommender:
     def _floor_current(self) -> bool:
         """Whether the floor in memory holds for the index as it is (no file read)."""
         floor = self._floor
-        return floor is not None and floor.fits(
-            self.floor_one_in, len(self.index), repr(self.ranking)
-        )
+        return floor is not None and floor.fits(self.floor_one_in, len(self.index), self.scoring)
 
     def _query_of(self, article_id: str) -> Callable[[], _Query]:
         return lambda: self._row_query(self.index.row_id(article_id))

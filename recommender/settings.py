@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     neighbour_count: int = Field(
         default=7, ge=1, le=50, description="Nearest neighbours compared per article."
     )
+    lexical_max_df: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="The TF-IDF side drops a term found in more than this share of the "
+        "articles, once that is over 100 of them (1 = keep every term).",
+    )
     # At most a quarter of the ranking's 200-candidate pool: a stored list's first k items
     # are then exactly the live answer for k (a deeper list would rank from a larger pool).
     related_list_depth: int = Field(

@@ -65,6 +65,7 @@ def open_index(
         hnsw_from=settings.hnsw_from,
         hnsw_ef_search=settings.hnsw_ef_search,
         duplicate_threshold=settings.duplicate_threshold,
+        lexical_max_df=settings.lexical_max_df,
         write_batch_size=settings.write_batch_size,
         tagger=tagger,
         vector_backend=settings.vector_backend,
