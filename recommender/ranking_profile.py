@@ -20,7 +20,13 @@ from recommender.errors import InvalidInputError
 
 PROFILE_FILE = "ranking-profile.json"
 PROFILE_VERSION = 1
-TUNED_FIELDS = ("dense_weight", "dense_weight_long", "time_boost", "time_decay_days")
+TUNED_FIELDS = (
+    "dense_weight",
+    "dense_weight_long",
+    "time_boost",
+    "time_decay_days",
+    "neighbour_weight",
+)
 
 
 @dataclass(frozen=True)

@@ -97,11 +97,7 @@ def build_ranking(settings: Settings, index_dir: Path | None = None) -> Ranking:
     if profile is not None:
         explicit = settings.model_fields_set
         weights |= {k: v for k, v in profile.weights.items() if k not in explicit}
-    return Ranking(
-        **weights,
-        neighbour_weight=settings.neighbour_weight,
-        neighbour_count=settings.neighbour_count,
-    )
+    return Ranking(**weights, neighbour_count=settings.neighbour_count)
 
 
 def build_recommender(settings: Settings, index: ArticleIndex) -> Recommender:

@@ -4,7 +4,11 @@ Labels are story ids (`{"id": ..., "story": ...}`: articles of one story are rel
 editor-chosen links (`{"id": ..., "related": [ids]}`). For every labelled query the
 candidate pool the ranking scores (dense and lexical candidates) is gathered once with its
 dense cosines, TF-IDF cosines and days apart; each weight setting of the grid then ranks
-the pool with numpy alone, so a grid of ~200 settings costs seconds, not a ranking each.
+the pool with numpy alone, so a grid of ~600 settings costs seconds, not a ranking each.
+The shared-neighbour bonus (`neighbourhood.py`) needs the pairwise scores of the query's
+best candidates: the dense and TF-IDF cosines of every candidate that any setting ranks
+among its best `neighbour_pool` are computed once per query too, and each setting blends
+them with its own weights, as the ranking does.
 
 Folds group the queries of one story together (a story's articles would otherwise teach
 the weights that find them again). On each fold the best setting on the other folds is
@@ -24,10 +28,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sparse
 
 from recommender.dates import SECONDS_PER_DAY
 from recommender.errors import InvalidInputError
 from recommender.index import ArticleIndex
+from recommender.neighbourhood import shared_neighbour_bonus
 from recommender.ranking_profile import TUNED_FIELDS, RankingProfile
 from recommender.related import Ranking
 
@@ -36,6 +42,7 @@ SIGNIFICANCE = 0.05
 DENSE_WEIGHTS = (0.3, 0.45, 0.6, 0.75, 0.9)
 DENSE_WEIGHTS_LONG = (0.1, 0.25, 0.4, 0.55, 0.7)
 TIME_SETTINGS = ((0.0, 180.0), (0.5, 30.0), (0.5, 180.0), (0.5, 730.0), (1.0, 30.0), (1.0, 180.0))
+NEIGHBOUR_WEIGHTS = (0.0, 0.1, 0.2, 0.3)
 _DISCOUNTS = 1.0 / np.log2(np.arange(2, 12))
 
 
@@ -55,6 +62,19 @@ class _Pool:
     days: np.ndarray  # (m,) days apart, nan when either is undated
     relevant: np.ndarray  # (m,) bool
     relevant_total: int
+    row_ids: np.ndarray  # (m,) the candidates (ties are broken by row id, as the ranking does)
+    pairs: _Pairs | None = None  # what the neighbour bonus reads; None: no setting has one
+
+
+@dataclass
+class _Pairs:
+    """Pairwise cosines of the query (position 0) and the candidates any setting of the grid
+    may take into its neighbour pool (u of them)."""
+
+    local: np.ndarray  # (m,) each candidate's position in the matrices, -1 if never needed
+    dense: np.ndarray  # (u + 1, u + 1)
+    lexical: np.ndarray  # (u + 1, u + 1)
+    terms: np.ndarray  # (u + 1,) distinct terms of each (the query first)
 
 
 @dataclass(frozen=True)
@@ -136,15 +156,15 @@ def tune(
     folds: int = 5,
 ) -> TuningResult:
     """Cross-validated choice of weights for this index's articles (see the module doc)."""
-    pools, groups, skipped = _pools(index, labels, default.pool_depth)
+    grid = _grid(default)
+    pools, groups, skipped = _pools(index, labels, grid)
     if len(pools) < MIN_QUERIES:
         raise InvalidInputError(
             f"{len(pools)} labelled articles with a labelled related article in the index; "
             f"tuning needs at least {MIN_QUERIES}"
         )
-    grid = _grid(default)
-    scores = np.asarray([[_ndcg(ranking, pool) for pool in pools] for ranking in grid])
-    default_scores = np.asarray([_ndcg(default, pool) for pool in pools])
+    scores = _grid_scores(grid, pools)
+    default_scores = np.asarray([_ndcg(pool_scores(default, pool), pool) for pool in pools])
     folds = max(2, min(folds, len(set(groups))))
     fold_of = _fold_of_groups(groups, folds)
     tuned_held_out = np.empty(len(pools))
@@ -174,12 +194,40 @@ def tune(
 
 
 def _grid(default: Ranking) -> list[Ranking]:
-    settings = itertools.product(DENSE_WEIGHTS, DENSE_WEIGHTS_LONG, TIME_SETTINGS)
+    settings = itertools.product(
+        DENSE_WEIGHTS, DENSE_WEIGHTS_LONG, TIME_SETTINGS, NEIGHBOUR_WEIGHTS
+    )
     grid = [
-        replace(default, dense_weight=w, dense_weight_long=w_long, time_boost=b, time_decay_days=t)
-        for w, w_long, (b, t) in settings
+        replace(
+            default,
+            dense_weight=w,
+            dense_weight_long=w_long,
+            time_boost=b,
+            time_decay_days=t,
+            neighbour_weight=n,
+        )
+        for w, w_long, (b, t), n in settings
     ]
     return [default, *grid]
+
+
+def _grid_scores(grid: Sequence[Ranking], pools: Sequence[_Pool]) -> np.ndarray:
+    """nDCG@10 of every setting on every pool: (settings, pools). The bonus of a setting
+    is computed once for all its neighbour weights (it does not depend on them)."""
+    bonuses: dict[Ranking, list[np.ndarray]] = {}
+    found = np.empty((len(grid), len(pools)))
+    for number, ranking in enumerate(grid):
+        if ranking.neighbour_weight > 0.0:
+            key = replace(ranking, neighbour_weight=1.0)
+            if key not in bonuses:
+                bonuses[key] = [pool_bonus(key, pool) for pool in pools]
+            for position, pool in enumerate(pools):
+                bonus = ranking.neighbour_weight * bonuses[key][position]
+                found[number, position] = _ndcg(_blend(ranking, pool) + bonus, pool)
+        else:
+            for position, pool in enumerate(pools):
+                found[number, position] = _ndcg(_blend(ranking, pool), pool)
+    return found
 
 
 def _fold_of_groups(groups: Sequence[str], folds: int) -> np.ndarray:
@@ -190,7 +238,10 @@ def _fold_of_groups(groups: Sequence[str], folds: int) -> np.ndarray:
     return np.asarray([fold_by_name[group] for group in groups])
 
 
-def _pools(index: ArticleIndex, labels: Labels, depth: int) -> tuple[list[_Pool], list[str], int]:
+def _pools(
+    index: ArticleIndex, labels: Labels, grid: Sequence[Ranking]
+) -> tuple[list[_Pool], list[str], int]:
+    depth = grid[0].pool_depth
     states = index.store.states(list(labels.relevant))
     row_of = {article_id: state.row_id for article_id, state in states.items()}
     related_states = index.store.states(list(_all(labels.relevant.values())))
@@ -210,18 +261,90 @@ def _pools(index: ArticleIndex, labels: Labels, depth: int) -> tuple[list[_Pool]
         candidates = candidates[candidates != row_id]
         starts = catalog.starts[np.searchsorted(catalog.row_ids, candidates)]
         own_start = catalog.starts[np.searchsorted(catalog.row_ids, [row_id])][0]
-        pools.append(
-            _Pool(
-                terms=terms.nnz,
-                dense=(vectors.vectors_of(candidates) @ vector).astype(np.float64),
-                lexical=lexical.scores(terms, candidates).astype(np.float64),
-                days=np.abs(starts - own_start) / SECONDS_PER_DAY,
-                relevant=np.isin(candidates, list(relevant_rows)),
-                relevant_total=len(relevant_rows),
-            )
+        pool = _Pool(
+            terms=terms.nnz,
+            dense=(vectors.vectors_of(candidates) @ vector).astype(np.float64),
+            lexical=lexical.scores(terms, candidates).astype(np.float64),
+            days=np.abs(starts - own_start) / SECONDS_PER_DAY,
+            relevant=np.isin(candidates, list(relevant_rows)),
+            relevant_total=len(relevant_rows),
+            row_ids=candidates,
         )
+        pool.pairs = _pairs(index, pool, grid, vector, terms)
+        pools.append(pool)
         groups.append(labels.groups[query])
     return pools, groups, skipped
+
+
+def _pairs(
+    index: ArticleIndex,
+    pool: _Pool,
+    grid: Sequence[Ranking],
+    vector: np.ndarray,
+    terms: sparse.csr_matrix,
+) -> _Pairs | None:
+    """The pairwise cosines the grid's bonuses read: of the query and every candidate some
+    setting with a bonus ranks among its best `neighbour_pool`."""
+    needed: set[int] = set()
+    # The neighbour pool does not depend on the neighbour weight: one per other setting.
+    for ranking in {replace(r, neighbour_weight=1.0) for r in grid if r.neighbour_weight > 0}:
+        needed.update(_neighbour_pool(ranking, pool).tolist())
+    if not needed:
+        return None
+    members = np.asarray(sorted(needed))
+    local = np.full(len(pool.row_ids), -1)
+    local[members] = np.arange(1, len(members) + 1)
+    rows = pool.row_ids[members]
+    unit = np.vstack([vector[None, :], index.vectors.vectors_of(rows)])
+    term_rows = sparse.vstack([terms, index.lexical.rows_of(rows)], format="csr")
+    # The rows' own terms renumbered from 0, as neighbourhood.pairwise_scores does: a
+    # product over the hashed space's million columns is slow for its bookkeeping alone.
+    used, columns = np.unique(term_rows.indices, return_inverse=True)
+    compact = sparse.csr_matrix(
+        (term_rows.data, columns.reshape(-1), term_rows.indptr),
+        shape=(term_rows.shape[0], len(used)),
+    )
+    return _Pairs(
+        local=local,
+        dense=np.asarray(unit @ unit.T, dtype=np.float64),
+        lexical=np.asarray((compact @ compact.T).toarray(), dtype=np.float64),
+        terms=np.diff(term_rows.indptr),
+    )
+
+
+def _neighbour_pool(ranking: Ranking, pool: _Pool) -> np.ndarray:
+    """Positions of the candidates this setting gives the bonus to, as the ranking picks
+    them: its best `neighbour_pool` by score, ties by row id."""
+    scores = _blend(ranking, pool)
+    return np.lexsort((pool.row_ids, -scores))[: ranking.neighbour_pool]
+
+
+def pool_bonus(ranking: Ranking, pool: _Pool) -> np.ndarray:
+    """The shared-neighbour bonus of every candidate of the pool under this setting,
+    already times its `neighbour_weight`: (m,), 0 outside its neighbour pool."""
+    bonus = np.zeros(len(pool.row_ids))
+    if ranking.neighbour_weight <= 0.0 or pool.pairs is None:
+        return bonus
+    pairs = pool.pairs
+    best = _neighbour_pool(ranking, pool)
+    local = np.concatenate([[0], pairs.local[best]])
+    if (local < 0).any():
+        raise ValueError("a setting's neighbour pool was not in the grid the pairs were for")
+    # Each row is scored from its own article's side, with the dense weight its length gives
+    # (as neighbourhood.pairwise_scores does).
+    weights = np.asarray([ranking.dense_weight_for(int(n)) for n in pairs.terms[local]])
+    weights = weights[:, None]
+    cosines = np.ix_(local, local)
+    blended = weights * pairs.dense[cosines] + (1.0 - weights) * pairs.lexical[cosines]
+    bonus[best] = ranking.neighbour_weight * shared_neighbour_bonus(
+        blended, ranking.neighbour_count
+    )
+    return bonus
+
+
+def pool_scores(ranking: Ranking, pool: _Pool) -> np.ndarray:
+    """The ranking's score of every candidate of the pool, bonus included: (m,)."""
+    return _blend(ranking, pool) + pool_bonus(ranking, pool)
 
 
 def _all(sets: Iterable[frozenset[str]]) -> set[str]:
@@ -231,9 +354,12 @@ def _all(sets: Iterable[frozenset[str]]) -> set[str]:
     return found
 
 
-def _ndcg(ranking: Ranking, pool: _Pool) -> float:
-    scores = ranking.combined(pool.dense, pool.lexical, pool.days, pool.terms)
-    top = np.argsort(-scores, kind="stable")[:10]
+def _blend(ranking: Ranking, pool: _Pool) -> np.ndarray:
+    return ranking.combined(pool.dense, pool.lexical, pool.days, pool.terms)
+
+
+def _ndcg(scores: np.ndarray, pool: _Pool) -> float:
+    top = np.lexsort((pool.row_ids, -scores))[:10]
     gains = pool.relevant[top].astype(np.float64)
     ideal = _DISCOUNTS[: min(pool.relevant_total, 10)].sum()
     return float(gains @ _DISCOUNTS[: len(gains)]) / ideal

@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from recommender import InvalidInputError, Settings, build_recommender, open_index
@@ -17,7 +18,7 @@ from recommender.ranking_profile import (
 )
 from recommender.related import Ranking
 from recommender.system import build_ranking
-from recommender.tuning import read_labels, tune
+from recommender.tuning import _blend, read_labels, tune
 from tests.test_cli import Cli, cli  # noqa: F401  (the fixture)
 
 VOCABULARY = (
@@ -173,3 +174,71 @@ def test_a_damaged_profile_is_an_error_not_the_default(tmp_path: Path) -> None:
     profile_path(tmp_path).write_text("not json")
     with pytest.raises(InvalidInputError, match="not a ranking profile"):
         load_profile(tmp_path)
+
+
+def _story_index(open_test_index):  # type: ignore[no-untyped-def]
+    from tests.conftest import make_article
+
+    index = open_test_index()
+    rows = _rows(stories_follow_time=True)
+    index.upsert(
+        [
+            make_article(str(r["id"]), str(r["title"]), str(r["body"]), published=r["published"])
+            for r in rows
+        ]
+    )
+    members: dict[str, set[str]] = {}
+    for row in rows:
+        members.setdefault(str(row["story"]), set()).add(str(row["id"]))
+    relevant = {
+        str(row["id"]): frozenset(members[str(row["story"])] - {str(row["id"])}) for row in rows
+    }
+    return index, read_labels_from(relevant)
+
+
+@pytest.mark.parametrize(
+    "ranking",
+    [
+        Ranking(),
+        Ranking(neighbour_weight=0.0),
+        Ranking(neighbour_weight=0.3, dense_weight=0.3, neighbour_count=3, neighbour_pool=12),
+        Ranking(neighbour_weight=0.1, time_boost=1.0, time_decay_days=30.0),
+    ],
+)
+def test_the_grid_ranks_a_pool_as_the_recommender_ranks_it(
+    open_test_index,  # type: ignore[no-untyped-def]
+    ranking: Ranking,
+) -> None:
+    # The grid's scores (pairwise cosines computed once, blended per setting) put the
+    # candidates in the order the live ranking, shared-neighbour bonus included, gives them.
+    from recommender import Recommender
+    from recommender.tuning import _pools, pool_scores
+
+    index, labels = _story_index(open_test_index)
+    pools, _, _ = _pools(index, labels, [ranking])
+    recommender = Recommender(index, ranking, list_depth=0)
+    queries = list(labels.relevant)
+    assert len(pools) == len(queries)
+    bonus_changed_an_order = False
+    for query, pool in zip(queries, pools, strict=True):
+        scores = pool_scores(ranking, pool)
+        ours = pool.row_ids[np.lexsort((pool.row_ids, -scores))[:10]].tolist()
+        live = [index.row_id(item.id) for item in recommender.related(query, k=10)]
+        assert ours == live, query
+        plain = pool.row_ids[np.lexsort((pool.row_ids, -_blend(ranking, pool)))[:10]]
+        bonus_changed_an_order |= plain.tolist() != ours
+    assert bonus_changed_an_order == (ranking.neighbour_weight > 0.0)
+
+
+def test_the_grid_tries_the_neighbour_weights_and_a_profile_sets_one(tmp_path: Path) -> None:
+    from recommender.tuning import NEIGHBOUR_WEIGHTS, _grid
+
+    grid = _grid(Ranking())
+    assert {ranking.neighbour_weight for ranking in grid} == set(NEIGHBOUR_WEIGHTS)
+    assert set(NEIGHBOUR_WEIGHTS) == {0.0, 0.1, 0.2, 0.3}
+    save_profile(tmp_path, RankingProfile({"neighbour_weight": 0.0, "dense_weight": 0.45}))
+    ranking = build_ranking(Settings(index_dir=tmp_path), tmp_path)
+    assert ranking.neighbour_weight == 0.0 and ranking.dense_weight == 0.45
+    # A weight set explicitly wins over the profile.
+    explicit = Settings(index_dir=tmp_path, neighbour_weight=0.3)
+    assert build_ranking(explicit, tmp_path).neighbour_weight == 0.3
