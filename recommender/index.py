@@ -291,6 +291,13 @@ class ArticleIndex:
         self.apply_queued_changes()
         return summaries
 
+    def pin_read_version(self) -> None:
+        """Read one committed version of the store from now on, whatever other processes
+        write meanwhile (a read-only index that loaded its in-memory parts from it)."""
+        if self.writable:
+            raise InvalidInputError("a writable index reads its own writes: nothing to pin")
+        self._store.pin_read_transaction()
+
     def apply_queued_changes(self) -> None:
         """Apply the lexical index's queued changes now: a writer does, under its lock,
         rather than leave them to the next (concurrent) reader."""

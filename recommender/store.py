@@ -191,6 +191,15 @@ class ArticleStore:
     def close(self) -> None:
         self._db.close()
 
+    def pin_read_transaction(self) -> None:
+        """Hold one read transaction until the store is closed (a read-only store).
+
+        In WAL mode an open read transaction sees one committed version of the store, however
+        many writes another process commits meanwhile: every row read from here on belongs
+        to the version the in-memory parts were loaded from (no torn read)."""
+        self._db.execute("BEGIN")
+        self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+
     # -- identity ------------------------------------------------------------------------
 
     def meta(self) -> dict[str, str]:

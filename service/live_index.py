@@ -290,7 +290,9 @@ class LiveIndex:
         index = open_index(self.settings, writable=self.writable, embedder=self.embedder)
         try:
             if not self.writable:
-                _pin_read_transaction(index)
+                # One version for the snapshot's lifetime: a request never finds a row
+                # added after the in-memory vectors were loaded (a torn read).
+                index.pin_read_version()
             # Everything a request touches is loaded here, not by the first request.
             summaries = index.load_in_memory()
             generation = index.generation
@@ -545,16 +547,3 @@ def _not_committed_when_full() -> Iterator[None]:
         raise StorageFullError(
             f"the write was not committed: {error.strerror}; nothing was written"
         ) from error
-
-
-def _pin_read_transaction(index: ArticleIndex) -> None:
-    """Hold one SQLite read transaction for the snapshot's lifetime.
-
-    In WAL mode an open read transaction sees one committed version of the store, however
-    many writes another process commits meanwhile; without it, a request could find a row
-    added after the in-memory vectors were loaded (a torn read). The core has no public
-    call for this yet: it belongs in `ArticleStore` (see the service's hand-over notes).
-    """
-    connection = index.store._db
-    connection.execute("BEGIN")
-    connection.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from embeddings import ProgressCallback
-from recommender import Article, Recommender, Settings, build_recommender, open_index
+from recommender import (
+    Article,
+    InvalidInputError,
+    Recommender,
+    Settings,
+    build_recommender,
+    open_index,
+)
 from recommender.index import MANIFEST_FILE, UpsertPlan
 from recommender.list_refresh import owners_to_rank
 from recommender.relevance_floor import load_floor
@@ -284,3 +291,19 @@ def test_a_batch_write_keeps_the_calibrated_floor(tmp_path: Path, options: str, 
         IndexWriter(build_recommender(settings, index), chosen).upsert(corpus())
 
     assert (load_floor(settings.index_dir) is not None) is kept
+
+
+def test_a_pinned_reader_keeps_its_version_while_the_writer_writes(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    with open_index(settings, writable=True) as index:
+        writer = IndexWriter(build_recommender(settings, index), WriteOptions.for_batch(settings))
+        writer.upsert(corpus())
+        with pytest.raises(InvalidInputError, match="nothing to pin"):
+            index.pin_read_version()
+        with open_index(settings) as pinned, open_index(settings) as unpinned:
+            pinned.pin_read_version()
+
+            writer.upsert([Article(id="late", title="A late report on floods")])
+
+            assert "late" not in pinned and len(pinned) == len(corpus())
+            assert "late" in unpinned and len(unpinned) == len(corpus()) + 1
