@@ -199,6 +199,15 @@ class IndexWriter:
             self.index.save()
         return count
 
+    def refresh_lists(self) -> int:
+        """Refresh the stored lists without writing articles, then say so in the manifest
+        (reader processes reload); returns how many were stored. After a change of ranking
+        (`newsrec tune`), every list ranked under the old one counts as missing."""
+        stored = self._refresh_lists([])
+        with self.hooks.saving():
+            self.index.publish_related_lists()
+        return stored
+
     def fill_lists(
         self,
         *,

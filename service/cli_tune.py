@@ -17,12 +17,13 @@ import typer
 
 from recommender import Settings, build_recommender, open_index
 from recommender.errors import InvalidInputError
-from recommender.list_refresh import refresh_lists_after_write
 from recommender.ranking_profile import TUNED_FIELDS, remove_profile, save_profile
 from recommender.system import build_ranking
 from recommender.tuning import read_labels, tune
+from recommender.writer import IndexWriter, WriteOptions
 from service import cli_output as output
 from service.cli_options import IndexDir
+from service.cli_write_hooks import CliWriteHooks
 
 
 def register(app: typer.Typer) -> None:
@@ -91,8 +92,6 @@ def tune_command(
 def _rank_lists_again(settings: Settings) -> None:
     """Stored lists are keyed by the ranking they were ranked with: rank them under the new."""
     with open_index(settings, writable=True) as article_index:
-        with output.phased_progress() as phases:
-            refresh_lists_after_write(
-                build_recommender(settings, article_index), [], progress=phases
-            )
-        article_index.publish_related_lists()  # a running service's readers reload
+        recommender = build_recommender(settings, article_index)
+        hooks = CliWriteHooks(article_index)  # its bars; a running service's readers reload
+        IndexWriter(recommender, WriteOptions.for_batch(settings), hooks).refresh_lists()

@@ -307,3 +307,25 @@ def test_a_pinned_reader_keeps_its_version_while_the_writer_writes(tmp_path: Pat
 
             assert "late" not in pinned and len(pinned) == len(corpus())
             assert "late" in unpinned and len(unpinned) == len(corpus()) + 1
+
+
+def test_refresh_lists_ranks_again_when_the_list_settings_change_and_tells_readers(
+    tmp_path: Path,
+) -> None:
+    settings = _settings(tmp_path)
+    with open_index(settings, writable=True) as index:
+        IndexWriter(build_recommender(settings, index), WriteOptions.for_batch(settings)).upsert(
+            corpus()
+        )
+    before = json.loads((settings.index_dir / MANIFEST_FILE).read_text("utf-8"))
+    retuned = hashing_settings(settings.index_dir, related_list_depth=5)  # other lists
+    with open_index(retuned, writable=True) as index:
+        recommender = build_recommender(retuned, index)
+        assert len(owners_to_rank(recommender)) == len(index)  # the old lists do not fit
+
+        stored = IndexWriter(recommender, WriteOptions.for_batch(retuned)).refresh_lists()
+
+        assert stored == len(index)
+        assert owners_to_rank(recommender) == []
+    after = json.loads((settings.index_dir / MANIFEST_FILE).read_text("utf-8"))
+    assert after["related_lists_version"] != before.get("related_lists_version")
