@@ -13,7 +13,7 @@ from recommender.errors import (
     InvalidInputError,
     NewsrecError,
 )
-from recommender.index import ArticleIndex, IndexInfo, UpsertReport
+from recommender.index import ArticleIndex, IndexInfo, IndexOptions, UpsertReport
 from recommender.loaders import ArticleBatch, load_articles, read_article_rows
 from recommender.related import Ranking, Recommender, RelatedArticle, RelatedFilters, Slots
 from recommender.settings import Settings
@@ -28,6 +28,7 @@ __all__ = [
     "IndexCorruptError",
     "IndexInfo",
     "IndexMismatchError",
+    "IndexOptions",
     "InvalidArticleError",
     "InvalidInputError",
     "NewsrecError",

@@ -21,7 +21,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -101,6 +101,31 @@ class IndexInfo:
     schema_version: int
 
 
+@dataclass(frozen=True)
+class IndexOptions:
+    """How an index stores, searches and writes: one object from the settings to the index
+    (`system.index_options`), not a keyword per setting at every hop.
+
+    `index_type` "auto" keeps the vectors exact below `hnsw_from` articles and in HNSW from
+    there on; the kind changes when `save` publishes a snapshot (a snapshot of either kind is
+    read as it is). `vector_backend` "qdrant" keeps the vectors in a Qdrant collection
+    instead of FAISS (`qdrant_url`: a URL, ":memory:", or None for local mode in the index
+    directory). The store records the backend; None opens the recorded one, and asking for
+    the other is an `IndexMismatchError` (see `backend_choice`). `lexical_max_df` is the
+    lexical side's document-frequency cut-off (see lexical.inverse_document_frequency).
+    """
+
+    index_type: str = "auto"
+    hnsw_from: int = AUTO_HNSW_FROM
+    hnsw_ef_search: int = DEFAULT_EF_SEARCH
+    duplicate_threshold: float = 0.7
+    write_batch_size: int = 1024
+    vector_backend: str | None = None
+    qdrant_url: str | None = None
+    qdrant_collection: str | None = None
+    lexical_max_df: float = 1.0
+
+
 class ArticleIndex:
     """Open with `ArticleIndex.open`. A writable index holds the directory's write lock."""
 
@@ -109,33 +134,25 @@ class ArticleIndex:
         directory: Path,
         store: ArticleStore,
         embedder: Embedder,
+        options: IndexOptions,
         *,
-        index_type: str,
-        hnsw_ef_search: int,
-        duplicate_threshold: float,
-        hnsw_from: int = AUTO_HNSW_FROM,
-        write_batch_size: int,
         lock: IO[str] | None,
         tagger: Callable[[], TopicTagger] | None = None,
-        vector_backend: str = "faiss",
-        qdrant_url: str | None = None,
-        qdrant_collection: str = "newsrec",
-        lexical_max_df: float = 1.0,
     ) -> None:
+        """`options` as opened: with the vector backend and its place resolved."""
         self.directory = directory
         self.embedder = embedder
-        self.index_type = index_type  # as asked: "auto", "exact" or "hnsw"
-        self.duplicate_threshold = duplicate_threshold
-        # The lexical side's document-frequency cut-off (see lexical.inverse_document_frequency).
-        self.lexical_max_df = lexical_max_df
+        self.index_type = options.index_type  # as asked: "auto", "exact" or "hnsw"
+        self.duplicate_threshold = options.duplicate_threshold
+        self.lexical_max_df = options.lexical_max_df
         self._store = store
-        self._hnsw_ef_search = hnsw_ef_search
-        self._hnsw_from = hnsw_from
-        self._write_batch_size = write_batch_size
+        self._hnsw_ef_search = options.hnsw_ef_search
+        self._hnsw_from = options.hnsw_from
+        self._write_batch_size = options.write_batch_size
         self._lock = lock
-        self._vector_backend = vector_backend
-        self._qdrant_url = qdrant_url
-        self._qdrant_collection = qdrant_collection
+        self._vector_backend = options.vector_backend or "faiss"
+        self._qdrant_url = options.qdrant_url
+        self._qdrant_collection = options.qdrant_collection or "newsrec"
         self._vectors: VectorStore | None = None
         self._catalog: Catalog | None = None
         self._lexical: LexicalIndex | None = None
@@ -157,28 +174,17 @@ class ArticleIndex:
         embedder: Embedder,
         *,
         writable: bool = False,
-        index_type: str = "auto",
-        hnsw_ef_search: int = DEFAULT_EF_SEARCH,
-        hnsw_from: int = AUTO_HNSW_FROM,
-        duplicate_threshold: float = 0.7,
-        write_batch_size: int = 1024,
         tagger: Callable[[], TopicTagger] | None = None,
-        vector_backend: str | None = None,
-        qdrant_url: str | None = None,
-        qdrant_collection: str | None = None,
-        lexical_max_df: float = 1.0,
+        options: IndexOptions | None = None,
     ) -> ArticleIndex:
         """Open (and, when writable, create) the index in `directory`.
 
         `tagger` builds the topic tagger that labels articles as they are written; without
-        one, articles are stored untagged. `index_type` "auto" keeps the vectors exact below
-        `hnsw_from` articles and in HNSW from there on; the kind changes when `save`
-        publishes a snapshot (a snapshot of either kind is read as it is).
-        `vector_backend` "qdrant" keeps the vectors in a Qdrant collection instead of FAISS
-        (`qdrant_url`: a URL, ":memory:", or None for local mode in this directory). The
-        store records the backend; None opens the recorded one, and asking for the other
-        is an `IndexMismatchError` (see `backend_choice`).
+        one, articles are stored untagged. `options`: see `IndexOptions` (its defaults when
+        None).
         """
+        options = options or IndexOptions()
+        index_type, vector_backend = options.index_type, options.vector_backend
         choose_index_kind(index_type, 0)  # an unknown kind fails here, naming the choices
         if vector_backend is not None and vector_backend not in VECTOR_BACKENDS:
             raise InvalidInputError(
@@ -208,8 +214,8 @@ class ArticleIndex:
                 recorded,
                 directory,
                 backend=vector_backend,
-                qdrant_url=qdrant_url,
-                qdrant_collection=qdrant_collection,
+                qdrant_url=options.qdrant_url,
+                qdrant_collection=options.qdrant_collection,
             )
             if writable and recorded is None:  # a new index, or one from before the record
                 store.record_backend(choice.record(), new_generation=False)
@@ -217,22 +223,13 @@ class ArticleIndex:
             if lock is not None:
                 lock.close()
             raise
-        return cls(
-            directory,
-            store,
-            embedder,
-            index_type=index_type,
-            hnsw_ef_search=hnsw_ef_search,
-            hnsw_from=hnsw_from,
-            duplicate_threshold=duplicate_threshold,
-            write_batch_size=write_batch_size,
-            lock=lock,
-            tagger=tagger,
+        resolved = replace(
+            options,
             vector_backend=choice.backend,
             qdrant_url=choice.qdrant_url,
             qdrant_collection=choice.qdrant_collection,
-            lexical_max_df=lexical_max_df,
         )
+        return cls(directory, store, embedder, resolved, lock=lock, tagger=tagger)
 
     def close(self) -> None:
         close_vectors = getattr(self._vectors, "close", None)  # a Qdrant client's connection

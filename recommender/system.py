@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from embeddings import Embedder, EmbedderChoice, create_embedder
-from recommender.index import ArticleIndex
+from recommender.index import ArticleIndex, IndexOptions
 from recommender.ranking_profile import TUNED_FIELDS, load_profile
 from recommender.related import Ranking, Recommender
 from recommender.settings import Settings
@@ -43,6 +43,21 @@ def index_tagger(settings: Settings) -> Callable[[Embedder], TopicTagger] | None
     return lambda embedder: build_tagger(embedder, model_dir=model_dir, taxonomy_file=taxonomy)
 
 
+def index_options(settings: Settings) -> IndexOptions:
+    """How the settings' index stores, searches and writes (the index's own settings)."""
+    return IndexOptions(
+        index_type=settings.index_type,
+        hnsw_from=settings.hnsw_from,
+        hnsw_ef_search=settings.hnsw_ef_search,
+        duplicate_threshold=settings.duplicate_threshold,
+        write_batch_size=settings.write_batch_size,
+        vector_backend=settings.vector_backend,
+        qdrant_url=settings.qdrant_url,
+        qdrant_collection=settings.qdrant_collection,
+        lexical_max_df=settings.lexical_max_df,
+    )
+
+
 def open_index(
     settings: Settings,
     *,
@@ -61,16 +76,8 @@ def open_index(
         settings.index_dir,
         embedder,
         writable=writable,
-        index_type=settings.index_type,
-        hnsw_from=settings.hnsw_from,
-        hnsw_ef_search=settings.hnsw_ef_search,
-        duplicate_threshold=settings.duplicate_threshold,
-        lexical_max_df=settings.lexical_max_df,
-        write_batch_size=settings.write_batch_size,
         tagger=tagger,
-        vector_backend=settings.vector_backend,
-        qdrant_url=settings.qdrant_url,
-        qdrant_collection=settings.qdrant_collection,
+        options=index_options(settings),
     )
     if writable and settings.assign_stories:
         index.story_assigner = build_story_assigner(settings, index)

@@ -14,6 +14,7 @@ import pytest
 
 from embeddings import HashingEmbedder
 from recommender import Article, ArticleIndex
+from recommender.index import IndexOptions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -38,8 +39,15 @@ def open_test_index(
     opened: list[ArticleIndex] = []
 
     def _open(directory: Path | None = None, **options: object) -> ArticleIndex:
-        options.setdefault("writable", True)
-        index = ArticleIndex.open(directory or tmp_path / "index", embedder, **options)  # type: ignore[arg-type]
+        writable = bool(options.pop("writable", True))
+        tagger = options.pop("tagger", None)
+        index = ArticleIndex.open(
+            directory or tmp_path / "index",
+            embedder,
+            writable=writable,
+            tagger=tagger,  # type: ignore[arg-type]
+            options=IndexOptions(**options),  # type: ignore[arg-type]
+        )
         opened.append(index)
         return index
 

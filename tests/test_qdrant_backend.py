@@ -33,6 +33,7 @@ from recommender import (
     open_index,
 )
 from recommender.dates import PublishedTime
+from recommender.index import IndexOptions
 from recommender.qdrant_index import QdrantVectorIndex
 from recommender.topics import ZeroShotTagger
 from recommender.vector_index import bitmap_of
@@ -89,9 +90,15 @@ def open_pair(tmp_path: Path, embedder: HashingEmbedder) -> Iterator[Open]:
     opened: list[ArticleIndex] = []
 
     def _open(name: str, **options: object) -> ArticleIndex:
-        options.setdefault("writable", True)
-        options.setdefault("tagger", lambda: ZeroShotTagger.from_taxonomy(TAXONOMY, embedder))
-        index = ArticleIndex.open(tmp_path / name, embedder, **options)  # type: ignore[arg-type]
+        writable = bool(options.pop("writable", True))
+        tagger = options.pop("tagger", lambda: ZeroShotTagger.from_taxonomy(TAXONOMY, embedder))
+        index = ArticleIndex.open(
+            tmp_path / name,
+            embedder,
+            writable=writable,
+            tagger=tagger,  # type: ignore[arg-type]
+            options=IndexOptions(**options),  # type: ignore[arg-type]
+        )
         opened.append(index)
         return index
 
@@ -359,7 +366,12 @@ def test_settings_select_the_backend(tmp_path: Path) -> None:
         assert index.info().index_type == "qdrant"
         assert len(index.vectors) == len(index) == 12
     with pytest.raises(InvalidInputError, match="faiss, qdrant"):
-        ArticleIndex.open(tmp_path / "x", HashingEmbedder(8), writable=True, vector_backend="x")
+        ArticleIndex.open(
+            tmp_path / "x",
+            HashingEmbedder(8),
+            writable=True,
+            options=IndexOptions(vector_backend="x"),
+        )
 
 
 def test_an_unreachable_server_is_an_input_error_naming_it() -> None:

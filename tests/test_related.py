@@ -29,6 +29,7 @@ from recommender import (
     RelatedArticle,
     RelatedFilters,
 )
+from recommender.index import IndexOptions
 from recommender.related import SLOT_RELEVANCE_FLOOR
 from tests.conftest import make_article
 
@@ -116,8 +117,11 @@ def build(tmp_path: Path, embedder: HashingEmbedder) -> Iterator[Build]:
         **options: object,
     ) -> Recommender:
         index = ArticleIndex.open(
-            tmp_path / f"index-{len(opened)}", embedder, writable=True, **options
-        )  # type: ignore[arg-type]
+            tmp_path / f"index-{len(opened)}",
+            embedder,
+            writable=True,
+            options=IndexOptions(**options),  # type: ignore[arg-type]
+        )
         opened.append(index)
         index.upsert(list(articles))
         return Recommender(index, ranking, slot_floor=slot_floor)

@@ -13,6 +13,7 @@ import pytest
 from embeddings import HashingEmbedder
 from eval.stories_eval import clustering_scores
 from recommender import Article, ArticleIndex, Ranking, Recommender
+from recommender.index import IndexOptions
 from recommender.list_refresh import refresh_lists_after_write, store_lists_of
 from recommender.related import SLOT_STRATEGY
 from recommender.stories import (
@@ -70,7 +71,9 @@ def open_stories(tmp_path: Path, embedder: HashingEmbedder) -> Iterator[Open]:
         strategy: str = SLOT_STRATEGY,
         **options,
     ):
-        index = ArticleIndex.open(tmp_path / name, embedder, writable=True, **options)
+        index = ArticleIndex.open(
+            tmp_path / name, embedder, writable=True, options=IndexOptions(**options)
+        )
         opened.append(index)
         recommender = Recommender(
             index, Ranking(time_boost=0.0), slot_floor=0.3, slot_strategy=strategy
