@@ -258,3 +258,21 @@ def test_the_streamed_tagger_scores_a_missing_vector_with_its_terms(
     # The pipeline's rows are served as remembered; the rest are scored here, with terms.
     np.testing.assert_allclose(streamed.scores(vectors, terms), adapted.scores(vectors, terms))
     assert streamed.scored_here == 30
+
+
+def test_a_ray_actor_scores_its_batch_with_the_texts_terms(
+    embedder: HashingEmbedder, zero_shot: ZeroShotTagger, tmp_path: Path
+) -> None:
+    from recommender import ray_batch
+
+    archive = site_rows(60)
+    texts = [row["title"] for row in archive]
+    vectors, terms = embedder.encode(texts), term_vectors(texts)
+    adapted = adapt_tagger(zero_shot, vectors, terms=terms).tagger
+    # The actor class as a job ships it (no Ray needed to call it in this process).
+    actor = ray_batch._encoder_class(hashing_settings(tmp_path / "index"), adapted)()
+    batch = {"hash": np.array([str(i) for i in range(10)]), "text": np.array(texts[:10])}
+
+    result = actor(batch)
+
+    np.testing.assert_allclose(result["scores"], adapted.scores(vectors[:10], terms[:10]))
