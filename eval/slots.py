@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from math import nan
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,7 +23,7 @@ import numpy as np
 from eval.datasets import LabelledCorpus
 from eval.systems import Ranked
 from recommender import Article, Recommender, Settings, load_articles
-from recommender.related import SLOT_STRATEGIES
+from recommender.related import SLOT_FLOOR_BONUS_CAP, SLOT_STRATEGIES
 
 SlotPair = tuple[str | None, str | None]
 """(previous id, next id); None for an empty slot."""
@@ -169,6 +170,101 @@ def strategy_rates(
     return found
 
 
+# -- the related fallback's floor, side by side ------------------------------------------
+
+
+@dataclass(frozen=True)
+class FloorRule:
+    """How a slot's related fallback (`Recommender._related_slot`) decides that the side's
+    most related article is plausibly related. `bonus_cap`: the most its shared-neighbour
+    bonus counts toward the slot floor (None: all of it, the rule before the cap);
+    `by_blend`: the side's candidates taken in blended order, bonus ignored, rather than
+    the related list's; `calibrated`: its blended score must also clear the index's
+    calibrated relevance floor (recommender/relevance_floor.py, 1 in 1,000 random pairs)
+    for the query's length; `slot_floor` and `neighbour_weight`: instead of the
+    recommender's."""
+
+    label: str
+    bonus_cap: float | None = SLOT_FLOOR_BONUS_CAP
+    by_blend: bool = False
+    calibrated: bool = False
+    slot_floor: float | None = None
+    neighbour_weight: float | None = None
+
+
+FLOOR_RULES = (
+    FloorRule("bonus counted whole (before)", bonus_cap=None),
+    FloorRule("bonus not counted, blended order", bonus_cap=0.0, by_blend=True),
+    FloorRule("bonus not counted", bonus_cap=0.0),
+    FloorRule("bonus counted up to 0.05", bonus_cap=0.05),
+    FloorRule("bonus counted up to 0.09", bonus_cap=0.09),
+    FloorRule("bonus counted up to 0.11", bonus_cap=0.11),
+    FloorRule(f"bonus counted up to {SLOT_FLOOR_BONUS_CAP} (default)"),
+    FloorRule("bonus counted up to 0.15", bonus_cap=0.15),
+    FloorRule("bonus whole, blended >= calibrated", bonus_cap=None, calibrated=True),
+    FloorRule("bonus whole, slot floor 0.40", bonus_cap=None, slot_floor=0.40),
+    FloorRule("bonus whole, slot floor 0.45", bonus_cap=None, slot_floor=0.45),
+    FloorRule("bonus weight 0.1, counted whole", bonus_cap=None, neighbour_weight=0.1),
+    FloorRule(f"bonus weight 0.1, up to {SLOT_FLOOR_BONUS_CAP}", neighbour_weight=0.1),
+)
+
+
+class FloorRuleSlots(Recommender):
+    """A live recommender whose slots' related fallback follows `rule`: the product's
+    `_related_slot` with the rule's floor test and candidate order."""
+
+    def __init__(self, recommender: Recommender, rule: FloorRule) -> None:
+        ranking = recommender.ranking
+        if rule.neighbour_weight is not None:
+            ranking = replace(ranking, neighbour_weight=rule.neighbour_weight)
+        super().__init__(
+            recommender.index,
+            ranking,
+            list_depth=0,
+            slot_floor=recommender.slot_floor if rule.slot_floor is None else rule.slot_floor,
+            slot_strategy=recommender.slot_strategy,
+        )
+        self.rule = rule
+
+    def _related_slot(
+        self,
+        query: Any,
+        pool: list[tuple[int, float]],
+        in_pool: np.ndarray,
+        on_side: np.ndarray,
+        bound: Any,
+    ) -> tuple[int, float] | None:
+        if self.rule.by_blend and pool:
+            rows = np.asarray([row_id for row_id, _ in pool], dtype=np.int64)
+            blended = self._fused(query, rows)
+            order = np.argsort(-blended, kind="stable")
+            pool = [(int(rows[i]), float(blended[i])) for i in order]
+            in_pool = in_pool[order]
+        return super()._related_slot(query, pool, in_pool, on_side, bound)
+
+    def _clears_slot_floor(self, query: Any, hit: tuple[int, float]) -> bool:
+        rule = self.rule
+        blended = float(self._fused(query, np.asarray([hit[0]], dtype=np.int64))[0])
+        if rule.calibrated and blended < self.relevance_floor().floor_for(query.terms.nnz):
+            return False
+        bonus = hit[1] - blended
+        counted = bonus if rule.bonus_cap is None else min(bonus, rule.bonus_cap)
+        return blended + counted >= self.slot_floor
+
+
+def floor_rates(
+    recommender: Recommender,
+    articles: Sequence[Article],
+    limit: int | None,
+    advance: Progress | None = None,
+) -> dict[str, dict[str, float]]:
+    """`slot_rates` of the recommender's slot strategy under every `FLOOR_RULES` rule."""
+    return {
+        rule.label: slot_rates(FloorRuleSlots(recommender, rule), articles, limit, advance)
+        for rule in FLOOR_RULES
+    }
+
+
 def _on_side(other: Any, moment: Any, side: int) -> bool:
     if other is None:
         return False
@@ -206,11 +302,17 @@ def story_side_rates(corpus: LabelledCorpus, slots: dict[str, SlotPair]) -> dict
 
 
 def compare_on_corpus(
-    corpus: Path, *, index_dir: Path | None, queries: int | None, settings: Settings
+    corpus: Path,
+    *,
+    index_dir: Path | None,
+    queries: int | None,
+    settings: Settings,
+    floors: bool = False,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """The slot strategies over `corpus` clustered at the configured thresholds, and over
     its gold stories: `newsrec eval stories` without the sweep and the baselines (all of
-    WCEP in minutes rather than hours)."""
+    WCEP in minutes rather than hours). `floors`: instead, the default strategy under each
+    rule of the related fallback's floor (`FLOOR_RULES`), over the clustered stories."""
     from eval.stories_eval import (
         _UNLABELLED,
         _date_order,
@@ -231,13 +333,12 @@ def compare_on_corpus(
         names = {row: s.id for row, s in index.store.summaries_by_row_id(rows).items()}
         neighbours = _neighbours(assigner, rows, names, lambda *_: None)
         gold = {row: _gold_story_id(gold_of[names[row]] or _UNLABELLED, names[row]) for row in rows}
-        for label, stories in (
-            ("clustered", cluster_stream(rows, names, neighbours, configured)),
-            ("gold", gold),
-        ):
+        clustered = cluster_stream(rows, names, neighbours, configured)
+        for label, stories in (("clustered", clustered), ("gold", gold))[: 1 if floors else 2]:
             index.store.clear_stories(editorial=True)
             index.store.write_stories(stories, {}, [])
-            found[label] = strategy_rates(recommender, articles, queries)
+            rates = floor_rates if floors else strategy_rates
+            found[label] = rates(recommender, articles, queries)
     return found
 
 
@@ -250,12 +351,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--index-dir", type=Path, help="copy this index of CORPUS (never written)")
     parser.add_argument("--queries", type=int, help="a seeded sample of queries")
+    parser.add_argument(
+        "--floors", action="store_true", help="compare the related fallback's floor rules"
+    )
     options = parser.parse_args(argv)
     found = compare_on_corpus(
-        options.corpus, index_dir=options.index_dir, queries=options.queries, settings=Settings()
+        options.corpus,
+        index_dir=options.index_dir,
+        queries=options.queries,
+        settings=Settings(),
+        floors=options.floors,
     )
     for label, rates in found.items():
-        print(f"{options.corpus}: slots over the {label} stories")
+        what = "floor rules of the default strategy" if options.floors else "strategies"
+        print(f"{options.corpus}: slot {what} over the {label} stories")
         print("\n".join(strategies_table(rates)))
     return 0
 

@@ -55,9 +55,12 @@ from recommender.vector_store import (
 MAX_RANKED_K = 1000
 _FIRST_DEPTH_MARGIN = 16
 # A slot whose story has no article on its side of the date takes the most related article
-# there only from this blended score up (else it stays empty: a reader takes "previous"
-# literally). Stands in for the ranking's relevance floor (issue 14) until there is one.
+# there only from this score up (else it stays empty: a reader takes "previous" literally):
+# its blended score plus its shared-neighbour bonus, the bonus counted up to
+# SLOT_FLOOR_BONUS_CAP (see `_clears_slot_floor`; `python -m eval.slots CORPUS --floors`).
+# Stands in for the ranking's relevance floor (issue 14) until there is one.
 SLOT_RELEVANCE_FLOOR = 0.35
+SLOT_FLOOR_BONUS_CAP = 0.13
 SLOT_KINDS = ("story", "related")
 # How a slot is chosen when the story may have an article on its side (`_pick_slots`):
 # - "story-nearest": the story's nearest member in time on that side (ties by score);
@@ -340,7 +343,8 @@ class Recommender:
         """What stored lists must have been ranked with to be read by this recommender."""
         return (
             f"{self.scoring} depth={self.list_depth} duplicates={self.index.duplicate_threshold}"
-            f" slot_floor={self.slot_floor} slot_strategy={self.slot_strategy}"
+            f" slot_floor={self.slot_floor} slot_floor_bonus_cap={SLOT_FLOOR_BONUS_CAP}"
+            f" slot_strategy={self.slot_strategy}"
         )
 
     def ranked_lists(self, article_ids: Sequence[str]) -> dict[int, RankedLists]:
@@ -690,23 +694,45 @@ class Recommender:
         for side, on_side, bound in ((0, before, earlier_than), (1, after, later_than)):
             if sides[side] is not None or not on_side.any():
                 continue
-            for hit, there in zip(pool, on_side[positions], strict=True):
-                if hit[1] < self.slot_floor:
-                    break
-                if there and not self._copies_a_pick(query, hit[0]):
-                    sides[side] = self._choose(query, hit)
-                    break
-            else:
-                # Beyond the pool, the side's best dense match stands in if it clears the floor.
-                rows = catalog.selection(on_side, bound(query.published))
-                beyond = self._rescored(query, next(self._acceptable(query, rows), None))
-                if beyond is not None and beyond[1] >= self.slot_floor:
-                    sides[side] = self._choose(query, beyond)
+            hit = self._related_slot(query, pool, on_side[positions], on_side, bound)
+            if hit is not None:
+                sides[side] = self._choose(query, hit)
         if strategy == "related-then-story" and (sides[0] is None or sides[1] is None):
             missing = [side for side in (0, 1) if sides[side] is None]
             found = self._story_slots(query, before, after, nearest=False, sides=missing)
             sides = [hit if hit is not None else found[side] for side, hit in enumerate(sides)]
         return sides
+
+    def _related_slot(
+        self,
+        query: _Query,
+        pool: list[tuple[int, float]],
+        in_pool: np.ndarray,
+        on_side: np.ndarray,
+        bound: Callable[[PublishedTime], PayloadConditions],
+    ) -> tuple[int, float] | None:
+        """The side's most related acceptable article (in the related list's order, the
+        shared-neighbour bonus included) if it clears the slot floor (`_clears_slot_floor`).
+        `in_pool`: which pool hits are on the side. Past the pool, the side's best dense
+        match."""
+        for hit, there in zip(pool, in_pool, strict=True):
+            if hit[1] < self.slot_floor:
+                return None
+            if there and not self._copies_a_pick(query, hit[0]):
+                return hit if self._clears_slot_floor(query, hit) else None
+        assert query.published is not None
+        rows = self.index.catalog.selection(on_side, bound(query.published))
+        beyond = self._rescored(query, next(self._acceptable(query, rows), None))
+        # Its score is the blend (no bonus past the pool): one floor test covers both.
+        return beyond if beyond is not None and beyond[1] >= self.slot_floor else None
+
+    def _clears_slot_floor(self, query: _Query, hit: tuple[int, float]) -> bool:
+        """Whether a pool hit clears `slot_floor` with its neighbour bonus counted up to
+        `SLOT_FLOOR_BONUS_CAP`. The bonus says the candidate's neighbours agree with the
+        query's, which lifts an article of a neighbouring story nearly as much as one of
+        the same story: counted whole (up to 0.2) it let them into slots as filler."""
+        blended = float(self._fused(query, np.asarray([hit[0]], dtype=np.int64))[0])
+        return blended + min(hit[1] - blended, SLOT_FLOOR_BONUS_CAP) >= self.slot_floor
 
     def _story_among_related(
         self, query: _Query, pool: list[tuple[int, float]], sides: tuple[np.ndarray, np.ndarray]
