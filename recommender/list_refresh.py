@@ -5,6 +5,7 @@ The lists are part of the index: every write path leaves every article's list st
 writes touch and fills the rest in the background at start). Ranking a list costs what a
 live related request costs (a few milliseconds), so filling an index of n articles takes n
 of them, committed in batches; `newsrec precompute` remains to rank them all again.
+Writers call these through `recommender/writer.py`, the one write sequence.
 """
 
 from __future__ import annotations
