@@ -8,6 +8,8 @@ Two ways to hold it (see `ServiceSettings.role`):
   while it changes the in-memory parts. The model runs before that (`PrimedEmbedder`),
   and the vector snapshot is published after it, so readers wait only for the swap.
   A write is committed to the store (synchronous=FULL) and published before it returns.
+  The write sequence itself is the core's (`recommender/writer.py`); this module gives it
+  its locks, the model's priming and the snapshot's bookkeeping (`_WriteHooks`).
 - read-only (reader workers, or NEWSREC_READ_ONLY): the index is opened read-only with its
   SQLite connection pinned to one read transaction, so the in-memory parts and every row
   read by a request come from the same version. A background thread checks the manifest
