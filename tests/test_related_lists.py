@@ -20,6 +20,7 @@ from recommender import (
     Ranking,
     Recommender,
     RelatedFilters,
+    Settings,
     build_recommender,
     load_articles,
     open_index,
@@ -32,7 +33,7 @@ from recommender.list_refresh import (
     store_lists_of,
     store_ranked_lists,
 )
-from service import live_index
+from recommender.writer import WriteOptions
 from service.cli import app
 from service.fast_reads import StoredListReads
 from service.settings import ServiceSettings
@@ -282,7 +283,12 @@ def test_the_service_serves_stored_lists_and_keeps_them_in_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Re-ranked lists are stored a few at a time (readers wait for one slice only).
-    monkeypatch.setattr(live_index, "_LISTS_PER_STORE", 3)
+    for_service = WriteOptions.for_service
+
+    def in_slices_of_three(cls: type[WriteOptions], settings: Settings) -> WriteOptions:
+        return dataclasses.replace(for_service(settings), lists_per_hold=3)
+
+    monkeypatch.setattr(WriteOptions, "for_service", classmethod(in_slices_of_three))
     settings = build_index(tmp_path / "index")
     with open_index(settings, writable=True) as index:
         recommender = build_recommender(settings, index)
