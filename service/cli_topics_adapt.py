@@ -20,6 +20,7 @@ from recommender.topics import (
     ADAPTED_MODEL_DIR,
     LabelledArticles,
     Taxonomy,
+    TrainedTagger,
     ZeroShotTagger,
     adapt_tagger,
     adapt_with_holdout,
@@ -90,7 +91,8 @@ def adapt(
         adaptation.tagger.save(out)
         output.line(
             f"adapted model saved to {out}; {adaptation.pseudo_labelled:,} articles used as "
-            f"examples; topic shares: {share_summary(adaptation.shares)}"
+            f"examples{_lexical_note(adaptation.tagger)}; topic shares: "
+            f"{share_summary(adaptation.shares)}"
         )
         return
     checked = adapt_with_holdout(zero_shot, vectors, gold, terms=terms, mapping=label_mapping)
@@ -100,7 +102,7 @@ def adapt(
     )
     if checked.adapted_wins:
         checked.adaptation.tagger.save(out)
-        output.line(f"adapted model saved to {out}")
+        output.line(f"adapted model saved to {out}{_lexical_note(checked.adaptation.tagger)}")
     else:
         zero_shot.save(out)
         output.error(
@@ -136,9 +138,17 @@ def adapt_index_topics(article_index: ArticleIndex, settings: Settings) -> None:
     with output.progress_bar("tagging", len(article_index)) as advance:
         count = article_index.retag(adaptation.tagger, progress=advance)
     output.line(
-        f"adapted topic model saved to {model_dir} (used from now on); {count:,} articles "
-        f"retagged; topic shares: {share_summary(adaptation.shares)}"
+        f"adapted topic model saved to {model_dir} (used from now on)"
+        f"{_lexical_note(adaptation.tagger)}; {count:,} articles retagged; "
+        f"topic shares: {share_summary(adaptation.shares)}"
     )
+
+
+def _lexical_note(tagger: TrainedTagger) -> str:
+    """'; lexical head over 25,685 terms', or nothing for a model without one."""
+    if tagger.lexical is None:
+        return ""
+    return f"; lexical head over {len(tagger.lexical.features):,} terms"
 
 
 def print_comparison(

@@ -186,8 +186,11 @@ def test_tag_index_and_retag_give_an_article_the_same_topics(
     archive = write_jsonl(tmp_path / "archive.jsonl", rows)
     model = tmp_path / "model"
     taxonomy = write_taxonomy(tmp_path / "taxonomy.json")
-    code, _, err = _run(capsys, "topics", "adapt", archive, "--out", model, "--taxonomy", taxonomy)
+    code, out, err = _run(
+        capsys, "topics", "adapt", archive, "--out", model, "--taxonomy", taxonomy
+    )
     assert code == 0, err
+    assert "lexical head over" in out
     assert load_tagger(model, build_embedder(Settings())).reads_terms
 
     tagged = tmp_path / "tagged.jsonl"
