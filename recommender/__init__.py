@@ -13,9 +13,15 @@ from recommender.errors import (
     InvalidInputError,
     NewsrecError,
 )
-from recommender.index import ArticleIndex, IndexInfo, IndexOptions, UpsertReport
-from recommender.loaders import ArticleBatch, load_articles, read_article_rows
-from recommender.related import Ranking, Recommender, RelatedArticle, RelatedFilters, Slots
+from recommender.index.article_index import ArticleIndex, IndexInfo, IndexOptions, UpsertReport
+from recommender.ingest.loaders import ArticleBatch, load_articles, read_article_rows
+from recommender.ranking.recommender import (
+    Ranking,
+    Recommender,
+    RelatedArticle,
+    RelatedFilters,
+    Slots,
+)
 from recommender.settings import Settings
 from recommender.system import build_embedder, build_recommender, open_index
 

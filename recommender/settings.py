@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from recommender.vector_index import AUTO_HNSW_FROM, DEFAULT_EF_SEARCH
+from recommender.index.vectors.faiss_index import AUTO_HNSW_FROM, DEFAULT_EF_SEARCH
 
 
 class Settings(BaseSettings):
@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         ge=0.0,
         le=1.0,
         description="Shared-neighbour re-ranking: the most a candidate gains when its nearest "
-        "neighbours agree with the query's (0 = off; see recommender/neighbourhood.py).",
+        "neighbours agree with the query's (0 = off; see recommender/ranking/neighbourhood.py).",
     )
     neighbour_count: int = Field(
         default=7, ge=1, le=50, description="Nearest neighbours compared per article."
@@ -140,7 +140,7 @@ class Settings(BaseSettings):
         le=1.0,
         description="An article joins the story of its best-scoring candidate from a blended "
         "score of w * this + (1 - w) * story_lexical_threshold (w: its dense weight); below, "
-        "it opens a story of its own (see recommender/stories.py).",
+        "it opens a story of its own (see recommender/stories/clustering.py).",
     )
     story_lexical_threshold: float = Field(
         default=0.15, ge=-1.0, le=1.0, description="The TF-IDF side of the join threshold."

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from embeddings import Embedder, EmbedderChoice, create_embedder
-from recommender.index import ArticleIndex, IndexOptions
-from recommender.ranking_profile import TUNED_FIELDS, load_profile
-from recommender.related import Ranking, Recommender
+from recommender.index.article_index import ArticleIndex, IndexOptions
+from recommender.ranking.profile import TUNED_FIELDS, load_profile
+from recommender.ranking.recommender import Ranking, Recommender
 from recommender.settings import Settings
-from recommender.stories import StoryAssigner, StoryClustering
+from recommender.stories.clustering import StoryAssigner, StoryClustering
 from recommender.topics import TopicTagger, build_tagger, configured_model_dir
 
 

@@ -31,15 +31,15 @@ from typing import Literal
 from embeddings import ProgressCallback
 from recommender.articles import Article
 from recommender.errors import NewsrecError
-from recommender.index import ArticleIndex, UpsertPlan, UpsertReport
-from recommender.list_refresh import (
+from recommender.index.article_index import ArticleIndex, UpsertPlan, UpsertReport
+from recommender.ranking.list_refresh import (
     owners_to_rank,
     rank_rows,
     refresh_lists_after_write,
     stale_lists_ranked,
     store_ranked_lists,
 )
-from recommender.related import Recommender
+from recommender.ranking.recommender import Recommender
 from recommender.settings import Settings
 from recommender.topics.assignment import TopicTagger
 

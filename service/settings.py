@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from service.schemas import API_MAX_K, MAX_TEXT_CHARS
+from service.http.schemas import API_MAX_K, MAX_TEXT_CHARS
 
 # "single": one process reads and writes (the default). "reader": opens the index read-only
 # and reloads each newly published version; writes are proxied to `writer_socket` when set,

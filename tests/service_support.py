@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from embeddings import HashingEmbedder, WrappedEmbedder
 from recommender import Article, Settings, open_index
-from service.api import create_app
+from service.http.app import create_app
 from service.settings import ServiceSettings
 
 # Ids with the characters a path makes awkward: '/', '%', '?', '#', '+', spaces, non-ASCII,

@@ -22,7 +22,7 @@ taxonomy's. Adaptation fixes both from the site's unlabelled vectors:
 
 The result is a `TrainedTagger` (the same files as `newsrec topics train`), so tagging with
 it costs one matrix product, as zero-shot does, plus one sparse product over the article's
-terms when it has a lexical head. Measured in eval/topics_study.py.
+terms when it has a lexical head. Measured in eval/studies/topics_study.py.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sparse
 
 from recommender.errors import InvalidInputError
-from recommender.lexical import term_vectors
+from recommender.index.lexical import term_vectors
 from recommender.topics.assignment import logistic
 from recommender.topics.evaluation import LabelMapping, evaluate_assignments
 from recommender.topics.lexical_head import fit_lexical_head
@@ -118,7 +118,7 @@ def adapt_tagger(
     models' fixed 0.5 would list too few or too many.
 
     terms: the archive's (n, HASHED_FEATURES) term frequencies, row for row with `vectors`
-    (`recommender.lexical.term_vectors`); given, the tagger gains a lexical head and then
+    (`recommender.index.lexical.term_vectors`); given, the tagger gains a lexical head and then
     needs every article's terms to tag it."""
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[1] != zero_shot.dimension:

@@ -3,7 +3,7 @@
 A tagger works on vectors the caller already has (the index's stored vectors, or a batch just
 encoded): it never sees, and never re-encodes, article text. A tagger that `reads_terms` (an
 adapted model with a lexical head) is also handed each article's hashed term frequencies
-(`recommender.lexical.term_vectors` of its text, or its stored term blob decoded).
+(`recommender.index.lexical.term_vectors` of its text, or its stored term blob decoded).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from typing import IO, Any
 from embeddings import Embedder
 from recommender.articles import Article
 from recommender.errors import InvalidArticleError, InvalidInputError
-from recommender.loaders import NumberedRow, position_unit, read_article_rows
+from recommender.ingest.loaders import NumberedRow, position_unit, read_article_rows
 from recommender.topics.assignment import TopicTagger
 from recommender.topics.errors import TopicModelMismatchError
 from recommender.topics.tag_output import opened_output, sync

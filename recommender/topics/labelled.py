@@ -11,7 +11,7 @@ from pathlib import Path
 
 from recommender.articles import Article
 from recommender.errors import InvalidInputError
-from recommender.loaders import load_articles
+from recommender.ingest.loaders import load_articles
 
 DEFAULT_LABEL_FIELD = "topics"
 

@@ -3,7 +3,7 @@
 The dense head reads the encoder's vector (the first 256 tokens, one summary of them); the
 words of the whole article carry more (a company's name, a ministry, a league). The
 lexical head is a multinomial logistic regression over TF-IDF of the article's hashed
-terms (`recommender.lexical.term_vectors`, the vectors every index already stores), fitted
+terms (`recommender.index.lexical.term_vectors`, the vectors every index already stores), fitted
 on the same pseudo-labels as the dense head plus the taxonomy's prompts. Tagging takes the
 weighted geometric mean of both heads' distributions over labels.
 
@@ -11,7 +11,7 @@ Only terms found in at least MIN_DOCUMENT_FREQUENCY archive rows (or prompts) ar
 the head stores their hashed ids, idf and weights, so no vocabulary is kept and the same
 text gives the same terms on every path (text, stored blobs).
 
-Measured (eval/topics_study.py --shapes, MiniLM): +0.8 to +1.3 macro-F1 over the dense head
+Measured (eval/studies/topics_study.py --shapes, MiniLM): +0.8 to +1.3 macro-F1 over the dense head
 alone on WCEP 2019+, seeds/ and both shapes of the independent check.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sparse
 
-from recommender.lexical import HASHED_FEATURES
+from recommender.index.lexical import HASHED_FEATURES
 from recommender.topics.errors import InvalidTopicModelError
 
 LEXICAL_SHARE = 0.3

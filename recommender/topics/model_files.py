@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from recommender.publish import publish_file, write_json_atomically
+from recommender.index.publish import publish_file, write_json_atomically
 from recommender.topics.errors import InvalidTopicModelError, TopicModelMismatchError
 
 MODEL_FORMAT = "newsrec-topic-model"

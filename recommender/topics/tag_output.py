@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import IO
 
 from recommender.errors import InvalidArticleError, InvalidInputError
-from recommender.loaders import position_unit, read_article_rows
-from recommender.publish import publish_file
+from recommender.index.publish import publish_file
+from recommender.ingest.loaders import position_unit, read_article_rows
 
 PARTIAL_SUFFIX = ".partial"
 

@@ -11,7 +11,7 @@ import scipy.sparse as sparse
 from embeddings import Embedder, ProgressCallback
 from recommender.articles import Article
 from recommender.errors import InvalidInputError
-from recommender.lexical import term_vectors
+from recommender.index.lexical import term_vectors
 
 VectorLookup = Callable[[Sequence[str]], Mapping[str, np.ndarray]]
 """Content hashes (SHA-256 of title + "\\n" + body) -> stored vectors of those it has."""

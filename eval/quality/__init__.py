@@ -1,0 +1,1 @@
+"""Quality evaluation: related lists, slots, stories and topics against labelled corpora."""

@@ -1,0 +1,459 @@
+"""Whole-article similarity: lexical weighting, fusion of the two sides, neighbourhoods.
+
+Issue 14 asks which choices of the lexical side (n-grams, document-frequency cut-offs, stop
+words, title weight, BM25-style saturation), of the fusion with the dense side (the shipped
+length-dependent weight, fixed weights, per-query normalisation, reciprocal rank fusion) and
+of neighbourhood re-ranking (shared nearest neighbours) hold on every kind of corpus. As in
+`eval.studies.relevance_study`, every pair of articles is scored exhaustively, so the
+comparison is of the scoring alone; nDCG@10 against "same story", paired t-test against the
+shipped scoring.
+
+    python -m eval.studies.fusion_study /tmp/corpora/seeds-wikinews.jsonl \
+        /tmp/corpora/wcep-pairs.jsonl /tmp/corpora/wcep-digests.jsonl \
+        --wcep-index /tmp/shared-idx/wcep --wcep-since 2018-01-01 [--vectors-dir /tmp/relstudy]
+
+`--wcep-index` reads WCEP items and their stored MiniLM vectors from an index's SQLite store
+(read-only) instead of encoding them again.
+`--document-frequency` measures the lexical side's document-frequency cut-off
+(`NEWSREC_LEXICAL_MAX_DF`) with the product's own hashed terms, in the shipped ranking with
+its neighbour bonus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sparse
+from scipy.stats import ttest_rel
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from eval.quality.assembled_corpora import read_jsonl
+from eval.studies.relevance_study import _text, _vectors
+from recommender.index.lexical import inverse_document_frequency, term_vectors, weighted_rows
+from recommender.ranking.neighbourhood import shared_neighbour_bonus
+from recommender.ranking.recommender import Ranking
+
+Row = dict[str, object]
+DISCOUNTS = 1.0 / np.log2(np.arange(2, 12))
+
+
+@dataclass
+class Corpus:
+    name: str
+    rows: list[Row]
+    vectors: np.ndarray  # (n, d) unit rows
+    relevant: dict[int, set[int]]
+
+    @property
+    def queries(self) -> np.ndarray:
+        return np.asarray(sorted(self.relevant))
+
+
+def _relevant(rows: list[Row]) -> dict[int, set[int]]:
+    members: dict[str, set[int]] = defaultdict(set)
+    for position, row in enumerate(rows):
+        if row.get("story"):
+            members[str(row["story"])].add(position)
+    return {
+        position: members[str(row["story"])] - {position}
+        for position, row in enumerate(rows)
+        if row.get("story") and len(members[str(row["story"])]) > 1
+    }
+
+
+def jsonl_corpus(path: Path, vectors_dir: Path) -> Corpus:
+    rows = list(read_jsonl(path))
+    return Corpus(path.stem, rows, _vectors(path, rows, vectors_dir), _relevant(rows))
+
+
+def wcep_corpus(index_dir: Path, since: str) -> Corpus:
+    """WCEP items published on or after `since`, with the vectors the index stored."""
+    connection = sqlite3.connect(f"file:{index_dir / 'newsrec-store.sqlite'}?mode=ro", uri=True)
+    query = (
+        "SELECT a.id, a.title, a.body, a.published, a.story, v.vector FROM articles a "
+        "JOIN vectors v ON v.content_hash = a.content_hash WHERE a.published >= ? ORDER BY a.row_id"
+    )
+    rows, vectors = [], []
+    for identifier, title, body, published, story, blob in connection.execute(query, (since,)):
+        rows.append(
+            {"id": identifier, "title": title, "body": body, "published": published, "story": story}
+        )
+        vectors.append(np.frombuffer(blob, dtype=np.float32))
+    connection.close()
+    return Corpus(f"wcep-since-{since}", rows, np.vstack(vectors), _relevant(rows))
+
+
+# -- the lexical side -------------------------------------------------------------------------
+
+
+def tfidf_rows(texts: list[str], **options: object) -> sparse.csr_matrix:
+    settings: dict[str, object] = {"sublinear_tf": True, "stop_words": "english"}
+    settings.update(options)
+    return TfidfVectorizer(**settings).fit_transform(texts).tocsr()  # type: ignore[arg-type]
+
+
+def bm25_rows(texts: list[str], k1: float = 1.2, b: float = 0.75) -> sparse.csr_matrix:
+    """Documents as BM25-weighted term vectors (saturated tf, length-normalised), unit rows."""
+    counts = TfidfVectorizer(use_idf=False, norm=None, stop_words="english").fit_transform(texts)
+    counts = counts.tocsr().astype(np.float32)
+    lengths = np.asarray(counts.sum(axis=1)).ravel()
+    scale = k1 * (1 - b + b * lengths / max(lengths.mean(), 1e-9))
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    counts.data = counts.data * (k1 + 1) / (counts.data + scale[rows])
+    documents = counts.shape[0]
+    frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
+    weighted = counts.multiply(idf[None, :]).tocsr()
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    return sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-9)) @ weighted)
+
+
+def _title_twice(row: Row) -> str:
+    return f"{row['title']}\n{_text(row)}"
+
+
+def lexical_variants(corpus: Corpus) -> dict[str, Callable[[], sparse.csr_matrix]]:
+    texts = [_text(row) for row in corpus.rows]
+    return {
+        "shipped (unigrams, stop words)": lambda: tfidf_rows(texts),
+        "+ bigrams": lambda: tfidf_rows(texts, ngram_range=(1, 2)),
+        "+ bigrams, min_df 2": lambda: tfidf_rows(texts, ngram_range=(1, 2), min_df=2),
+        "max_df 0.1": lambda: tfidf_rows(texts, max_df=0.1),
+        "min_df 2": lambda: tfidf_rows(texts, min_df=2),
+        "no stop words": lambda: tfidf_rows(texts, stop_words=None),
+        "title twice": lambda: tfidf_rows([_title_twice(row) for row in corpus.rows]),
+        "bm25 vectors": lambda: bm25_rows(texts),
+        "case kept (names)": lambda: tfidf_rows(texts, lowercase=False),
+    }
+
+
+# -- scoring ----------------------------------------------------------------------------------
+
+
+def ndcg(scores: np.ndarray, corpus: Corpus) -> np.ndarray:
+    """Binary nDCG@10 of every query; `scores` is (queries, n) in query order."""
+    found = np.empty(len(corpus.queries))
+    for row_number, query in enumerate(corpus.queries):
+        row = scores[row_number].copy()
+        row[query] = -np.inf
+        top = np.argpartition(-row, 10)[:10]
+        top = top[np.argsort(-row[top], kind="stable")]
+        relevant = corpus.relevant[int(query)]
+        gains = np.fromiter((position in relevant for position in top), float, count=len(top))
+        found[row_number] = (
+            gains @ DISCOUNTS[: len(top)] / DISCOUNTS[: min(len(relevant), 10)].sum()
+        )
+    return found
+
+
+def _cosines(rows: sparse.csr_matrix, queries: np.ndarray) -> np.ndarray:
+    return np.asarray((rows[queries] @ rows.T).toarray(), dtype=np.float32)
+
+
+def _zscores(scores: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    masked = scores.copy()
+    masked[np.arange(len(queries)), queries] = np.nan
+    mean = np.nanmean(masked, axis=1, keepdims=True)
+    spread = np.nanstd(masked, axis=1, keepdims=True) + 1e-6
+    return (scores - mean) / spread
+
+
+def _reciprocal_ranks(scores: np.ndarray, constant: float = 60.0) -> np.ndarray:
+    ranks = np.argsort(np.argsort(-scores, axis=1), axis=1)
+    return 1.0 / (constant + ranks)
+
+
+def fusion_variants(
+    dense: np.ndarray, lexical: np.ndarray, lengths: np.ndarray, queries: np.ndarray
+) -> dict[str, np.ndarray]:
+    ranking = Ranking()
+    shipped_weight = np.asarray([ranking.dense_weight_for(int(n)) for n in lengths])[:, None]
+    variants = {
+        "shipped length-dependent weight": shipped_weight * dense + (1 - shipped_weight) * lexical,
+        "lexical only": lexical,
+        "dense only": dense,
+    }
+    for weight in (0.2, 0.35, 0.5):
+        variants[f"fixed dense weight {weight}"] = weight * dense + (1 - weight) * lexical
+    dense_z, lexical_z = _zscores(dense, queries), _zscores(lexical, queries)
+    for weight in (0.3, 0.5):
+        variants[f"z-scored sides, dense weight {weight}"] = (
+            weight * dense_z + (1 - weight) * lexical_z
+        )
+    variants["reciprocal rank fusion"] = _reciprocal_ranks(dense) + _reciprocal_ranks(lexical)
+    return variants
+
+
+def neighbour_sets(full: np.ndarray, k: int) -> sparse.csr_matrix:
+    """(n, n) 0/1 rows: each article's top-k by `full` (self excluded)."""
+    n = full.shape[0]
+    top = np.argpartition(-full, k, axis=1)[:, :k]
+    return sparse.csr_matrix(
+        (np.ones(n * k, np.float32), top.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n)
+    )
+
+
+def shared_neighbours(
+    full: np.ndarray, queries: np.ndarray, k: int, weight: float, parts: str = "both"
+) -> np.ndarray:
+    """Scores plus `weight` times the agreement of neighbour sets: the overlap of the query's
+    and each candidate's top-k (a share of k) and/or reciprocity (each in the other's top-k).
+
+    `full` is the (n, n) score matrix (self excluded): the neighbour sets of every article."""
+    membership = neighbour_sets(full, k)
+    overlap = np.asarray((membership[queries] @ membership.T).toarray()) / k
+    reciprocal = np.asarray(membership[queries].toarray()) * np.asarray(
+        membership[:, queries].T.toarray()
+    )
+    bonus = {"both": (overlap + reciprocal) / 2, "overlap": overlap, "reciprocal": reciprocal}
+    return full[queries] + weight * bonus[parts]
+
+
+def _compare(label: str, base: np.ndarray, other: np.ndarray) -> str:
+    if np.allclose(base, other):
+        return f"  {label:40s} {other.mean():.4f}  (same as shipped)"
+    test = ttest_rel(other, base)
+    return (
+        f"  {label:40s} {other.mean():.4f}  {other.mean() - base.mean():+.4f}  p={test.pvalue:.2g}"
+        f"  wins/losses {(other > base).sum()}/{(other < base).sum()}"
+    )
+
+
+def pool_neighbours(
+    full: np.ndarray, queries: np.ndarray, k: int, weight: float, pool: int
+) -> np.ndarray:
+    """`shared_neighbours` with every neighbour set taken within the query's own candidate
+    pool (its best `pool` by score, plus itself), scored by the product's own function."""
+    return view_neighbours(full, [full], queries, k, weight, pool)
+
+
+def _local_bonus(matrix: np.ndarray, local: np.ndarray, k: int) -> np.ndarray:
+    return shared_neighbour_bonus(matrix[np.ix_(local, local)], k)
+
+
+def view_neighbours(
+    full: np.ndarray,
+    views: list[np.ndarray],
+    queries: np.ndarray,
+    k: int,
+    weight: float,
+    pool: int = 50,
+) -> np.ndarray:
+    """The pool bonus with neighbour sets taken in each of `views` (e.g. the dense and the
+    lexical cosines separately), averaged: each view vouches for the candidates it groups."""
+    out = full[queries].copy()
+    for row_number, query in enumerate(queries):
+        row = full[query]
+        size = min(pool, len(row) - 1)
+        members = np.argpartition(-row, size - 1)[:size]
+        local = np.concatenate([[query], members])
+        bonus = np.mean([_local_bonus(view, local, k) for view in views], axis=0)
+        out[row_number, members] = row[members] + weight * bonus
+    return out
+
+
+def _sides(corpus: Corpus) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct terms per article, and the (n, n) dense and TF-IDF cosines of every pair."""
+    shipped = tfidf_rows([_text(row) for row in corpus.rows])
+    dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
+    return np.diff(shipped.indptr), dense_all, _cosines(shipped, np.arange(len(corpus.rows)))
+
+
+def view_rows(corpus: Corpus) -> list[str]:
+    """Neighbour sets from the blend (shipped) against sets from each side separately."""
+    queries = corpus.queries
+    lengths, dense_all, lexical_all = _sides(corpus)
+    ranking = Ranking()
+    weights = np.asarray([ranking.dense_weight_for(int(n)) for n in lengths])[:, None]
+    full = weights * dense_all + (1 - weights) * lexical_all
+    np.fill_diagonal(full, -np.inf)
+    k, weight = ranking.neighbour_count, ranking.neighbour_weight
+    base = ndcg(view_neighbours(full, [full], queries, k, weight), corpus)
+    lines = [
+        f"{corpus.name}: where the neighbour sets come from",
+        f"  blend (shipped) {base.mean():.4f}",
+    ]
+    for label, views, scale in (
+        ("dense and lexical sides", [dense_all, lexical_all], 1.0),
+        ("blend, dense and lexical", [full, dense_all, lexical_all], 1.0),
+        ("dense and lexical, weight x1.5", [dense_all, lexical_all], 1.5),
+    ):
+        found = ndcg(view_neighbours(full, views, queries, k, weight * scale), corpus)
+        lines.append(_compare(label, base, found))
+    return lines
+
+
+NEIGHBOUR_GRID = ((5, 0.05), (5, 0.1), (10, 0.05), (10, 0.1), (10, 0.2), (20, 0.1))
+POOL_GRID = ((50, 7, 0.1), (50, 7, 0.15), (50, 7, 0.2), (50, 10, 0.15), (200, 7, 0.1))
+
+
+def study(corpus: Corpus, *, neighbours_only: bool = False) -> list[str]:
+    queries = corpus.queries
+    lines = [f"{corpus.name}: {len(corpus.rows)} articles, {len(queries)} queries"]
+    texts = [_text(row) for row in corpus.rows]
+    shipped = tfidf_rows(texts)
+    lengths = np.diff(shipped.indptr)[queries]
+    dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
+    dense = dense_all[queries]
+    lexical = _cosines(shipped, queries)
+    fused = fusion_variants(dense, lexical, lengths, queries)
+    base = ndcg(fused["shipped length-dependent weight"], corpus)
+    if not neighbours_only:
+        lines += _side_rows(corpus, dense, lexical, lengths, fused, base)
+    lines.append(" shared neighbours on the shipped blend:")
+    everything = np.arange(len(corpus.rows))
+    all_lengths = np.diff(shipped.indptr)
+    weight_all = np.asarray([Ranking().dense_weight_for(int(n)) for n in all_lengths])[:, None]
+    full = weight_all * dense_all + (1 - weight_all) * _cosines(shipped, everything)
+    np.fill_diagonal(full, -np.inf)
+    parts_grid = (
+        ()
+        if neighbours_only
+        else (("both", NEIGHBOUR_GRID), ("overlap", NEIGHBOUR_GRID), ("reciprocal", NEIGHBOUR_GRID))
+    )
+    if neighbours_only:
+        for pool, k, weight in POOL_GRID:
+            scores = pool_neighbours(full, queries, k, weight, pool)
+            label = f"within pool {pool}, k={k}, weight {weight}"
+            lines.append(_compare(label, base, ndcg(scores, corpus)))
+    for parts, grid in parts_grid:
+        for k, weight in grid:
+            scores = shared_neighbours(full, queries, k, weight, parts)
+            lines.append(_compare(f"{parts}, k={k}, weight {weight}", base, ndcg(scores, corpus)))
+    return lines
+
+
+def long_weight_rows(corpus: Corpus) -> list[str]:
+    """The length-dependent dense weight's long end, each with the shipped neighbour bonus."""
+    queries = corpus.queries
+    lengths, dense_all, lexical_all = _sides(corpus)
+    default = Ranking()
+    lines = [f"{corpus.name}: dense weight for long texts, with the neighbour bonus"]
+    base: np.ndarray | None = None
+    for long_weight, long_terms in ((0.1, 128), (0.2, 128), (0.3, 128), (0.1, 512), (0.2, 512)):
+        ranking = Ranking(dense_weight_long=long_weight, long_text_terms=long_terms)
+        weights = np.asarray([ranking.dense_weight_for(int(n)) for n in lengths])[:, None]
+        full = weights * dense_all + (1 - weights) * lexical_all
+        np.fill_diagonal(full, -np.inf)
+        found = ndcg(
+            pool_neighbours(full, queries, default.neighbour_count, default.neighbour_weight, 200),
+            corpus,
+        )
+        label = f"long weight {long_weight} from {long_terms} terms"
+        if base is None:
+            base = found
+            lines.append(f"  {label:40s} {found.mean():.4f}  (shipped)")
+        else:
+            lines.append(_compare(label, base, found))
+    return lines
+
+
+DOCUMENT_FREQUENCY_GRID = ((0.02, 100), (0.03, 100), (0.05, 100), (0.05, 200), (0.1, 100))
+
+
+def _product_blend(corpus: Corpus, rows: sparse.csr_matrix, lengths: np.ndarray) -> np.ndarray:
+    """Every pair scored as the shipped ranking scores it, with the lexical side `rows`:
+    the length-dependent blend plus the pool's shared-neighbour bonus, (queries, n)."""
+    ranking = Ranking()
+    weights = np.asarray([ranking.dense_weight_for(int(n)) for n in lengths])[:, None]
+    dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
+    full = weights * dense_all + (1 - weights) * _cosines(rows, np.arange(len(corpus.rows)))
+    np.fill_diagonal(full, -np.inf)
+    return pool_neighbours(
+        full, corpus.queries, ranking.neighbour_count, ranking.neighbour_weight, 50
+    )
+
+
+def document_frequency_rows(corpus: Corpus) -> list[str]:
+    """The product's own lexical side (hashed terms, `lexical.inverse_document_frequency`)
+    with a document-frequency cut-off, in the shipped ranking with its neighbour bonus.
+
+    The cut-off drops terms from an article's vector, so its count of distinct terms (which
+    sets the dense weight) falls too; "lengths kept" counts the terms before the cut."""
+    frequencies = term_vectors([_text(row) for row in corpus.rows])
+    document_frequency = np.bincount(frequencies.indices, minlength=frequencies.shape[1])
+    documents = len(corpus.rows)
+    shipped = weighted_rows(frequencies, inverse_document_frequency(document_frequency, documents))
+    all_lengths = np.diff(shipped.indptr)
+    base = ndcg(_product_blend(corpus, shipped, all_lengths), corpus)
+    lines = [
+        f"{corpus.name}: document-frequency cut-off, shipped ranking with the bonus",
+        f"  {'no cut-off (shipped)':40s} {base.mean():.4f}",
+    ]
+    for max_df, floor in DOCUMENT_FREQUENCY_GRID:
+        idf = inverse_document_frequency(document_frequency, documents, max_df, floor)
+        rows = weighted_rows(frequencies, idf)
+        label = f"max_df {max_df}, at least {floor} articles"
+        found = ndcg(_product_blend(corpus, rows, np.diff(rows.indptr)), corpus)
+        lines.append(_compare(label, base, found))
+        if (max_df, floor) == (0.05, 100):
+            kept = ndcg(_product_blend(corpus, rows, all_lengths), corpus)
+            lines.append(_compare(f"{label}, lengths kept", base, kept))
+    return lines
+
+
+def _side_rows(
+    corpus: Corpus,
+    dense: np.ndarray,
+    lexical: np.ndarray,
+    lengths: np.ndarray,
+    fused: dict[str, np.ndarray],
+    base: np.ndarray,
+) -> list[str]:
+    queries = corpus.queries
+    lines = [" lexical side alone, then in the shipped blend:"]
+    lexical_alone = ndcg(lexical, corpus)
+    for name, build in lexical_variants(corpus).items():
+        rows = build()
+        alone = _cosines(rows, queries)
+        weight = np.asarray([Ranking().dense_weight_for(int(n)) for n in lengths])[:, None]
+        lines.append(_compare(f"{name} alone", lexical_alone, ndcg(alone, corpus)))
+        lines.append(
+            _compare(f"{name} blended", base, ndcg(weight * dense + (1 - weight) * alone, corpus))
+        )
+    lines.append(" fusion (shipped lexical side):")
+    for name, scores in fused.items():
+        lines.append(_compare(name, base, ndcg(scores, corpus)))
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpora", type=Path, nargs="*")
+    parser.add_argument("--vectors-dir", type=Path, default=Path("/tmp/relstudy"))
+    parser.add_argument("--wcep-index", type=Path)
+    parser.add_argument("--wcep-since", default="2018-01-01")
+    parser.add_argument("--neighbours-only", action="store_true", help="a finer neighbour grid")
+    parser.add_argument("--long-weights", action="store_true", help="the long-text dense weight")
+    parser.add_argument("--views", action="store_true", help="neighbour sets from each side")
+    parser.add_argument(
+        "--document-frequency", action="store_true", help="the lexical document-frequency cut-off"
+    )
+    arguments = parser.parse_args()
+    corpora = [jsonl_corpus(path, arguments.vectors_dir) for path in arguments.corpora]
+    if arguments.wcep_index:
+        corpora.append(wcep_corpus(arguments.wcep_index, arguments.wcep_since))
+    if arguments.views:
+        for corpus in corpora:
+            print("\n".join(view_rows(corpus)), flush=True)
+        return
+    if arguments.document_frequency:
+        for corpus in corpora:
+            print("\n".join(document_frequency_rows(corpus)), flush=True)
+        return
+    if arguments.long_weights:
+        for corpus in corpora:
+            print("\n".join(long_weight_rows(corpus)), flush=True)
+        return
+    for corpus in corpora:
+        print("\n".join(study(corpus, neighbours_only=arguments.neighbours_only)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Batch engines: encoding and tagging on Ray Data, and what serves their results."""

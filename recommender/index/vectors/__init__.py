@@ -1,0 +1,1 @@
+"""Vector stores behind one protocol: FAISS in the index directory, or a Qdrant collection."""

@@ -1,0 +1,1 @@
+"""Reading article files into validated articles."""

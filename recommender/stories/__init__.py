@@ -1,0 +1,1 @@
+"""Stories: online clustering of articles into stories, kept in the article store."""

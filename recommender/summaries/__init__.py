@@ -1,0 +1,1 @@
+"""Extractive summaries and the sentence machinery they rest on."""

@@ -1,0 +1,1 @@
+"""The `newsrec` command line, one module per command group."""

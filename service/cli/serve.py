@@ -1,0 +1,42 @@
+"""`newsrec serve`: register it on the main app with `register(app)`.
+
+Also runnable on its own: `python -m service.cli.serve --index-dir DIR`.
+FastAPI and uvicorn are imported only when the command runs, so other `newsrec`
+commands do not pay for them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from service.cli.options import IndexDir
+
+
+def serve(
+    index_dir: IndexDir = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Reader processes; with more than one, writes go to one writer process.",
+        ),
+    ] = 1,
+) -> None:
+    """Serve the HTTP API and the demo page (http://HOST:PORT/)."""
+    from service.http.serve import serve as run
+
+    run(index_dir, host, port, workers)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` to the main `newsrec` application."""
+    app.command("serve")(serve)
+
+
+if __name__ == "__main__":
+    typer.run(serve)

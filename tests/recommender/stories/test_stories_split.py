@@ -1,0 +1,182 @@
+"""Stories after a delete, the clustering's support, and the slot strategies (hashing
+embedder; the corpus and fixture of test_stories)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import get_args
+
+import pytest
+from pydantic import ValidationError
+
+from recommender import Recommender, Settings
+from recommender.ranking.list_refresh import store_lists_of
+from recommender.ranking.recommender import SLOT_STRATEGIES, SLOT_STRATEGY
+from recommender.stories.clustering import StoryClustering
+from recommender.stories.store import founded_by
+from recommender.system import build_recommender, open_index
+from tests.recommender.stories import test_stories
+from tests.recommender.stories.test_stories import (
+    CLUSTERING,
+    VOCABULARY,
+    Open,
+    _article,
+    _story,
+    _story_id,
+)
+
+open_stories = test_stories.open_stories  # the fixture, shared
+
+
+def _bridged(open_stories: Open, clustering: StoryClustering = CLUSTERING):
+    index, recommender = open_stories(clustering=replace(clustering, merge_margin=0.0))
+    index.upsert(_story("harbour", 2) + _story("quake", 2, first_day=2))
+    words = VOCABULARY["harbour"] + VOCABULARY["quake"]
+    index.upsert([_article("bridge", words, seed=7, published="2024-03-10T10:00:00Z")])
+    return index, recommender
+
+
+def test_deleting_the_article_that_bridged_two_stories_splits_them(open_stories: Open) -> None:
+    index, _ = _bridged(open_stories)
+    merged = _story_id(index, "bridge")
+    assert {_story_id(index, i) for i in ("harbour-0", "quake-1")} == {merged}
+
+    index.delete(["bridge"])
+
+    harbour = {_story_id(index, i) for i in ("harbour-0", "harbour-1")}
+    quake = {_story_id(index, i) for i in ("quake-0", "quake-1")}
+    assert len(harbour) == len(quake) == 1 and harbour != quake
+    # One part keeps the merged story's id; the other is named after its oldest article.
+    assert merged in harbour | quake
+    assert (harbour | quake) - {merged} <= {founded_by("harbour-0"), founded_by("quake-0")}
+    assert index.store.stories.pending() == []
+
+
+def test_deleting_an_ordinary_member_leaves_the_story_whole(open_stories: Open) -> None:
+    index, _ = open_stories()
+    index.upsert(_story("harbour", 4) + _story("quake", 2, first_day=2))
+    story = _story_id(index, "harbour-0")
+
+    index.delete(["harbour-2"])
+
+    assert {_story_id(index, f"harbour-{n}") for n in (0, 1, 3)} == {story}
+
+
+def test_an_editorial_story_is_never_split(open_stories: Open) -> None:
+    index, _ = open_stories()
+    corpus = _story("harbour", 2) + _story("quake", 2, first_day=2)
+    index.upsert([replace(a, story="desk") for a in corpus])
+    words = VOCABULARY["harbour"] + VOCABULARY["quake"]
+    index.upsert([_article("bridge", words, seed=7, published="2024-03-10T10:00:00Z")])
+
+    index.delete(["bridge"])
+
+    assert {_story_id(index, a.id) for a in corpus} == {"desk"}
+
+
+def test_with_support_one_bridging_member_no_longer_pulls_an_article_in(
+    open_stories: Open,
+) -> None:
+    # quake-0 joins the harbour story through the bridge alone (its only link there).
+    words = VOCABULARY["harbour"] + VOCABULARY["quake"]
+    bridge = _article("bridge", words, seed=7, published="2024-03-05T10:00:00Z")
+    late_quake = _story("quake", 1, first_day=20)
+
+    single, _ = open_stories("single", clustering=replace(CLUSTERING, merge_margin=3.0))
+    single.upsert(_story("harbour", 3))
+    single.upsert([bridge])
+    single.upsert(late_quake)
+    supported, _ = open_stories(
+        "supported", clustering=replace(CLUSTERING, merge_margin=3.0, support=2)
+    )
+    supported.upsert(_story("harbour", 3))
+    supported.upsert([bridge])
+    supported.upsert(late_quake)
+
+    assert _story_id(single, "bridge") == _story_id(single, "harbour-0")
+    assert _story_id(single, "quake-0") == _story_id(single, "harbour-0")
+    assert _story_id(supported, "quake-0") == founded_by("quake-0")
+    with pytest.raises(ValueError, match="support"):
+        StoryClustering(support=0)
+
+
+@pytest.mark.parametrize("strategy", SLOT_STRATEGIES)
+def test_every_slot_strategy_stays_on_its_side_of_the_date(
+    open_stories: Open, strategy: str
+) -> None:
+    index, recommender = open_stories()
+    harbour = _story("harbour", 5)  # days 1, 3, 5, 7, 9
+    index.upsert(harbour + _story("quake", 3, first_day=4))
+    live = Recommender(
+        index, recommender.ranking, list_depth=0, slot_floor=0.3, slot_strategy=strategy
+    )
+
+    for article in harbour:
+        found = live.slots(article.id)
+        if found.previous is not None:
+            assert found.previous.published < article.published
+        if found.next is not None:
+            assert found.next.published > article.published
+    middle = live.slots("harbour-2")
+    assert middle.previous is not None and middle.previous.id.startswith("harbour")
+    assert middle.next is not None and middle.next.id.startswith("harbour")
+
+
+def test_story_strategies_pick_by_time_or_by_relevance(open_stories: Open) -> None:
+    index, recommender = open_stories()
+    index.upsert(_story("harbour", 6))  # days 1, 3, ..., 11
+    picks = {}
+    for strategy in SLOT_STRATEGIES:
+        live = Recommender(index, recommender.ranking, list_depth=0, slot_strategy=strategy)
+        found = live.slots("harbour-0")
+        picks[strategy] = found.next.id if found.next is not None else None
+    assert picks["story-nearest"] == "harbour-1"
+    # By relevance: the best scored later member, whatever its date.
+    scores = {item.id: item.score for item in recommender.related("harbour-0", k=5)}
+    assert picks["story-related"] == max(scores, key=scores.__getitem__)
+    assert picks["related"] == max(scores, key=scores.__getitem__)
+    # Among the most related (all five here), the nearest in time.
+    assert picks["related-in-story"] == "harbour-1"
+    with pytest.raises(ValueError, match="slot strategy"):
+        Recommender(index, slot_strategy="newest")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", SLOT_STRATEGIES)
+def test_a_new_member_drops_every_stored_slot_it_changes(open_stories: Open, strategy: str) -> None:
+    index, recommender = open_stories(strategy=strategy)
+    index.upsert(_story("harbour", 4, step=4) + _story("quake", 2, first_day=2))
+    live = Recommender(
+        index, recommender.ranking, list_depth=0, slot_floor=0.3, slot_strategy=strategy
+    )
+    # New members in between, before and after, one write each (as a newsroom publishes).
+    for day, seed in ((3, 11), (15, 12), (7, 13), (28, 14)):
+        store_lists_of(recommender, index.catalog.row_ids.tolist())
+        published = f"2024-03-{day:02d}T12:00:00Z"
+        index.upsert([_article(f"harbour-x{day}", VOCABULARY["harbour"], seed, published)])
+        # Before any refresh: a stored list is either dropped or still right.
+        for article_id in _ids(index):
+            stored = recommender.stored_slots(article_id)
+            if stored is not None:
+                assert _pair(stored) == _pair(live.slots(article_id)), (day, article_id)
+
+
+def _ids(index) -> list[str]:
+    rows = index.catalog.row_ids.tolist()
+    return [summary.id for summary in index.store.summaries_by_row_id(rows).values()]
+
+
+def _pair(slots) -> tuple[str | None, str | None]:
+    return tuple(item.id if item is not None else None for item in (slots.previous, slots.next))
+
+
+def test_the_slot_strategy_setting_reaches_the_recommender(tmp_path: Path) -> None:
+    field = Settings.model_fields["slot_strategy"]
+    assert set(get_args(field.annotation)) == set(SLOT_STRATEGIES)
+    assert field.default == SLOT_STRATEGY
+    settings = Settings(index_dir=tmp_path, embedder="hashing", slot_strategy="story-nearest")
+    with open_index(settings, writable=True) as index:
+        assert build_recommender(settings, index).slot_strategy == "story-nearest"
+    with pytest.raises(ValidationError):
+        Settings(slot_strategy="nearest")
