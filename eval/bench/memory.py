@@ -13,14 +13,14 @@ from urllib.parse import quote
 
 import httpx
 
-from eval.bench.load_test import (
-    WCEP,
+from eval.bench.load_server import (
     free_port,
     process_memory,
     sample_ids,
     start_server,
     wait_ready,
 )
+from eval.quality.shared_data import WCEP
 from recommender.index.vectors.faiss_index import HNSW_NEIGHBOURS
 
 # An HNSW graph holds 2 M neighbour ids (int32) per vector on its base layer.

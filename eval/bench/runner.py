@@ -11,7 +11,7 @@
 Absolute times drift on a shared two-core machine, so each figure that has a goal is a ratio
 against a baseline measured in the same run, or a latency next to its baseline. Indexes of
 10k, 100k and 1M articles (WCEP with its real MiniLM vectors, topped up with synthetic
-stories whose vectors are clustered; see eval/bench/load_test.py) are built once into
+stories whose vectors are clustered; see eval/bench/load_index.py) are built once into
 /tmp/newsrec-bench and reused; the WCEP vectors are encoded once and cached there too.
 `--quick` runs the query section on small synthetic sets in seconds (CI runs it).
 """
@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from eval.bench import ingest as bench_ingest
-from eval.bench import load_test
+from eval.bench import load_index, load_test
 from eval.bench import query as bench_query
 from eval.bench import text as bench_text
+from eval.bench.load_client import Figures
 from eval.bench.vectors import CACHE_DIR, WCEP, clustered_vectors, wcep_vectors
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
@@ -60,7 +61,7 @@ def ensure_index(size: str, cache_dir: Path = CACHE_DIR) -> Path:
     print(f"building the {size} index in {directory} ...", file=sys.stderr, flush=True)
     # Ranking 1M lists ahead would take ~100 min on these cores (~6 ms each): that size is
     # measured live, and the stored lists' read cost at 100k.
-    seconds = load_test.build(directory, SIZES[size], WCEP, seed=7, stored_lists=size != "1m")
+    seconds = load_index.build(directory, SIZES[size], WCEP, seed=7, stored_lists=size != "1m")
     (cache_dir / f"index-{size}.build.json").write_text(json.dumps({"seconds": seconds}))
     return directory
 
@@ -157,7 +158,7 @@ def _query_quick() -> Iterator[Row]:
         yield _search_row(row)
     with tempfile.TemporaryDirectory(prefix="newsrec-bench-") as scratch:
         directory = Path(scratch) / "index"
-        load_test.build(directory, 400, Path(scratch) / "no-wcep", seed=7, vectors="hashing")
+        load_index.build(directory, 400, Path(scratch) / "no-wcep", seed=7, vectors="hashing")
         for row in bench_query.related_rows(directory, ("exact", "hnsw"), queries=50):
             yield Row(
                 "query",
@@ -292,7 +293,7 @@ def _latency(latency: bench_query.Latency) -> str:
     return f"p50 {latency.p50_ms:.2f} ms, p99 {latency.p99_ms:.2f} ms (load {load:.1f})"
 
 
-def _rate(figures: load_test.Figures) -> str:
+def _rate(figures: Figures) -> str:
     return f"{figures.per_second:,.0f} req/s, p99 {figures.p99_ms:.1f} ms"
 
 

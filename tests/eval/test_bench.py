@@ -9,7 +9,7 @@ import pytest
 
 from embeddings import HashingEmbedder
 from eval.bench import runner as bench
-from eval.bench.load_test import process_memory
+from eval.bench.load_server import process_memory
 from eval.bench.query import Latency, recall_at_k
 from eval.bench.vectors import CachedEmbedder, clustered_vectors, story_vectors
 
