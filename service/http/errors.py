@@ -22,12 +22,8 @@ from recommender import (
     InvalidInputError,
     NewsrecError,
 )
-from service.http.live_index import (
-    IndexNotReadyError,
-    SnapshotPublishError,
-    StorageFullError,
-    WritesRefusedError,
-)
+from service.http.live_index import IndexNotReadyError, WritesRefusedError
+from service.http.write_hooks import SnapshotPublishError, StorageFullError
 
 logger = logging.getLogger("newsrec.service")
 

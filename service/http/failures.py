@@ -31,7 +31,7 @@ def operator_failure(error: BaseException) -> str | None:
     if isinstance(error, ValidationError) and error.title in _SETTINGS_MODELS:
         return settings_failure(error)
     if _disk_full(error):
-        return f"the disk is full ({_last_line(error)}); free space and run again"
+        return f"the disk is full ({last_line(error)[-200:]}); free space and run again"
     if isinstance(error, sqlite3.DatabaseError):
         return f"the index store cannot be read ({error}): restore it or rebuild the index"
     if isinstance(error, OSError) and error.errno in _OS_REASONS:
@@ -47,9 +47,15 @@ def _disk_full(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and "No space left on device" in str(error)
 
 
-def _last_line(error: BaseException) -> str:
+def load_failure(error: Exception) -> str:
+    """One line saying why the index could not be loaded."""
+    known = operator_failure(error)
+    return known if known is not None else f"unexpected {type(error).__name__}: {last_line(error)}"
+
+
+def last_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
-    return lines[-1][-200:] if lines else type(error).__name__
+    return lines[-1] if lines else type(error).__name__
 
 
 def settings_failure(error: ValidationError) -> str:

@@ -9,7 +9,7 @@ Two ways to hold it (see `ServiceSettings.role`):
   and the vector snapshot is published after it, so readers wait only for the swap.
   A write is committed to the store (synchronous=FULL) and published before it returns.
   The write sequence itself is the core's (`recommender/writer.py`); this module gives it
-  its locks, the model's priming and the snapshot's bookkeeping (`_WriteHooks`).
+  its locks, the model's priming and the snapshot's bookkeeping (`service.http.write_hooks`).
 - read-only (reader workers, or NEWSREC_READ_ONLY): the index is opened read-only with its
   SQLite connection pinned to one read transaction, so the in-memory parts and every row
   read by a request come from the same version. A background thread checks the manifest
@@ -19,36 +19,29 @@ Two ways to hold it (see `ServiceSettings.role`):
 
 from __future__ import annotations
 
-import errno
-import itertools
 import json
 import logging
 import os
 import signal
-import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from typing import Any
 
 from embeddings import Embedder
 from recommender import (
     Article,
-    ArticleIndex,
     ArticleNotFoundError,
     InvalidInputError,
     NewsrecError,
-    Recommender,
     Settings,
     UpsertReport,
     build_embedder,
     build_recommender,
     open_index,
 )
-from recommender.index.article_index import MANIFEST_FILE, UpsertPlan
+from recommender.index.files import MANIFEST_FILE
 from recommender.ranking.list_refresh import lists_in_use
 from recommender.topics import (
     TopicTagger,
@@ -57,16 +50,17 @@ from recommender.topics import (
     resolve_taxonomy,
 )
 from recommender.writer import IndexWriter, WriteHooks, WriteOptions
-from service.http.failures import operator_failure
+from service.http.failures import load_failure
 from service.http.primed_embedder import PrimedEmbedder
-from service.http.rwlock import ReadersWriterLock
+from service.http.response_cache import ResponseCache
+from service.http.snapshot import Snapshot
 from service.http.titles import TitleCatalog
+from service.http.write_hooks import FillHooks, ServiceWriteHooks
 from service.settings import ServiceSettings
 
 logger = logging.getLogger("newsrec.service")
 _RETRY_SECONDS = 2.0
 _PARENT_CHECK_SECONDS = 0.5
-_serials = itertools.count(1)
 
 
 class IndexNotReadyError(Exception):
@@ -75,82 +69,6 @@ class IndexNotReadyError(Exception):
 
 class WritesRefusedError(Exception):
     """This process does not write the index: answered with 403 or forwarded."""
-
-
-class SnapshotPublishError(Exception):
-    """The store committed the write but the vector snapshot could not be published."""
-
-
-class StorageFullError(Exception):
-    """The disk (or the store's quota) is full: the write was not committed (507)."""
-
-
-@dataclass(eq=False)
-class Snapshot:
-    """One loaded version of the index and everything derived from it."""
-
-    index: ArticleIndex
-    recommender: Recommender
-    titles: TitleCatalog
-    generation: int  # the store's generation this snapshot shows
-    # The manifest's (generation, related lists version) when it was loaded.
-    published: tuple[int, int] | None
-    lock: ReadersWriterLock = field(default_factory=ReadersWriterLock)
-    version: int = 0  # bumped by every write in this process: keys the response cache
-    serial: int = field(default_factory=lambda: next(_serials))
-    closed: bool = False
-
-
-class ResponseCache:
-    """Rendered responses by (snapshot, version, request); LRU, thread-safe; 0 = off.
-
-    Bounded by entries and by bytes: the keys hold the request (ids, filters), the values
-    lists of any length, so a count alone lets memory grow with distinct requests."""
-
-    def __init__(self, size: int, max_bytes: int | None = None) -> None:
-        self._size = size
-        self._max_bytes = max_bytes
-        self._bytes = 0
-        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @property
-    def cached_bytes(self) -> int:
-        """What the cached entries weigh (values and their keys' text), as bounded."""
-        return self._bytes
-
-    def get(self, key: Hashable) -> bytes | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: Hashable, value: bytes) -> None:
-        weight = _weight(key, value)
-        if not self._size or (self._max_bytes is not None and weight > self._max_bytes):
-            return
-        with self._lock:
-            previous = self._items.pop(key, None)
-            if previous is not None:
-                self._bytes -= _weight(key, previous)
-            self._items[key] = value
-            self._bytes += weight
-            while len(self._items) > self._size or (
-                self._max_bytes is not None and self._bytes > self._max_bytes
-            ):
-                old_key, old_value = self._items.popitem(last=False)
-                self._bytes -= _weight(old_key, old_value)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-
-def _weight(key: Hashable, value: bytes) -> int:
-    """An entry's bytes: the value, its key's text and a fixed overhead for the objects."""
-    return len(value) + len(repr(key)) + 200
 
 
 class LiveIndex:
@@ -267,7 +185,7 @@ class LiveIndex:
         snapshot = self._current
         if snapshot is None or not lists_in_use(snapshot.recommender):
             return
-        writer = self._writer(snapshot, _FillHooks(snapshot, self._write_mutex))
+        writer = self._writer(snapshot, FillHooks(snapshot, self._write_mutex))
         filled = writer.fill_lists(stopped=self._stop.is_set)
         if filled.stored:
             logger.info("%d missing related lists ranked and stored", filled.stored)
@@ -394,7 +312,9 @@ class LiveIndex:
         self._check_lengths(articles)
         with self._write_mutex:
             snapshot = self._writable_snapshot()
-            report = self._writer(snapshot, _WriteHooks(snapshot, self._prime)).upsert(articles)
+            report = self._writer(snapshot, ServiceWriteHooks(snapshot, self._prime)).upsert(
+                articles
+            )
             return report, snapshot.generation
 
     def delete(self, article_id: str) -> int:
@@ -403,7 +323,7 @@ class LiveIndex:
             snapshot = self._writable_snapshot()
             if article_id not in snapshot.index:  # no write comes in between: we hold the mutex
                 raise ArticleNotFoundError(article_id)
-            self._writer(snapshot, _WriteHooks(snapshot, self._prime)).delete([article_id])
+            self._writer(snapshot, ServiceWriteHooks(snapshot, self._prime)).delete([article_id])
             return snapshot.generation
 
     def _writer(self, snapshot: Snapshot, hooks: WriteHooks) -> IndexWriter:
@@ -440,112 +360,3 @@ class LiveIndex:
                 texts = texts + [p for topic in taxonomy for p in topic.prompts]
             self._taxonomy_primed = True
         self.embedder.prime(texts)
-
-
-class _WriteHooks(WriteHooks):
-    """A write of the service: readers share the index meanwhile (see the module docstring).
-
-    The caller holds the write mutex: no other write changes the index meanwhile."""
-
-    def __init__(self, snapshot: Snapshot, prime: Callable[[list[str]], None]) -> None:
-        self._snapshot = snapshot
-        self._prime = prime
-
-    def reading(self) -> AbstractContextManager[object]:
-        return self._snapshot.lock.reading()
-
-    def writing(self) -> AbstractContextManager[object]:
-        return self._snapshot.lock.writing()
-
-    @contextmanager
-    def applying(self, plan: UpsertPlan) -> Iterator[None]:
-        # The model runs here, before the write lock: readers wait only for the store.
-        with self._snapshot.lock.reading():
-            texts = self._snapshot.index.texts_to_encode(plan)
-        self._prime(list(texts.values()))
-        yield None
-
-    def committing(self) -> AbstractContextManager[object]:
-        return _not_committed_when_full()
-
-    def applied(self, upserted: Sequence[str], deleted: Sequence[str]) -> None:
-        """Bring the derived parts in step, still under the write lock."""
-        snapshot = self._snapshot
-        index = snapshot.index
-        index.apply_queued_changes()  # now, not in a concurrent reader
-        snapshot.titles.upsert(index.summaries_of(upserted))
-        snapshot.titles.remove(list(deleted))
-        snapshot.generation = index.generation
-        snapshot.version += 1
-
-    def lists_stored(self) -> None:
-        self._snapshot.version += 1  # a cached answer may predate a refreshed list
-
-    @contextmanager
-    def saving(self) -> Iterator[None]:
-        """The vector snapshot and manifest published, so reader processes pick the write
-        up: outside the readers-writer lock (it only reads the in-memory parts)."""
-        try:
-            yield
-        # FAISS reports a failed write (a full disk) as RuntimeError, not OSError.
-        except (OSError, RuntimeError, sqlite3.Error) as error:
-            reason = getattr(error, "strerror", None) or _last_line(error)
-            logger.error("vector snapshot not published after a committed write: %s", reason)
-            raise SnapshotPublishError(
-                f"the write is committed to the store, but the vector snapshot could not be "
-                f"published ({reason}); it is rebuilt on the next load"
-            ) from error
-
-
-class _FillHooks(WriteHooks):
-    """The background fill of missing lists: it holds the write mutex only to store a
-    slice and to publish, so writes go on between slices."""
-
-    def __init__(self, snapshot: Snapshot, write_mutex: threading.Lock) -> None:
-        self._snapshot = snapshot
-        self._write_mutex = write_mutex
-
-    def reading(self) -> AbstractContextManager[object]:
-        return self._snapshot.lock.reading()
-
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        with self._write_mutex, self._snapshot.lock.writing():
-            yield
-
-    def lists_stored(self) -> None:
-        self._snapshot.version += 1
-
-    def saving(self) -> AbstractContextManager[object]:
-        return self._write_mutex
-
-
-def load_failure(error: Exception) -> str:
-    """One line saying why the index could not be loaded."""
-    known = operator_failure(error)
-    return known if known is not None else f"unexpected {type(error).__name__}: {_last_line(error)}"
-
-
-def _last_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[-1] if lines else type(error).__name__
-
-
-@contextmanager
-def _not_committed_when_full() -> Iterator[None]:
-    """SQLite's "database or disk is full" (or ENOSPC on a file) as `StorageFullError`: the
-    transaction was rolled back, so nothing changed, here or in memory."""
-    try:
-        yield
-    except sqlite3.OperationalError as error:
-        if "full" not in str(error):
-            raise
-        raise StorageFullError(
-            f"the write was not committed: {error}; nothing was written"
-        ) from error
-    except OSError as error:
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        raise StorageFullError(
-            f"the write was not committed: {error.strerror}; nothing was written"
-        ) from error

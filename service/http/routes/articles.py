@@ -20,7 +20,6 @@ from recommender.ranking.recommender import RelatedResult
 from recommender.stories.page_lists import related_for_page
 from recommender.topics import article_terms
 from service.http.dependencies import ArticleId, Live, check_k
-from service.http.live_index import Snapshot
 from service.http.schemas import (
     API_MAX_K,
     ArticleOut,
@@ -33,6 +32,7 @@ from service.http.schemas import (
     SlotsResponse,
     topic_items,
 )
+from service.http.snapshot import Snapshot
 
 router = APIRouter(tags=["articles"])
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {

@@ -21,8 +21,8 @@ from service.cli.main import main
 from service.http import protocol as http_protocol
 from service.http import serve
 from service.http.app import create_app
-from service.http.live_index import ResponseCache
 from service.http.protocol import uvicorn_options
+from service.http.response_cache import ResponseCache
 from service.settings import ServiceSettings
 from tests.service_support import app_client, build_index, free_port, hashing_settings
 

@@ -17,7 +17,7 @@ def test_importing_the_api_loads_no_model_and_builds_no_app() -> None:
     )
     import service.http.app
 
-    assert not hasattr(service.api, "app")
+    assert not hasattr(service.http.app, "app")
 
 
 def test_the_serve_command_module_does_not_import_the_web_stack() -> None:
