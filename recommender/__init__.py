@@ -15,13 +15,10 @@ from recommender.errors import (
 )
 from recommender.index.article_index import ArticleIndex, IndexInfo, IndexOptions, UpsertReport
 from recommender.ingest.loaders import ArticleBatch, load_articles, read_article_rows
-from recommender.ranking.recommender import (
-    Ranking,
-    Recommender,
-    RelatedArticle,
-    RelatedFilters,
-    Slots,
-)
+from recommender.ranking.query import RelatedFilters
+from recommender.ranking.recommender import Recommender
+from recommender.ranking.results import RelatedArticle, Slots
+from recommender.ranking.scoring import Ranking
 from recommender.settings import Settings
 from recommender.system import build_embedder, build_recommender, open_index
 

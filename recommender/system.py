@@ -8,7 +8,8 @@ from pathlib import Path
 from embeddings import Embedder, EmbedderChoice, create_embedder
 from recommender.index.article_index import ArticleIndex, IndexOptions
 from recommender.ranking.profile import TUNED_FIELDS, load_profile
-from recommender.ranking.recommender import Ranking, Recommender
+from recommender.ranking.recommender import Recommender
+from recommender.ranking.scoring import Ranking
 from recommender.settings import Settings
 from recommender.stories.clustering import StoryAssigner, StoryClustering
 from recommender.topics import TopicTagger, build_tagger, configured_model_dir

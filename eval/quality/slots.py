@@ -21,7 +21,7 @@ import numpy as np
 from eval.quality.datasets import LabelledCorpus
 from eval.quality.systems import Ranked
 from recommender import Article, Recommender
-from recommender.ranking.recommender import SLOT_FLOOR_BONUS_CAP, SLOT_STRATEGIES
+from recommender.ranking.slots import SLOT_FLOOR_BONUS_CAP, SLOT_STRATEGIES
 
 SlotPair = tuple[str | None, str | None]
 """(previous id, next id); None for an empty slot."""

@@ -41,7 +41,7 @@ from sklearn.metrics.cluster import contingency_matrix, pair_confusion_matrix
 from eval.quality.slots import slot_rates, strategy_rates
 from recommender import Article, ArticleIndex, InvalidInputError, Settings, load_articles
 from recommender.index.article_index import STORE_FILE
-from recommender.ranking.recommender import Neighbours
+from recommender.ranking.results import Neighbours
 from recommender.stories.clustering import StoryAssigner, StoryClustering, cluster_stream
 from recommender.system import build_story_assigner, open_index
 

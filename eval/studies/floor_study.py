@@ -38,12 +38,8 @@ from eval.quality.assembled_corpora import read_jsonl
 from eval.studies.relevance_study import ScoredCorpus, _text, scored_corpus
 from recommender import Settings
 from recommender.index.lexical import term_vectors
-from recommender.ranking.recommender import (
-    SLOT_RELEVANCE_FLOOR,
-    Ranking,
-    Recommender,
-    RelatedFilters,
-)
+from recommender.ranking.query import RelatedFilters
+from recommender.ranking.recommender import Recommender
 from recommender.ranking.relevance_floor import (
     FLOOR_FILE,
     NEIGHBOUR_GUARD,
@@ -53,6 +49,8 @@ from recommender.ranking.relevance_floor import (
     length_class,
     null_sample,
 )
+from recommender.ranking.scoring import Ranking
+from recommender.ranking.slots import SLOT_RELEVANCE_FLOOR
 from recommender.system import build_ranking, open_index
 
 RATES = (30, 100, 1000, 10000)

@@ -37,7 +37,7 @@ from eval.quality.assembled_corpora import read_jsonl
 from eval.studies.relevance_study import _text, _vectors
 from recommender.index.lexical import inverse_document_frequency, term_vectors, weighted_rows
 from recommender.ranking.neighbourhood import shared_neighbour_bonus
-from recommender.ranking.recommender import Ranking
+from recommender.ranking.scoring import Ranking
 
 Row = dict[str, object]
 DISCOUNTS = 1.0 / np.log2(np.arange(2, 12))

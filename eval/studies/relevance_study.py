@@ -35,7 +35,7 @@ from eval.quality.assembled_corpora import read_jsonl
 from recommender import Settings, build_embedder
 from recommender.dates import SECONDS_PER_DAY, parse_published
 from recommender.index.lexical import LexicalIndex, term_vectors
-from recommender.ranking.recommender import Ranking
+from recommender.ranking.scoring import Ranking
 
 POOL = 200
 Row = dict[str, object]

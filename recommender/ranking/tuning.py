@@ -35,7 +35,7 @@ from recommender.errors import InvalidInputError
 from recommender.index.article_index import ArticleIndex
 from recommender.ranking.neighbourhood import shared_neighbour_bonus
 from recommender.ranking.profile import TUNED_FIELDS, RankingProfile
-from recommender.ranking.recommender import Ranking
+from recommender.ranking.scoring import Ranking
 
 MIN_QUERIES = 10
 SIGNIFICANCE = 0.05

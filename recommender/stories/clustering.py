@@ -28,7 +28,8 @@ import numpy as np
 
 from recommender.dates import SECONDS_PER_DAY
 from recommender.errors import InvalidInputError, NewsrecError
-from recommender.ranking.recommender import Neighbours, Recommender
+from recommender.ranking.recommender import Recommender
+from recommender.ranking.results import Neighbours
 from recommender.stories.store import StoryMember, StoryStore, founded_by
 
 _SLICE = 512

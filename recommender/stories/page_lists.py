@@ -21,12 +21,9 @@ from dataclasses import replace
 import numpy as np
 
 from recommender.errors import InvalidInputError
-from recommender.ranking.recommender import (
-    MAX_RANKED_K,
-    Recommender,
-    RelatedArticle,
-    RelatedFilters,
-)
+from recommender.ranking.query import RelatedFilters
+from recommender.ranking.recommender import MAX_RANKED_K, Recommender
+from recommender.ranking.results import RelatedArticle
 
 # How much deeper a capped list is read: enough for k items of mixed stories in practice.
 _CAPPED_DEPTH_FACTOR = 4

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from recommender import RelatedArticle, RelatedFilters, Slots
-from recommender.ranking.recommender import RelatedResult
+from recommender.ranking.results import RelatedResult
 from recommender.stories.page_lists import related_for_page
 from recommender.topics import article_terms
 from service.http.dependencies import ArticleId, Live, check_k

@@ -11,7 +11,8 @@ from scipy.stats import norm
 
 from recommender import Article, ArticleIndex
 from recommender.ranking.list_refresh import owners_to_rank, store_lists_of
-from recommender.ranking.recommender import Recommender, RelatedFilters
+from recommender.ranking.query import RelatedFilters
+from recommender.ranking.recommender import Recommender
 from recommender.ranking.relevance_floor import (
     FLOOR_FILE,
     NEIGHBOUR_GUARD,

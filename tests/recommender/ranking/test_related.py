@@ -30,7 +30,7 @@ from recommender import (
     RelatedFilters,
 )
 from recommender.index.article_index import IndexOptions
-from recommender.ranking.recommender import SLOT_RELEVANCE_FLOOR
+from recommender.ranking.slots import SLOT_RELEVANCE_FLOOR
 from tests.conftest import make_article
 
 Build = Callable[..., Recommender]

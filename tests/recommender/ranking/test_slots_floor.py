@@ -12,7 +12,7 @@ import pytest
 
 from embeddings import HashingEmbedder
 from recommender import Article, ArticleIndex, Ranking, Recommender
-from recommender.ranking.recommender import SLOT_FLOOR_BONUS_CAP, SLOT_RELEVANCE_FLOOR
+from recommender.ranking.slots import SLOT_FLOOR_BONUS_CAP, SLOT_RELEVANCE_FLOOR
 
 HARBOUR = [f"harbour{n}" for n in range(40)]
 MUSEUM = [f"museum{n}" for n in range(40)]

@@ -16,7 +16,7 @@ from recommender.ranking.profile import (
     profile_path,
     save_profile,
 )
-from recommender.ranking.recommender import Ranking
+from recommender.ranking.scoring import Ranking
 from recommender.ranking.tuning import _blend, read_labels, tune
 from recommender.system import build_ranking
 from tests.service.cli.test_cli import Cli, cli  # noqa: F401  (the fixture)

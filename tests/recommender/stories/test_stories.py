@@ -15,7 +15,7 @@ from eval.quality.stories_eval import clustering_scores
 from recommender import Article, ArticleIndex, Ranking, Recommender
 from recommender.index.article_index import IndexOptions
 from recommender.ranking.list_refresh import refresh_lists_after_write, store_lists_of
-from recommender.ranking.recommender import SLOT_STRATEGY
+from recommender.ranking.slots import SLOT_STRATEGY
 from recommender.stories.clustering import (
     StoryAssigner,
     StoryClustering,

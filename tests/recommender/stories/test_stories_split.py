@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from recommender import Recommender, Settings
 from recommender.ranking.list_refresh import store_lists_of
-from recommender.ranking.recommender import SLOT_STRATEGIES, SLOT_STRATEGY
+from recommender.ranking.slots import SLOT_STRATEGIES, SLOT_STRATEGY
 from recommender.stories.clustering import StoryClustering
 from recommender.stories.store import founded_by
 from recommender.system import build_recommender, open_index
