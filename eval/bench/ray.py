@@ -125,7 +125,8 @@ def _load() -> float:
 def run_engine(engine: str, articles: Path, index_dir: Path, actors: int | None) -> dict[str, Any]:
     """One `newsrec index` run, as the CLI does it, timed by phase (in this process)."""
     from recommender import Settings, build_recommender, load_articles, open_index
-    from recommender.batch.ray_engine import RayBatch, plan_texts
+    from recommender.batch.job_texts import plan_texts
+    from recommender.batch.ray_engine import RayBatch
     from recommender.ranking.list_refresh import refresh_lists_after_write
     from recommender.system import index_tagger
 

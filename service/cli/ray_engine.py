@@ -16,7 +16,8 @@ from typing import IO, Annotated
 import typer
 
 from recommender import ArticleIndex, Settings
-from recommender.batch.ray_engine import RayBatch, TaggerBuilder, file_texts, plan_texts
+from recommender.batch.job_texts import file_texts, plan_texts
+from recommender.batch.ray_engine import RayBatch, TaggerBuilder
 from recommender.errors import InvalidInputError
 from recommender.index.article_index import UpsertPlan
 from recommender.topics import VectorLookup

@@ -30,14 +30,9 @@ from embeddings import Embedder
 from recommender import Article, ArticleIndex, Settings, load_articles, open_index
 from recommender.articles import content_hash
 from recommender.batch import ray_engine as ray_batch
-from recommender.batch.ray_engine import (
-    RayBatch,
-    RayUnavailableError,
-    StreamedEmbedder,
-    check_reachable,
-    file_texts,
-    plan_texts,
-)
+from recommender.batch.job_texts import file_texts, plan_texts
+from recommender.batch.ray_cluster import RayUnavailableError, check_reachable
+from recommender.batch.ray_engine import RayBatch, StreamedEmbedder
 from recommender.errors import InvalidArticleError
 from recommender.index.article_index import MANIFEST_FILE
 from recommender.index.store import AssignedTopics
