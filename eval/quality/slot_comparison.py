@@ -12,13 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eval.quality.slots import floor_rates, strategy_rates
-from eval.quality.stories_eval import (
-    _UNLABELLED,
-    _date_order,
-    _gold_story_id,
-    _neighbours,
-    _writable_copy,
-)
+from eval.quality.story_index import candidate_neighbours, date_order, writable_copy
+from eval.quality.story_scores import UNLABELLED, gold_story_id
 from recommender import Settings, load_articles
 from recommender.stories.clustering import cluster_stream
 from recommender.system import build_story_assigner
@@ -39,13 +34,13 @@ def compare_on_corpus(
     articles = load_articles([corpus]).articles
     gold_of = {a.id: a.story for a in articles}
     found = {}
-    with _writable_copy(articles, settings, index_dir, lambda *_: None) as index:
+    with writable_copy(articles, settings, index_dir, lambda *_: None) as index:
         assigner = build_story_assigner(settings, index)
         recommender, configured = assigner.recommender, assigner.clustering
-        rows = _date_order(index)
+        rows = date_order(index)
         names = {row: s.id for row, s in index.store.summaries_by_row_id(rows).items()}
-        neighbours = _neighbours(assigner, rows, names, lambda *_: None)
-        gold = {row: _gold_story_id(gold_of[names[row]] or _UNLABELLED, names[row]) for row in rows}
+        neighbours = candidate_neighbours(assigner, rows, names, lambda *_: None)
+        gold = {row: gold_story_id(gold_of[names[row]] or UNLABELLED, names[row]) for row in rows}
         clustered = cluster_stream(rows, names, neighbours, configured)
         for label, stories in (("clustered", clustered), ("gold", gold))[: 1 if floors else 2]:
             index.store.clear_stories(editorial=True)

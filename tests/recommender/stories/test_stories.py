@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from embeddings import HashingEmbedder
-from eval.quality.stories_eval import clustering_scores
+from eval.quality.story_scores import clustering_scores
 from recommender import Article, ArticleIndex, Ranking, Recommender
 from recommender.index.article_index import IndexOptions
 from recommender.ranking.list_refresh import refresh_lists_after_write, store_lists_of
