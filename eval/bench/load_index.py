@@ -10,7 +10,10 @@ import random
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recommender import Settings
 
 _BUILD_SLICE = 50_000
 _WORD = re.compile(r"[A-Za-z]{3,}")
@@ -23,18 +26,18 @@ def build(
     seed: int,
     vectors: str = "minilm",
     *,
+    base: Settings,
     stored_lists: bool = True,
 ) -> float:
     """Index WCEP + synthetic articles up to `total` and (`stored_lists`) rank every
     article's related list ahead; returns the seconds the indexing took."""
     # Imported here so `run` does not pay for the core's imports in the client process.
-    from recommender import Settings, build_recommender, open_index
+    from recommender import build_recommender, open_index
     from recommender.ranking.list_refresh import owners_to_rank, store_lists_of
 
     articles = corpus(total, wcep, seed)
-    settings = Settings(
-        index_dir=index_dir, embedder="hashing" if vectors == "hashing" else "minilm"
-    )
+    embedder_name = "hashing" if vectors == "hashing" else "minilm"
+    settings = base.model_copy(update={"index_dir": index_dir, "embedder": embedder_name})
     embedder = None if vectors == "hashing" else _cached_embedder(articles, wcep, seed)
     started = time.perf_counter()
     added = updated = unchanged = 0

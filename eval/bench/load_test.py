@@ -300,12 +300,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     options = _parser().parse_args(argv)
     if options.command == "build":
+        from recommender import Settings
+
         build(
             options.index_dir,
             options.total,
             options.wcep,
             options.seed,
             options.vectors,
+            base=Settings(),
             stored_lists=options.stored_lists,
         )
     elif options.command == "index-serve":

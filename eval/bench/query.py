@@ -20,12 +20,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import faiss
 import numpy as np
 
 from recommender.index.vectors.faiss_index import VectorIndex
+
+if TYPE_CHECKING:
+    from recommender import Settings
 
 POOL_DEPTH = 200  # Ranking.pool_depth: what related-by-id asks the vector index for
 RECALL_K = 10
@@ -181,7 +184,7 @@ STORED = "stored"
 
 
 def related_rows(
-    index_dir: Path, kinds: Sequence[str], *, queries: int, seed: int = 0
+    index_dir: Path, kinds: Sequence[str], *, base: Settings, queries: int, seed: int = 0
 ) -> Iterator[RelatedRow]:
     """`Recommender.related(id, k=10)`, one id at a time, on an index opened read-only.
 
@@ -193,11 +196,13 @@ def related_rows(
     takes ~100 min here) the sampled articles' lists are ranked and stored first, and the
     row's kind says so: a read costs the same whoever else has a list.
     """
-    from recommender import Settings, build_recommender, open_index
+    from recommender import build_recommender, open_index
 
     reference: dict[str, list[str]] = {}
     for kind in kinds:
-        settings = Settings(index_dir=index_dir, embedder=_index_embedder(index_dir))
+        settings = base.model_copy(
+            update={"index_dir": index_dir, "embedder": _index_embedder(index_dir)}
+        )
         if kind != STORED:
             settings = settings.model_copy(update={"index_type": kind, "related_list_depth": 0})
         label = kind

@@ -35,9 +35,12 @@ import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eval.quality.shared_data import WCEP
+
+if TYPE_CHECKING:
+    from recommender import Settings
 
 _CLOCK = os.sysconf("SC_CLK_TCK")
 _MARK_EVERY = 128
@@ -122,9 +125,11 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
-def run_engine(engine: str, articles: Path, index_dir: Path, actors: int | None) -> dict[str, Any]:
+def run_engine(
+    engine: str, articles: Path, index_dir: Path, actors: int | None, base: Settings
+) -> dict[str, Any]:
     """One `newsrec index` run, as the CLI does it, timed by phase (in this process)."""
-    from recommender import Settings, build_recommender, load_articles, open_index
+    from recommender import build_recommender, load_articles, open_index
     from recommender.batch.job_texts import plan_texts
     from recommender.batch.ray_engine import RayBatch
     from recommender.ranking.list_refresh import refresh_lists_after_write
@@ -132,7 +137,7 @@ def run_engine(engine: str, articles: Path, index_dir: Path, actors: int | None)
 
     started, busy, load = time.perf_counter(), _machine_busy_seconds(), _load()
     # Small write batches: the times they complete show when the first vectors arrived.
-    settings = Settings(index_dir=index_dir, write_batch_size=_MARK_EVERY)
+    settings = base.model_copy(update={"index_dir": index_dir, "write_batch_size": _MARK_EVERY})
     job = (
         RayBatch(settings, tagger=index_tagger(settings), actors=actors)
         if engine == "ray"
@@ -183,21 +188,23 @@ def _torch_threads() -> int | None:
     return None if torch is None else int(torch.get_num_threads())
 
 
-def run_driver_half(articles: Path, vectors_from: Path, index_dir: Path) -> dict[str, Any]:
+def run_driver_half(
+    articles: Path, vectors_from: Path, index_dir: Path, base: Settings
+) -> dict[str, Any]:
     """The driver's work alone: every vector (from `vectors_from`) and its scores given."""
     import numpy as np
 
-    from recommender import ArticleIndex, Settings, build_recommender, load_articles, open_index
+    from recommender import ArticleIndex, build_recommender, load_articles, open_index
     from recommender.batch.streamed import StreamedEmbedder, StreamedTagger
     from recommender.ranking.list_refresh import refresh_lists_after_write
     from recommender.system import build_embedder
     from recommender.topics import build_tagger
 
-    settings = Settings(index_dir=index_dir)
+    settings = base.model_copy(update={"index_dir": index_dir})
     embedder = StreamedEmbedder(build_embedder(settings))
     # The taxonomy prompts: the model loads here, untimed; the scores are the actors' work.
     tagger = StreamedTagger(build_tagger(embedder))
-    with open_index(Settings(index_dir=vectors_from)) as source:
+    with open_index(base.model_copy(update={"index_dir": vectors_from})) as source:
         hashes = [source.article(i).content_hash for i in source.ids()]
         given = source.store.vectors_by_hash(hashes, source.embedder.dimension)
     embedder.attach(iter([given]), given)
@@ -305,11 +312,14 @@ def main() -> None:
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
+        from recommender import Settings
+
         kind, *paths = arguments.child
+        settings = Settings()  # this child process's, from the environment it was given
         if kind == "driver":
-            result = run_driver_half(*(Path(p) for p in paths))
+            result = run_driver_half(*(Path(p) for p in paths), settings)
         else:
-            result = run_engine(kind, Path(paths[0]), Path(paths[1]), arguments.actors)
+            result = run_engine(kind, Path(paths[0]), Path(paths[1]), arguments.actors, settings)
         print(json.dumps(result))
         return
     with tempfile.TemporaryDirectory() as scratch:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from eval.bench import query as bench_query
 from eval.bench import text as bench_text
 from eval.bench.load_client import Figures
 from eval.bench.vectors import CACHE_DIR, WCEP, clustered_vectors, wcep_vectors
+
+if TYPE_CHECKING:
+    from recommender import Settings
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 SECTIONS = ("ingest", "query", "service", "index-serve", "text", "memory")
@@ -52,7 +56,7 @@ class Row:
 # -- indexes -------------------------------------------------------------------------------
 
 
-def ensure_index(size: str, cache_dir: Path = CACHE_DIR) -> Path:
+def ensure_index(size: str, base: Settings, cache_dir: Path = CACHE_DIR) -> Path:
     """The benchmark index of `size` articles, built on first use (minutes at 1M)."""
     directory = cache_dir / f"index-{size}"
     manifest = directory / "newsrec-manifest.json"
@@ -61,16 +65,20 @@ def ensure_index(size: str, cache_dir: Path = CACHE_DIR) -> Path:
     print(f"building the {size} index in {directory} ...", file=sys.stderr, flush=True)
     # Ranking 1M lists ahead would take ~100 min on these cores (~6 ms each): that size is
     # measured live, and the stored lists' read cost at 100k.
-    seconds = load_index.build(directory, SIZES[size], WCEP, seed=7, stored_lists=size != "1m")
+    seconds = load_index.build(
+        directory, SIZES[size], WCEP, seed=7, base=base, stored_lists=size != "1m"
+    )
     (cache_dir / f"index-{size}.build.json").write_text(json.dumps({"seconds": seconds}))
     return directory
 
 
-def _all_vectors(index_dir: Path) -> tuple[np.ndarray, bench_query.VectorIndex | None]:
+def _all_vectors(
+    index_dir: Path, base: Settings
+) -> tuple[np.ndarray, bench_query.VectorIndex | None]:
     """Every stored vector of an index, and its HNSW snapshot when it has one (no rebuild)."""
-    from recommender import Settings, open_index
+    from recommender import open_index
 
-    settings = Settings(index_dir=index_dir, embedder="minilm")
+    settings = base.model_copy(update={"index_dir": index_dir, "embedder": "minilm"})
     with open_index(settings) as index:
         parts = [vectors for _, vectors in index.store.vector_rows(index.embedder.dimension)]
         hnsw = index.vectors if index.vector_kind == "hnsw" else None
@@ -80,7 +88,7 @@ def _all_vectors(index_dir: Path) -> tuple[np.ndarray, bench_query.VectorIndex |
 # -- sections ------------------------------------------------------------------------------
 
 
-def ingest(options: argparse.Namespace) -> Iterator[Row]:
+def ingest(options: argparse.Namespace, settings: Settings) -> Iterator[Row]:
     results = bench_ingest.measure(WCEP, options.ingest_limit, rounds=1, backends=options.backends)
     for result in results:
         yield Row(
@@ -109,14 +117,15 @@ def ingest(options: argparse.Namespace) -> Iterator[Row]:
         )
 
 
-def query(options: argparse.Namespace) -> Iterator[Row]:
+def query(options: argparse.Namespace, settings: Settings) -> Iterator[Row]:
     if options.quick:
-        yield from _query_quick()
+        yield from _query_quick(settings)
         return
     for size in options.sizes:
-        directory = ensure_index(size)
+        directory = ensure_index(size, settings)
         kinds = ("exact", "hnsw", bench_query.STORED)
-        for row in bench_query.related_rows(directory, kinds, queries=options.queries):
+        rows = bench_query.related_rows(directory, kinds, base=settings, queries=options.queries)
+        for row in rows:
             yield Row(
                 "query",
                 f"related-by-id, whole path, {row.size:,} articles{_flag(size)}, "
@@ -133,7 +142,10 @@ def query(options: argparse.Namespace) -> Iterator[Row]:
     for size in options.sizes:
         if size != "10k":
             sets.append(
-                (f"{size} index{_flag(size)}", lambda s=size: _all_vectors(ensure_index(s)))
+                (
+                    f"{size} index{_flag(size)}",
+                    lambda s=size: _all_vectors(ensure_index(s, settings), settings),
+                )
             )
     for label, load in sets:
         vectors, hnsw = load()
@@ -150,7 +162,7 @@ def query(options: argparse.Namespace) -> Iterator[Row]:
             yield _search_row(row)
 
 
-def _query_quick() -> Iterator[Row]:
+def _query_quick(settings: Settings) -> Iterator[Row]:
     vectors = clustered_vectors(3_000, seed=1)
     for row in bench_query.vector_rows(
         "synthetic 3k", vectors, queries=100, exact_queries=100, ef_values=(200,)
@@ -158,8 +170,10 @@ def _query_quick() -> Iterator[Row]:
         yield _search_row(row)
     with tempfile.TemporaryDirectory(prefix="newsrec-bench-") as scratch:
         directory = Path(scratch) / "index"
-        load_index.build(directory, 400, Path(scratch) / "no-wcep", seed=7, vectors="hashing")
-        for row in bench_query.related_rows(directory, ("exact", "hnsw"), queries=50):
+        no_wcep = Path(scratch) / "no-wcep"
+        load_index.build(directory, 400, no_wcep, seed=7, vectors="hashing", base=settings)
+        kinds = ("exact", "hnsw")
+        for row in bench_query.related_rows(directory, kinds, base=settings, queries=50):
             yield Row(
                 "query",
                 f"related-by-id, whole path, {row.size} synthetic articles, {row.kind}",
@@ -167,8 +181,8 @@ def _query_quick() -> Iterator[Row]:
             )
 
 
-def service(options: argparse.Namespace) -> Iterator[Row]:
-    directory = ensure_index("100k")
+def service(options: argparse.Namespace, settings: Settings) -> Iterator[Row]:
+    directory = ensure_index("100k", settings)
     result = load_test.run(load_test.run_options(directory, duration=options.duration))
     floor = result.healthz
     yield Row("service", "GET /healthz (the HTTP floor), wrk", _rate(floor))
@@ -189,7 +203,7 @@ def service(options: argparse.Namespace) -> Iterator[Row]:
     )
 
 
-def index_serve(options: argparse.Namespace) -> Iterator[Row]:
+def index_serve(options: argparse.Namespace, settings: Settings) -> Iterator[Row]:
     """A new user's order: `newsrec index FILE`, then `newsrec serve`; nothing between."""
     with tempfile.TemporaryDirectory(prefix="newsrec-bench-serve-") as scratch:
         if WCEP.is_file():
@@ -215,7 +229,7 @@ def index_serve(options: argparse.Namespace) -> Iterator[Row]:
         )
 
 
-def text(options: argparse.Namespace) -> Iterator[Row]:
+def text(options: argparse.Namespace, settings: Settings) -> Iterator[Row]:
     if "onnx" in options.backends:
         with tempfile.TemporaryDirectory(prefix="newsrec-onnx-") as scratch:
             seconds = bench_text.export_seconds(Path(scratch))
@@ -223,7 +237,10 @@ def text(options: argparse.Namespace) -> Iterator[Row]:
             "text", "ONNX export, once per model version (torch load included)", f"{seconds:.1f} s"
         )
     runs = bench_text.measure(
-        ensure_index("100k"), queries=options.queries // 5, backends=options.backends
+        ensure_index("100k", settings),
+        base=settings,
+        queries=options.queries // 5,
+        backends=options.backends,
     )
     for figures in runs:
         yield Row(
@@ -233,7 +250,7 @@ def text(options: argparse.Namespace) -> Iterator[Row]:
             f"{_latency(figures.related)}, CPU {figures.related_cpu_ms:.0f} ms per call",
         )
         yield Row("text", "  of which encoding the text (MiniLM, CPU)", _latency(figures.encode))
-        cold = bench_text.first_call(ensure_index("100k"), figures.backend)
+        cold = bench_text.first_call(ensure_index("100k", settings), figures.backend)
         yield Row(
             "text",
             "  a fresh process's first call (imports, model, index parts), its peak RSS",
@@ -250,13 +267,13 @@ def text(options: argparse.Namespace) -> Iterator[Row]:
         )
 
 
-def memory(options: argparse.Namespace) -> Iterator[Row]:
+def memory(options: argparse.Namespace, settings: Settings) -> Iterator[Row]:
     from eval.bench.memory import service_memory
 
     for size in options.sizes:
         if size == "10k":
             continue
-        figures = service_memory(ensure_index(size))
+        figures = service_memory(ensure_index(size, settings))
         yield Row(
             "memory",
             f"service RSS, {SIZES[size]:,} articles{_flag(size)}: ready / serving related /"
@@ -335,10 +352,13 @@ def main(argv: list[str] | None = None) -> None:
     runners = {"ingest": ingest, "query": query, "service": service, "text": text}
     runners["index-serve"] = index_serve
     runners["memory"] = memory
+    from recommender import Settings
+
+    settings = Settings()  # the whole run's; each section takes what it needs from them
     rows: list[Row] = []
     started = time.perf_counter()
     for section in sections:
-        for row in runners[section](options):
+        for row in runners[section](options, settings):
             print(f"{row.section}: {row.what}: {row.figure}", flush=True)
             rows.append(row)
     print_table(rows)

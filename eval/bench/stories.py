@@ -20,10 +20,10 @@ from recommender import Settings, load_articles
 from recommender.system import build_story_assigner, open_index
 
 
-def measure(corpus: Path, limit: int) -> dict[str, float]:
+def measure(corpus: Path, limit: int, base: Settings) -> dict[str, float]:
     articles = [replace(a, story=None) for a in load_articles([corpus]).articles[-limit:]]
     with tempfile.TemporaryDirectory(prefix="newsrec-bench-stories-") as directory:
-        settings = Settings(index_dir=Path(directory), tag_on_index=False)
+        settings = base.model_copy(update={"index_dir": Path(directory), "tag_on_index": False})
         with open_index(settings, writable=True) as index:
             index.story_assigner = None
             started, cpu = time.perf_counter(), time.process_time()
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--limit", type=int, default=2000, help="the corpus's last N articles")
     options = parser.parse_args(argv)
-    found = measure(options.corpus, options.limit)
+    found = measure(options.corpus, options.limit, Settings())
     print(
         f"{int(found['articles']):,} articles: indexing without stories "
         f"{found['index_seconds']:.1f} s ({found['index_cpu_seconds']:.1f} s CPU), assigning "

@@ -17,9 +17,12 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eval.bench.query import Latency
+
+if TYPE_CHECKING:
+    from recommender import Settings
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "articles.jsonl"
 
@@ -55,6 +58,7 @@ class _Timings:
 def measure(
     index_dir: Path,
     *,
+    base: Settings,
     queries: int = 100,
     corpus: Path = SEEDS,
     torch_threads: int | None = None,
@@ -63,7 +67,7 @@ def measure(
     """One TextFigures per encoder backend, measured alternately on the same queries.
     `torch_threads`: torch's intra-op threads (default: torch's own choice, one per core);
     onnxruntime uses one per core."""
-    from recommender import Settings, build_recommender, load_articles, open_index
+    from recommender import build_recommender, load_articles, open_index
 
     if torch_threads is not None:
         import torch
@@ -75,7 +79,9 @@ def measure(
     with ExitStack() as stack:
         runs = []
         for backend in backends:
-            settings = Settings(index_dir=index_dir, embedder="minilm", encoder_backend=backend)
+            settings = base.model_copy(
+                update={"index_dir": index_dir, "embedder": "minilm", "encoder_backend": backend}
+            )
             index = stack.enter_context(open_index(settings))
             run = _Timings(backend, build_recommender(settings, index), index.embedder)
             run.recommender.related_to_text(*texts[0])  # loads the model and the index's parts

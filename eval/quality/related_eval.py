@@ -7,7 +7,7 @@ service run), in process over an index of the corpus, or through a running servi
 with `via_http`.
 
     from eval.quality.related_eval import run_related_eval
-    run_related_eval(Path("seeds/articles.jsonl"), report_dir=Path("report"))
+    run_related_eval(Path("seeds/articles.jsonl"), report_dir=Path("report"), settings=Settings())
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def run_related_eval(
     limit_queries: int | None = None,
     *,
     index_dir: Path | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     embedder: Embedder | None = None,
     on_progress: Progress | None = None,
 ) -> dict[str, Any]:
@@ -114,14 +114,13 @@ def evaluate_related(
     via_http: str | None = None,
     limit_queries: int | None = None,
     index_dir: Path | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     embedder: Embedder | None = None,
     on_progress: Progress | None = None,
 ) -> RelatedEvalOutcome:
     names = check_systems(systems)
     if not 1 <= k <= DEPTH:
         raise InvalidInputError(f"k must be between 1 and {DEPTH}, got {k}")
-    settings = settings or Settings()
     embedder = embedder or build_embedder(settings)
     progress = on_progress or (lambda _task, _done, _total: None)
     corpus = load_labelled_corpus(Path(corpus_path), limit_queries=limit_queries)

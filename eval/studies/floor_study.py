@@ -118,8 +118,10 @@ def corpus_outcome(corpus: ScoredCorpus, query_floors: np.ndarray) -> FloorOutco
     )
 
 
-def study_corpus(path: Path, vectors_dir: Path, ranking: Ranking) -> Iterator[str]:
-    corpus = scored_corpus(path, vectors_dir, ranking)
+def study_corpus(
+    path: Path, vectors_dir: Path, ranking: Ranking, settings: Settings
+) -> Iterator[str]:
+    corpus = scored_corpus(path, vectors_dir, ranking, settings)
     rows = list(read_jsonl(path))
     terms = np.diff(term_vectors([_text(row) for row in rows]).indptr)
     bounds = length_bounds(ranking.short_text_terms, ranking.long_text_terms)
@@ -171,8 +173,9 @@ def _slot_floor_rates(null: np.ndarray, classes: np.ndarray, class_count: int) -
     return f"slot floor {SLOT_RELEVANCE_FLOOR} per class: " + ", ".join(rates)
 
 
-def study_index(index_dir: Path, queries: int, random_state: int = 0) -> Iterator[str]:
-    """The product end to end on an index (a copy: opening migrates it)."""
+def study_index(settings: Settings, queries: int, random_state: int = 0) -> Iterator[str]:
+    """The product end to end on the settings' index (a copy: opening migrates it)."""
+    index_dir = settings.index_dir
     with sqlite3.connect(index_dir / "newsrec-store.sqlite") as db:
         gold = dict(db.execute("SELECT id, story FROM articles").fetchall())
     members: dict[str, set[str]] = {}
@@ -184,7 +187,6 @@ def study_index(index_dir: Path, queries: int, random_state: int = 0) -> Iterato
     unlabelled = sorted(a for a, s in gold.items() if not s)
     picked_stories = list(rng.choice(storied, min(queries, len(storied)), replace=False))
     picked_others = list(rng.choice(unlabelled, min(queries, len(unlabelled)), replace=False))
-    settings = Settings(index_dir=index_dir)
     yield f"{index_dir}: {len(storied)} story articles, {len(unlabelled)} unlabelled"
     with open_index(settings, writable=True) as index:
         ranking = build_ranking(settings, index_dir)
@@ -271,12 +273,13 @@ def main() -> None:
     )
     parser.add_argument("--queries", type=int, default=500)
     arguments = parser.parse_args()
-    ranking = Ranking()
+    ranking, settings = Ranking(), Settings()
     for path in arguments.corpora:
-        for line in study_corpus(path, arguments.vectors_dir, ranking):
+        for line in study_corpus(path, arguments.vectors_dir, ranking, settings):
             print(line, flush=True)
     if arguments.index is not None:
-        for line in study_index(arguments.index, arguments.queries):
+        on_index = settings.model_copy(update={"index_dir": arguments.index})
+        for line in study_index(on_index, arguments.queries):
             print(line, flush=True)
 
 

@@ -35,6 +35,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from eval.quality.assembled_corpora import read_jsonl
 from eval.studies.relevance_study import _text, _vectors
+from recommender import Settings
 from recommender.index.lexical import inverse_document_frequency, term_vectors, weighted_rows
 from recommender.ranking.neighbourhood import shared_neighbour_bonus
 from recommender.ranking.scoring import Ranking
@@ -67,9 +68,9 @@ def _relevant(rows: list[Row]) -> dict[int, set[int]]:
     }
 
 
-def jsonl_corpus(path: Path, vectors_dir: Path) -> Corpus:
+def jsonl_corpus(path: Path, vectors_dir: Path, settings: Settings) -> Corpus:
     rows = list(read_jsonl(path))
-    return Corpus(path.stem, rows, _vectors(path, rows, vectors_dir), _relevant(rows))
+    return Corpus(path.stem, rows, _vectors(path, rows, vectors_dir, settings), _relevant(rows))
 
 
 def wcep_corpus(index_dir: Path, since: str) -> Corpus:
@@ -436,7 +437,8 @@ def main() -> None:
         "--document-frequency", action="store_true", help="the lexical document-frequency cut-off"
     )
     arguments = parser.parse_args()
-    corpora = [jsonl_corpus(path, arguments.vectors_dir) for path in arguments.corpora]
+    settings = Settings()
+    corpora = [jsonl_corpus(path, arguments.vectors_dir, settings) for path in arguments.corpora]
     if arguments.wcep_index:
         corpora.append(wcep_corpus(arguments.wcep_index, arguments.wcep_since))
     if arguments.views:

@@ -59,19 +59,21 @@ def _text(row: Row) -> str:
     return f"{row['title']}\n{row['body']}" if row.get("body") else str(row["title"])
 
 
-def _vectors(path: Path, rows: list[Row], cache_dir: Path) -> np.ndarray:
+def _vectors(path: Path, rows: list[Row], cache_dir: Path, settings: Settings) -> np.ndarray:
     cache = cache_dir / f"{path.stem}-vectors.npy"
     if cache.exists():
         return np.load(cache)
-    vectors = build_embedder(Settings()).encode([_text(row) for row in rows])
+    vectors = build_embedder(settings).encode([_text(row) for row in rows])
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(cache, vectors)
     return vectors
 
 
-def scored_corpus(path: Path, cache_dir: Path, ranking: Ranking) -> ScoredCorpus:
+def scored_corpus(
+    path: Path, cache_dir: Path, ranking: Ranking, settings: Settings
+) -> ScoredCorpus:
     rows = list(read_jsonl(path))
-    vectors = _vectors(path, rows, cache_dir)
+    vectors = _vectors(path, rows, cache_dir, settings)
     frequencies = term_vectors([_text(row) for row in rows])
     # The product's own TF-IDF rows (idf over this corpus, unit length), stacked.
     lexical_index = LexicalIndex(np.arange(len(rows)), frequencies)
@@ -202,9 +204,10 @@ def main() -> None:
     parser.add_argument("corpora", type=Path, nargs="+")
     parser.add_argument("--vectors-dir", type=Path, default=Path("/tmp/newsrec-relevance-study"))
     arguments = parser.parse_args()
-    ranking = Ranking()
+    ranking, settings = Ranking(), Settings()
     for path in arguments.corpora:
-        print("\n".join(study(scored_corpus(path, arguments.vectors_dir, ranking))), flush=True)
+        corpus = scored_corpus(path, arguments.vectors_dir, ranking, settings)
+        print("\n".join(study(corpus)), flush=True)
 
 
 if __name__ == "__main__":

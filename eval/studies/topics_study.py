@@ -100,9 +100,10 @@ def cached_vectors(
     return vectors, seconds
 
 
-def index_vectors(items: list[Article], embedder: Embedder, index_dir: Path) -> np.ndarray:
-    """(len(items), d) vectors from an index's store, by content hash; encodes none."""
-    with open_index(Settings(index_dir=index_dir), embedder=embedder) as index:
+def index_vectors(items: list[Article], embedder: Embedder, settings: Settings) -> np.ndarray:
+    """(len(items), d) vectors from the settings' index's store, by content hash; encodes none."""
+    index_dir = settings.index_dir
+    with open_index(settings, embedder=embedder) as index:
         found = index.store.vectors_by_hash(
             [item.content_hash for item in items], embedder.dimension
         )
@@ -155,7 +156,8 @@ def main() -> None:
     all_items = read_items(args.data)
     embedder = MiniLMEmbedder()
     if args.index_dir is not None:
-        vectors, encode_seconds = index_vectors(all_items, embedder, args.index_dir), 0.0
+        on_index = Settings(index_dir=args.index_dir)
+        vectors, encode_seconds = index_vectors(all_items, embedder, on_index), 0.0
     else:
         vectors, encode_seconds = cached_vectors(all_items, embedder, args.cache)
     if args.shapes:

@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from eval.quality.text_table import aligned_lines
-from recommender import InvalidInputError, Settings
+from recommender import InvalidInputError
+from service.cli.command_settings import command_settings
 
 if TYPE_CHECKING:
     from eval.quality.related_eval import Progress as ProgressCallback
@@ -42,6 +43,7 @@ def register(app: typer.Typer) -> None:
 
 @eval_app.command("related")
 def related(
+    context: typer.Context,
     corpus: Annotated[
         Path, typer.Argument(help="A JSONL or CSV corpus whose articles carry a `story`.")
     ],
@@ -87,7 +89,7 @@ def related(
             via_http=via_http,
             limit_queries=limit_queries,
             index_dir=index_dir,
-            settings=Settings(),
+            settings=command_settings(context),
             on_progress=on_progress,
         )
     sys.stdout.write("\n".join(_tables(found)) + "\n")
@@ -97,6 +99,7 @@ def related(
 
 @eval_app.command("stories")
 def stories(
+    context: typer.Context,
     corpus: Annotated[
         Path, typer.Argument(help="A JSONL or CSV corpus whose articles carry a `story`.")
     ],
@@ -124,7 +127,7 @@ def stories(
         found = run_stories_eval(
             corpus,
             report,
-            settings=Settings(),
+            settings=command_settings(context),
             index_dir=index_dir,
             slot_queries=slot_queries,
             on_progress=on_progress,

@@ -15,9 +15,10 @@ from typing import Annotated
 
 import typer
 
-from recommender import Settings, build_recommender, open_index
+from recommender import build_recommender, open_index
 from recommender.writer import IndexWriter, WriteOptions
 from service.cli import output
+from service.cli.command_settings import command_settings
 from service.cli.options import IndexDir
 
 
@@ -26,6 +27,7 @@ def register(app: typer.Typer) -> None:
 
 
 def precompute(
+    context: typer.Context,
     index_dir: IndexDir = None,
     everything: Annotated[
         bool,
@@ -34,7 +36,7 @@ def precompute(
 ) -> None:
     """Store each article's related list and slots, so requests read them back."""
     started = time.perf_counter()
-    settings = Settings(index_dir=index_dir) if index_dir is not None else Settings()
+    settings = command_settings(context, index_dir)
     with open_index(settings, writable=True) as article_index:
         writer = IndexWriter(
             build_recommender(settings, article_index), WriteOptions.for_batch(settings)

@@ -24,7 +24,6 @@ from recommender import (
     NewsrecError,
     RelatedArticle,
     RelatedFilters,
-    Settings,
     build_embedder,
     build_recommender,
     load_articles,
@@ -43,6 +42,7 @@ from service.cli import stories as cli_stories
 from service.cli import summary as cli_summary
 from service.cli import topics as cli_topics
 from service.cli import tune as cli_tune
+from service.cli.command_settings import CommandSettings, command_settings
 from service.cli.options import AsJson, IndexDir
 from service.cli.ray_engine import Engine, EngineOption, RayAddress, batch_job
 from service.cli.topics_adapt import adapt_index_topics
@@ -79,12 +79,15 @@ class BadInput(Exception):
     """Reported as one line and exit code 2; raised after partial output when needed."""
 
 
-def _settings(index_dir: Path | None) -> Settings:
-    return Settings(index_dir=index_dir) if index_dir is not None else Settings()
+@app.callback()
+def _run_settings(context: typer.Context) -> None:
+    # The one place a run's settings come from; each command reads them through the context.
+    context.obj = CommandSettings()
 
 
 @app.command()
 def index(
+    context: typer.Context,
     files: Annotated[
         list[Path], typer.Argument(help="JSONL (.jsonl, .jsonl.gz), CSV or Parquet files.")
     ],
@@ -105,7 +108,7 @@ def index(
 ) -> None:
     """Add or update articles; unchanged ones are skipped, and no text is encoded twice."""
     started = time.perf_counter()
-    settings = _settings(index_dir)
+    settings = command_settings(context, index_dir)
     # A dead cluster fails here, in seconds. With Ray, the actors encode and tag.
     job = batch_job(engine, settings, ray_address, index_tagger(settings))
     # Validate everything before opening the index or loading the model.
@@ -128,6 +131,7 @@ def index(
 
 @app.command()
 def related(
+    context: typer.Context,
     ids: Annotated[list[str] | None, typer.Argument(help="Article ids.")] = None,
     ids_file: IdsFile = None,
     k: TopK = 10,
@@ -173,7 +177,7 @@ def related(
         topic=topic,
         calibrated_floor=None if floor is None else floor == RelevanceFloorChoice.calibrated,
     )
-    settings = _settings(index_dir)
+    settings = command_settings(context, index_dir)
     withheld: dict[str, int] = {}
     with open_index(settings) as article_index:
         known, unknown = _split_known(article_index, wanted)
@@ -201,6 +205,7 @@ def related(
 
 @app.command()
 def slots(
+    context: typer.Context,
     ids: Annotated[list[str] | None, typer.Argument(help="Article ids.")] = None,
     ids_file: IdsFile = None,
     explain: Explain = False,
@@ -209,7 +214,7 @@ def slots(
 ) -> None:
     """The previous and next article slots: the most related earlier and later stories."""
     wanted = _collect_ids(ids, ids_file)
-    settings = _settings(index_dir)
+    settings = command_settings(context, index_dir)
     with open_index(settings) as article_index:
         known, unknown = _split_known(article_index, wanted)
         found = build_recommender(settings, article_index).slots_many(known, explain=explain)
@@ -221,6 +226,7 @@ def slots(
 
 @app.command()
 def similar(
+    context: typer.Context,
     title: Annotated[str, typer.Option("--title", help="Title of the new text.")],
     body: Annotated[str, typer.Option("--body", help="Body of the new text.")] = "",
     k: TopK = 10,
@@ -228,7 +234,7 @@ def similar(
     as_json: AsJson = False,
 ) -> None:
     """Related articles for a text that is not indexed (runs the model once)."""
-    settings = _settings(index_dir)
+    settings = command_settings(context, index_dir)
     with open_index(settings) as article_index:
         recommender = build_recommender(settings, article_index)
         hits: list[RelatedArticle] = recommender.related_to_text(title, body, k)
@@ -237,11 +243,12 @@ def similar(
 
 @app.command()
 def delete(
+    context: typer.Context,
     ids: Annotated[list[str], typer.Argument(help="Article ids to delete.")],
     index_dir: IndexDir = None,
 ) -> None:
     """Delete articles from the index."""
-    settings = _settings(index_dir)
+    settings = command_settings(context, index_dir)
     with open_index(settings, writable=True) as article_index:
         writer = IndexWriter(
             build_recommender(settings, article_index), WriteOptions.for_batch(settings)
@@ -254,13 +261,14 @@ def delete(
 
 @app.command()
 def retag(
+    context: typer.Context,
     model: Annotated[
         Path | None, typer.Option("--model", help="A topic model directory [default: zero-shot].")
     ] = None,
     index_dir: IndexDir = None,
 ) -> None:
     """Tag every indexed article again, from its stored vector (no text is re-encoded)."""
-    settings = _settings(index_dir)
+    settings = command_settings(context, index_dir)
     embedder = build_embedder(settings)
     with open_index(settings, writable=True, embedder=embedder) as article_index:
         model_dir = model or configured_model_dir(settings.topic_model, settings.index_dir)
@@ -274,9 +282,9 @@ def retag(
 
 
 @app.command()
-def info(index_dir: IndexDir = None, as_json: AsJson = False) -> None:
+def info(context: typer.Context, index_dir: IndexDir = None, as_json: AsJson = False) -> None:
     """What the index holds and how it was built."""
-    with open_index(_settings(index_dir)) as article_index:
+    with open_index(command_settings(context, index_dir)) as article_index:
         output.info(article_index.info(), as_json)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from recommender import Settings, open_index
+from recommender import open_index
 from recommender.index.migrate import (
     DEFAULT_BATCH,
     DEFAULT_SAMPLE,
@@ -22,6 +22,7 @@ from recommender.index.migrate import (
 )
 from recommender.index.vectors.choice import BackendChoice
 from service.cli import output
+from service.cli.command_settings import command_settings
 from service.cli.options import IndexDir
 
 
@@ -31,6 +32,7 @@ class Backend(StrEnum):
 
 
 def migrate(
+    context: typer.Context,
     to: Annotated[Backend, typer.Option("--to", help="Where the vectors go.")],
     qdrant_url: Annotated[
         str | None,
@@ -67,7 +69,7 @@ def migrate(
 ) -> None:
     """Move the index's vectors (no text is re-encoded); run again to resume or check."""
     started = time.perf_counter()
-    settings = Settings(index_dir=index_dir) if index_dir is not None else Settings()
+    settings = command_settings(context, index_dir)
     require_index(settings.index_dir)
     # Opened on the backend the index records, whatever NEWSREC_VECTOR_BACKEND says.
     settings = settings.model_copy(update={"vector_backend": None})

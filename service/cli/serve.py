@@ -11,10 +11,12 @@ from typing import Annotated
 
 import typer
 
+from service.cli.command_settings import command_settings, run_settings
 from service.cli.options import IndexDir
 
 
 def serve(
+    context: typer.Context,
     index_dir: IndexDir = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
@@ -30,7 +32,9 @@ def serve(
     """Serve the HTTP API and the demo page (http://HOST:PORT/)."""
     from service.http.serve import serve as run
 
-    run(index_dir, host, port, workers)
+    settings = command_settings(context, index_dir)
+    service = run_settings(context).service  # a bad setting fails here, before the banner
+    run(settings, service, host, port, workers)
 
 
 def register(app: typer.Typer) -> None:

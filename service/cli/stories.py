@@ -20,10 +20,11 @@ from typing import Annotated, Any
 
 import typer
 
-from recommender import ArticleIndex, Settings, build_recommender, open_index
+from recommender import ArticleIndex, build_recommender, open_index
 from recommender.stories.clustering import StoryMember, story_members, story_of
 from recommender.system import build_story_assigner
 from service.cli import output
+from service.cli.command_settings import command_settings
 from service.cli.options import AsJson, IndexDir
 
 stories_app = typer.Typer(
@@ -39,17 +40,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(stories_app, name="stories")
 
 
-def _settings(index_dir: Any) -> Settings:
-    return Settings(index_dir=index_dir) if index_dir is not None else Settings()
-
-
 def story(
+    context: typer.Context,
     article_id: Annotated[str, typer.Argument(help="An indexed article's id.")],
     index_dir: IndexDir = None,
     as_json: AsJson = False,
 ) -> None:
     """The story an article belongs to, with all its articles in time order."""
-    settings = _settings(index_dir)
+    settings = command_settings(context, index_dir)
     with open_index(settings) as article_index:
         found, members = story_of(build_recommender(settings, article_index), article_id)
     _show(found, members, as_json)
@@ -67,7 +65,7 @@ def stories(
     """Every story, largest first, with all its articles (no limit, no paging)."""
     if context.invoked_subcommand is not None:
         return
-    settings = _settings(index_dir)
+    settings = command_settings(context, index_dir)
     with open_index(settings) as article_index:
         recommender = build_recommender(settings, article_index)
         for name, _ in article_index.store.stories.sizes(min_size=min_size):
@@ -75,11 +73,11 @@ def stories(
 
 
 @stories_app.command("recluster")
-def recluster(index_dir: IndexDir = None) -> None:
+def recluster(context: typer.Context, index_dir: IndexDir = None) -> None:
     """Forget the clustered stories and assign every article afresh, oldest first
     (editorial stories, from the input's `story`, stay as they are)."""
     started = time.perf_counter()
-    settings = _settings(index_dir)
+    settings = command_settings(context, index_dir)
     with open_index(settings, writable=True) as article_index:
         assigner = build_story_assigner(settings, article_index)
         with output.progress_bar("assigning", len(article_index)) as advance:

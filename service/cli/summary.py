@@ -21,7 +21,6 @@ from recommender import (
     ArticleNotFoundError,
     InvalidInputError,
     RelatedArticle,
-    Settings,
     build_embedder,
     build_recommender,
     open_index,
@@ -35,12 +34,14 @@ from recommender.summaries.summary import (
     summarizer_for,
 )
 from service.cli import output
+from service.cli.command_settings import command_settings
 from service.cli.options import AsJson, IndexDir
 
 _EXIT_BAD_INPUT = 2
 
 
 def summary(
+    context: typer.Context,
     article_id: Annotated[str | None, typer.Argument(help="An indexed article id.")] = None,
     title: Annotated[
         str | None, typer.Option("--title", help="Title of a text to summarise instead.")
@@ -59,7 +60,7 @@ def summary(
     as_json: AsJson = False,
 ) -> None:
     """The most central sentences of an article's body, verbatim and in their order."""
-    settings = Settings(index_dir=index_dir) if index_dir is not None else Settings()
+    settings = command_settings(context, index_dir)
     if article_id is not None:
         if title is not None or body is not None:
             raise InvalidInputError("give an article id or --title/--body, not both")
@@ -76,13 +77,14 @@ def summary(
 
 
 def explain(
+    context: typer.Context,
     ids: Annotated[list[str], typer.Argument(help="Article ids.")],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="How many related.")] = 10,
     index_dir: IndexDir = None,
     as_json: AsJson = False,
 ) -> None:
     """Related articles and previous/next slots, each with why it was picked."""
-    settings = Settings(index_dir=index_dir) if index_dir is not None else Settings()
+    settings = command_settings(context, index_dir)
     with open_index(settings) as article_index:
         known = [article_id for article_id in ids if article_id in article_index]
         recommender = build_recommender(settings, article_index)

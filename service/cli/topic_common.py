@@ -15,6 +15,7 @@ from embeddings import Embedder
 from recommender import Article, Settings, open_index
 from recommender.topics import VectorLookup, article_vectors
 from service.cli import output
+from service.cli.command_settings import command_settings
 
 IndexDir = Annotated[
     Path | None,
@@ -53,23 +54,30 @@ SkipInvalid = Annotated[
 ]
 
 
+def reused_index(context: typer.Context, index_dir: Path | None) -> Settings | None:
+    """The settings of the index whose vectors `--index-dir` offers for reuse; None: none."""
+    return command_settings(context, index_dir) if index_dir is not None else None
+
+
 @contextmanager
-def index_vectors(index_dir: Path | None, embedder: Embedder) -> Iterator[VectorLookup | None]:
+def index_vectors(
+    index_settings: Settings | None, embedder: Embedder
+) -> Iterator[VectorLookup | None]:
     """Stored vectors of an index by content hash; refuses an index of another embedder."""
-    if index_dir is None:
+    if index_settings is None:
         yield None
         return
-    with open_index(Settings(index_dir=index_dir), embedder=embedder) as article_index:
+    with open_index(index_settings, embedder=embedder) as article_index:
         store = article_index.store
         yield lambda hashes: store.vectors_by_hash(hashes, embedder.dimension)
 
 
 def encode_articles(
-    articles: list[Article], embedder: Embedder, index_dir: Path | None
+    articles: list[Article], embedder: Embedder, index_settings: Settings | None
 ) -> np.ndarray:
     """(len(articles), dimension): the index's vectors where it has them, the rest encoded."""
     hashes = list(dict.fromkeys(article.content_hash for article in articles))
-    with index_vectors(index_dir, embedder) as lookup:
+    with index_vectors(index_settings, embedder) as lookup:
         known = dict(lookup(hashes)) if lookup is not None else {}
     with output.progress_bar("encoding", len(hashes) - len(known)) as advance:
         return article_vectors(

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from recommender import Settings, build_embedder
+from recommender import build_embedder
 from recommender.errors import InvalidInputError
 from recommender.topics import (
     DEFAULT_LABEL_FIELD,
@@ -35,6 +35,7 @@ from recommender.topics import (
 from recommender.topics.batch import check_tagger_fits
 from recommender.topics.tag_output import check_tag_run
 from service.cli import output
+from service.cli.command_settings import command_settings
 from service.cli.ray_engine import Engine, EngineOption, RayAddress, batch_job, encoding_file
 from service.cli.topic_common import (
     IndexDir,
@@ -46,6 +47,7 @@ from service.cli.topic_common import (
     Threshold,
     encode_articles,
     index_vectors,
+    reused_index,
 )
 from service.cli.topics_adapt import file_label_codes, print_comparison, register_adapt
 
@@ -65,6 +67,7 @@ def register(app: typer.Typer) -> None:
 
 
 def tag(
+    context: typer.Context,
     input_file: Annotated[
         Path, typer.Argument(help="JSONL (.jsonl, .jsonl.gz), CSV or Parquet file.")
     ],
@@ -90,12 +93,13 @@ def tag(
         raise InvalidInputError(f"{index_dir}: no such index directory")
     make_tagger = partial(build_tagger, model_dir=model, taxonomy_file=taxonomy)
     # A dead cluster fails here, in seconds. With Ray, the actors encode and tag.
-    job = batch_job(engine, Settings(), ray_address, make_tagger)
-    embedder = job.embedder if job is not None else build_embedder(Settings())
+    settings = command_settings(context)
+    job = batch_job(engine, settings, ray_address, make_tagger)
+    embedder = job.embedder if job is not None else build_embedder(settings)
     tagger = job.tagger() if job is not None else make_tagger(embedder)
     check_tagger_fits(tagger, embedder)  # before the progress bar shows
     with (
-        index_vectors(index_dir, embedder) as lookup,
+        index_vectors(reused_index(context, index_dir), embedder) as lookup,
         # --engine ray: the model runs on Ray while the rows are tagged and written here.
         encoding_file(job, input_file, out, lookup, skip_invalid),
         output.progress_bar("tagging", total) as advance,
@@ -127,6 +131,7 @@ def tag(
 
 @topics_app.command("train")
 def train(
+    context: typer.Context,
     labelled: Annotated[Path, typer.Argument(help="JSONL/CSV rows with gold labels.")],
     out: Annotated[Path, typer.Option("--out", help="Directory to write the model to.")],
     label_field: LabelField = DEFAULT_LABEL_FIELD,
@@ -152,9 +157,9 @@ def train(
     labels are not the taxonomy's)."""
     label_mapping = load_label_mapping(mapping) if mapping is not None else None
     data = load_labelled(labelled, field=label_field, skip_invalid=skip_invalid)
-    embedder = build_embedder(Settings())
+    embedder = build_embedder(command_settings(context))
     chosen_taxonomy = resolve_taxonomy(taxonomy)
-    vectors = encode_articles(data.articles, embedder, index_dir)
+    vectors = encode_articles(data.articles, embedder, reused_index(context, index_dir))
     examples = (
         taxonomy_prior(ZeroShotTagger.from_taxonomy(chosen_taxonomy, embedder), label_mapping)
         if prior
@@ -187,6 +192,7 @@ def train(
 
 @topics_app.command("eval")
 def evaluate(
+    context: typer.Context,
     labelled: Annotated[Path, typer.Argument(help="JSONL/CSV rows with gold labels.")],
     model: ModelDir = None,
     taxonomy: TaxonomyFile = None,
@@ -216,16 +222,16 @@ def evaluate(
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix."""
     label_mapping = load_label_mapping(mapping) if mapping is not None else None
     data = load_labelled(labelled, field=label_field, skip_invalid=skip_invalid)
-    embedder = build_embedder(Settings())
+    embedder = build_embedder(command_settings(context))
     if compare:
         if model is not None:
             raise InvalidInputError("--compare builds its own taggers; leave out --model")
         zero_shot = ZeroShotTagger.from_taxonomy(resolve_taxonomy(taxonomy), embedder)
-        vectors = encode_articles(data.articles, embedder, index_dir)
+        vectors = encode_articles(data.articles, embedder, reused_index(context, index_dir))
         print_comparison(zero_shot, vectors, data, label_mapping, split_date, as_json)
         return
     tagger = build_tagger(embedder, model_dir=model, taxonomy_file=taxonomy)
-    vectors = encode_articles(data.articles, embedder, index_dir)
+    vectors = encode_articles(data.articles, embedder, reused_index(context, index_dir))
     terms = article_terms(data.articles) if tagger.reads_terms else None
     report = evaluate_assignments(
         tagger.tag(vectors, threshold=threshold, terms=terms), data.labels, mapping=label_mapping

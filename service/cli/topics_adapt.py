@@ -33,12 +33,14 @@ from recommender.topics import (
 from recommender.topics.adapt import check_archive_size, sampled_rows, share_summary
 from recommender.topics.evaluation import LabelMapping
 from service.cli import output
+from service.cli.command_settings import command_settings
 from service.cli.topic_common import (
     IndexDir,
     MappingOption,
     SkipInvalid,
     TaxonomyFile,
     encode_articles,
+    reused_index,
 )
 
 
@@ -47,6 +49,7 @@ def register_adapt(topics_app: typer.Typer) -> None:
 
 
 def adapt(
+    context: typer.Context,
     unlabelled: Annotated[
         Path, typer.Argument(help="The site's articles: JSONL (.jsonl, .gz), CSV or Parquet.")
     ],
@@ -81,9 +84,9 @@ def adapt(
     if gold is not None and not any(gold):
         raise InvalidInputError(f"{unlabelled}: no row has labels in field {label_field!r}")
     check_archive_size(len(batch.articles) - (len(batch.articles) // 5 if gold else 0))
-    embedder = build_embedder(Settings())
+    embedder = build_embedder(command_settings(context))
     zero_shot = ZeroShotTagger.from_taxonomy(resolve_taxonomy(taxonomy), embedder)
-    vectors = encode_articles(batch.articles, embedder, index_dir)
+    vectors = encode_articles(batch.articles, embedder, reused_index(context, index_dir))
     output.line(f"adapting to {len(batch.articles):,} articles ...")
     terms = article_terms(batch.articles)
     if gold is None:

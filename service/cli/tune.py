@@ -22,6 +22,7 @@ from recommender.ranking.tuning import read_labels, tune
 from recommender.system import build_ranking
 from recommender.writer import IndexWriter, WriteOptions
 from service.cli import output
+from service.cli.command_settings import command_settings
 from service.cli.options import IndexDir
 from service.cli.write_hooks import CliWriteHooks
 
@@ -31,6 +32,7 @@ def register(app: typer.Typer) -> None:
 
 
 def tune_command(
+    context: typer.Context,
     labels_file: Annotated[
         Path | None,
         typer.Argument(
@@ -49,7 +51,7 @@ def tune_command(
 ) -> None:
     """Learn the ranking's weights from labels; keep them only if they beat it held out."""
     started = time.perf_counter()
-    settings = Settings(index_dir=index_dir) if index_dir is not None else Settings()
+    settings = command_settings(context, index_dir)
     if reset:
         removed = remove_profile(settings.index_dir)
         output.line("ranking profile removed" if removed else "no ranking profile to remove")

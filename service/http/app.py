@@ -1,6 +1,8 @@
-"""The HTTP service: `create_app(settings)` builds it; nothing is built at import time.
+"""The HTTP service: `create_app(settings, service_settings)` builds it; nothing is built at
+import time. `app_from_environment` is the service's composition root: the one place its
+settings are read (uvicorn's factory, and each process of `newsrec serve --workers N`).
 
-    uvicorn --factory service.http.app:create_app          # settings from NEWSREC_* variables
+    uvicorn --factory service.http.app:app_from_environment   # settings from NEWSREC_* variables
     newsrec serve [--index-dir DIR] [--workers N]      # the same, with request logs set up
 
 The index loads in the background after start-up: /healthz answers at once, /readyz turns
@@ -49,15 +51,18 @@ Errors are `{"detail": ...}`. Writes need `Authorization: Bearer <token>` when t
 has a token (NEWSREC_API_TOKEN)."""
 
 
+def app_from_environment() -> FastAPI:
+    """The app with the settings of NEWSREC_* variables (a bad one fails here, in one line)."""
+    return create_app(Settings(), ServiceSettings())
+
+
 def create_app(
-    settings: Settings | None = None,
-    service_settings: ServiceSettings | None = None,
+    settings: Settings,
+    service_settings: ServiceSettings,
     *,
     embedder: Embedder | None = None,
 ) -> FastAPI:
     """The app for one index. `embedder` overrides the configured one (tests)."""
-    settings = settings or Settings()
-    service_settings = service_settings or ServiceSettings()
     configure_logging(access_log=service_settings.access_log)
     live = LiveIndex(settings, service_settings, embedder=embedder)
 

@@ -7,14 +7,15 @@ the request line and headers must arrive within `NEWSREC_REQUEST_HEAD_TIMEOUT` s
 the connection opening or the previous response ending, or the connection is closed.
 The body has its own deadline (`BodyLimitMiddleware`), where the app reads it.
 
-Imported by name (`uvicorn_options`), so `--workers` processes build it too.
+`uvicorn_options` hands it to uvicorn with the deadline bound in (a picklable partial, so
+`--workers` processes get it too).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from functools import cache
+from functools import partial
 from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -22,17 +23,12 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from service.settings import ServiceSettings
 
 
-@cache
-def _head_timeout() -> float:
-    # The protocol is built by uvicorn, which passes no settings: read them once per process.
-    return ServiceSettings().request_head_timeout
-
-
 class GuardedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
     """The default protocol (httptools, else h11) with a request-head deadline."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, head_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._head_timeout = head_timeout
         self._head_deadline: asyncio.TimerHandle | None = None
         self._timed_cycle: object = None
 
@@ -67,7 +63,7 @@ class GuardedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
     def _arm_head_deadline(self) -> None:
         self._disarm_head_deadline()
         self._timed_cycle = self.cycle
-        self._head_deadline = self.loop.call_later(_head_timeout(), self._head_overdue)
+        self._head_deadline = self.loop.call_later(self._head_timeout, self._head_overdue)
 
     def _disarm_head_deadline(self) -> None:
         if self._head_deadline is not None:
@@ -85,7 +81,8 @@ class GuardedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
 def uvicorn_options(service: ServiceSettings) -> dict[str, Any]:
     """The keyword arguments `uvicorn.run`/`uvicorn.Config` take from the service settings."""
     return {
-        "http": GuardedHTTPProtocol,
+        # uvicorn builds each connection's protocol with its own arguments only.
+        "http": partial(GuardedHTTPProtocol, head_timeout=service.request_head_timeout),
         "timeout_keep_alive": service.keep_alive_timeout,
         "limit_concurrency": service.max_connections,
     }

@@ -31,13 +31,16 @@ _WRITER_START_SECONDS = 120.0
 
 
 def serve(
-    index_dir: Path | None, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
+    settings: Settings,
+    service: ServiceSettings,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
 ) -> None:
-    """Serve until interrupted. `index_dir` defaults to $NEWSREC_HOME, else ./newsrec-data."""
-    # Reader and writer processes build their settings from the environment.
-    set_for_worker_processes(index_dir=index_dir)
-    settings = Settings()
-    service = ServiceSettings()  # a bad setting fails here, in one line, before the banner
+    """Serve until interrupted."""
+    # Reader and writer processes build their settings from the environment (the same
+    # variables these were read from), with the index directory the caller chose.
+    set_for_worker_processes(index_dir=settings.index_dir)
     # One URL, the one to open: uvicorn's own start-up lines (with another spelling of the
     # address) are left out by running it at log level "warning".
     print(
@@ -59,13 +62,13 @@ def serve(
     # SIGKILL: orphans would keep the port and the index's write lock (see LiveIndex).
     set_for_worker_processes(parent_pid=os.getpid())
     if service.read_only:
-        _run_readers(host, port, workers, writer_socket=None)
+        _run_readers(service, host, port, workers, writer_socket=None)
         return
     private = Path(tempfile.mkdtemp(prefix="newsrec-writer-"))
     socket = private / "writer.sock"
     writer = _start_writer(socket)
     try:
-        _run_readers(host, port, workers, writer_socket=socket)
+        _run_readers(service, host, port, workers, writer_socket=socket)
     finally:
         writer.terminate()
         try:
@@ -90,7 +93,7 @@ def _start_writer(socket: Path) -> subprocess.Popen[bytes]:
         "-m",
         "uvicorn",
         "--factory",
-        "service.http.app:create_app",
+        "service.http.app:app_from_environment",
         "--uds",
         str(socket),
         "--no-access-log",
@@ -114,15 +117,17 @@ def _start_writer(socket: Path) -> subprocess.Popen[bytes]:
     raise SystemExit("newsrec: the writer process did not start")
 
 
-def _run_readers(host: str, port: int, workers: int, writer_socket: Path | None) -> None:
+def _run_readers(
+    service: ServiceSettings, host: str, port: int, workers: int, writer_socket: Path | None
+) -> None:
     set_for_worker_processes(role="reader", writer_socket=writer_socket)
     uvicorn.run(
-        "service.http.app:create_app",
+        "service.http.app:app_from_environment",
         factory=True,
         host=host,
         port=port,
         workers=workers,
         access_log=False,
         log_level="warning",
-        **uvicorn_options(ServiceSettings()),
+        **uvicorn_options(service),
     )

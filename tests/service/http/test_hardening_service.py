@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
 from service.cli.main import main
-from service.http import protocol as http_protocol
 from service.http import serve
 from service.http.app import create_app
 from service.http.protocol import uvicorn_options
@@ -37,10 +36,8 @@ def index_dir(tmp_path: Path) -> Path:
 def head_timeout(monkeypatch: pytest.MonkeyPatch) -> Iterator[float]:
     """A short request-head deadline, read by the protocol from the settings."""
     monkeypatch.setenv("NEWSREC_REQUEST_HEAD_TIMEOUT", "0.5")
-    http_protocol._head_timeout.cache_clear()
     yield 0.5
     monkeypatch.delenv("NEWSREC_REQUEST_HEAD_TIMEOUT")
-    http_protocol._head_timeout.cache_clear()
 
 
 class _Server:
