@@ -13,7 +13,9 @@ from recommender.errors import (
     InvalidInputError,
     NewsrecError,
 )
-from recommender.index.article_index import ArticleIndex, IndexInfo, IndexOptions, UpsertReport
+from recommender.index.article_index import ArticleIndex
+from recommender.index.options import IndexInfo, IndexOptions
+from recommender.index.upsert_plan import UpsertReport
 from recommender.ingest.loaders import ArticleBatch, load_articles, read_article_rows
 from recommender.ranking.query import RelatedFilters
 from recommender.ranking.recommender import Recommender

@@ -6,12 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from embeddings import Embedder, EmbedderChoice, create_embedder
-from recommender.index.article_index import ArticleIndex, IndexOptions
+from recommender.index.article_index import ArticleIndex
+from recommender.index.options import IndexOptions
 from recommender.ranking.profile import TUNED_FIELDS, load_profile
 from recommender.ranking.recommender import Recommender
 from recommender.ranking.scoring import Ranking
 from recommender.settings import Settings
-from recommender.stories.clustering import StoryAssigner, StoryClustering
+from recommender.stories.assigner import StoryAssigner
+from recommender.stories.clustering import StoryClustering
 from recommender.topics import TopicTagger, build_tagger, configured_model_dir
 
 

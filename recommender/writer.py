@@ -31,7 +31,8 @@ from typing import Literal
 from embeddings import ProgressCallback
 from recommender.articles import Article
 from recommender.errors import NewsrecError
-from recommender.index.article_index import ArticleIndex, UpsertPlan, UpsertReport
+from recommender.index.article_index import ArticleIndex
+from recommender.index.upsert_plan import UpsertPlan, UpsertReport
 from recommender.ranking.list_refresh import (
     owners_to_rank,
     rank_rows,

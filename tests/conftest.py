@@ -14,7 +14,7 @@ import pytest
 
 from embeddings import HashingEmbedder
 from recommender import Article, ArticleIndex
-from recommender.index.article_index import IndexOptions
+from recommender.index.options import IndexOptions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "seeds"

@@ -24,7 +24,7 @@ import numpy as np
 from qdrant_client import models
 
 from recommender.dates import PublishedTime
-from recommender.index.article_index import STORE_FILE
+from recommender.index.files import STORE_FILE
 from recommender.index.store import ArticleStore
 from recommender.index.vectors.qdrant_index import point_payload
 

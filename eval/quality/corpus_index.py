@@ -18,7 +18,7 @@ import numpy as np
 
 from embeddings import Embedder, ProgressCallback
 from recommender import Article, ArticleIndex, InvalidInputError, Settings, open_index
-from recommender.index.article_index import STORE_FILE
+from recommender.index.files import STORE_FILE
 
 
 @contextmanager

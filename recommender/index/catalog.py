@@ -9,7 +9,7 @@ import numpy as np
 
 from recommender.dates import PublishedTime
 from recommender.index.fingerprint import SIGNATURE_SIZE, estimated_similarity
-from recommender.index.store import CatalogRows
+from recommender.index.records import CatalogRows
 from recommender.index.vectors.faiss_index import bitmap_of
 from recommender.index.vectors.protocol import PayloadConditions, RowSelection
 

@@ -42,9 +42,10 @@ import numpy as np
 from embeddings import ProgressCallback
 from recommender.dates import PublishedTime
 from recommender.errors import IndexCorruptError, InvalidInputError
-from recommender.index.article_index import QDRANT_LOCAL_DIR, STORE_FILE, ArticleIndex
+from recommender.index.article_index import ArticleIndex
+from recommender.index.files import QDRANT_LOCAL_DIR, STORE_FILE
 from recommender.index.publish import write_json_atomically
-from recommender.index.store import PointRows
+from recommender.index.records import PointRows
 from recommender.index.vectors.choice import BackendChoice, recorded_backend
 from recommender.index.vectors.faiss_index import VectorIndex
 

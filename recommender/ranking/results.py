@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from recommender.index.article_index import ArticleIndex
-from recommender.index.store import ArticleSummary
+from recommender.index.records import ArticleSummary
 from recommender.ranking.explain import ExplainedQuery, Explanation, explain
 from recommender.ranking.query import Query
 

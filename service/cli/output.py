@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.text import Text
 
 from recommender import InvalidArticleError, RelatedArticle, Slots, UpsertReport
-from recommender.index.article_index import IndexInfo
+from recommender.index.options import IndexInfo
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -19,7 +19,7 @@ from recommender import ArticleIndex, Settings
 from recommender.batch.job_texts import file_texts, plan_texts
 from recommender.batch.ray_engine import RayBatch, TaggerBuilder
 from recommender.errors import InvalidInputError
-from recommender.index.article_index import UpsertPlan
+from recommender.index.upsert_plan import UpsertPlan
 from recommender.topics import VectorLookup
 
 

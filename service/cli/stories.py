@@ -21,7 +21,8 @@ from typing import Annotated, Any
 import typer
 
 from recommender import ArticleIndex, build_recommender, open_index
-from recommender.stories.clustering import StoryMember, story_members, story_of
+from recommender.stories.lookup import story_members, story_of
+from recommender.stories.store import StoryMember
 from recommender.system import build_story_assigner
 from service.cli import output
 from service.cli.command_settings import command_settings

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from embeddings import ProgressCallback
 from recommender import ArticleIndex
 from recommender.batch.ray_engine import RayBatch
-from recommender.index.article_index import UpsertPlan
+from recommender.index.upsert_plan import UpsertPlan
 from recommender.writer import PhasedProgress, WriteHooks
 from service.cli import output
 from service.cli import stories as cli_stories

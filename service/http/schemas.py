@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender import RelatedArticle
-from recommender.index.store import ArticleSummary, AssignedTopics
+from recommender.index.records import ArticleSummary, AssignedTopics
 from recommender.ranking.explain import Explanation
 from recommender.summaries.summary import DEFAULT_SENTENCES, MAX_SENTENCES
 from recommender.topics import TopicAssignment

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from recommender.dates import parse_published
-from recommender.index.store import ArticleSummary
+from recommender.index.records import ArticleSummary
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

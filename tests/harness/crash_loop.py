@@ -52,7 +52,7 @@ from recommender import (
     build_embedder,
     build_recommender,
 )
-from recommender.index.article_index import STORE_FILE
+from recommender.index.files import STORE_FILE
 
 # Small transactions: many commits for a kill to land between (and inside).
 _ENVIRONMENT = {

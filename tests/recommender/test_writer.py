@@ -21,7 +21,8 @@ from recommender import (
     build_recommender,
     open_index,
 )
-from recommender.index.article_index import MANIFEST_FILE, UpsertPlan
+from recommender.index.files import MANIFEST_FILE
+from recommender.index.upsert_plan import UpsertPlan
 from recommender.ranking.list_refresh import owners_to_rank
 from recommender.ranking.relevance_floor import load_floor
 from recommender.topics import build_tagger
@@ -184,7 +185,7 @@ def test_a_failing_save_leaves_the_previous_version_readable(
     def disk_full(temporary: Path, final: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("recommender.index.article_index.publish_file", disk_full)
+    monkeypatch.setattr("recommender.index.saving.publish_file", disk_full)
     with open_index(settings, writable=True) as index:
         writer = IndexWriter(build_recommender(settings, index), WriteOptions.for_batch(settings))
         with pytest.raises(OSError, match="No space"):

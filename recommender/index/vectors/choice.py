@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recommender.errors import IndexMismatchError, InvalidInputError
-from recommender.index.store import BACKEND_KEYS
+from recommender.index.store_schema import BACKEND_KEYS
 from recommender.index.vectors.protocol import VECTOR_BACKENDS
 
 DEFAULT_COLLECTION = "newsrec"

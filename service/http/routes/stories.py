@@ -11,7 +11,8 @@ from fastapi import APIRouter, HTTPException, Query
 
 from recommender.dates import parse_bound
 from recommender.errors import InvalidInputError
-from recommender.stories.clustering import StoryMember, StoryNotFoundError, story_members, story_of
+from recommender.stories.lookup import StoryNotFoundError, story_members, story_of
+from recommender.stories.store import StoryMember
 from service.http.dependencies import ArticleId, Live
 from service.http.schemas import ErrorResponse, StoriesResponse, StoryArticle, StoryResponse
 

@@ -34,8 +34,8 @@ from recommender.batch.job_texts import file_texts, plan_texts
 from recommender.batch.ray_cluster import RayUnavailableError, check_reachable
 from recommender.batch.ray_engine import RayBatch, StreamedEmbedder
 from recommender.errors import InvalidArticleError
-from recommender.index.article_index import MANIFEST_FILE
-from recommender.index.store import AssignedTopics
+from recommender.index.files import MANIFEST_FILE
+from recommender.index.records import AssignedTopics
 from recommender.system import build_embedder, index_tagger
 from recommender.topics import TopicAssignment, TopicTagger, build_tagger, tag_file
 from service.cli.main import main

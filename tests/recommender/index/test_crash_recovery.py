@@ -14,7 +14,7 @@ import pytest
 
 from embeddings import HashingEmbedder
 from recommender import ArticleIndex, Recommender
-from recommender.index.article_index import STORE_FILE
+from recommender.index.files import STORE_FILE
 from tests.harness.crash_loop import index_command
 
 pytestmark = pytest.mark.crash

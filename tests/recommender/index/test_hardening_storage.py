@@ -24,7 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from recommender import open_index
-from recommender.index.article_index import MANIFEST_FILE, STORE_FILE
+from recommender.index.files import MANIFEST_FILE, STORE_FILE
 from service.cli.main import main
 from service.settings import ServiceSettings
 from tests.service_support import app_client, build_index, hashing_settings

@@ -21,7 +21,7 @@ from recommender import (
     Recommender,
     UpsertReport,
 )
-from recommender.index.article_index import MANIFEST_FILE
+from recommender.index.files import MANIFEST_FILE
 from recommender.topics.assignment import TopicAssignment, TopicScore
 from tests.conftest import make_article
 

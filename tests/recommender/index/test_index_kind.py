@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from embeddings import l2_normalise
 from recommender import Article, ArticleIndex, Recommender, Settings
-from recommender.index.article_index import MANIFEST_FILE
+from recommender.index.files import MANIFEST_FILE
 from recommender.index.vectors.faiss_index import AUTO_HNSW_FROM, VectorIndex, choose_index_kind
 from tests.conftest import make_article
 

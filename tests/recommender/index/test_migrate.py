@@ -32,14 +32,15 @@ from recommender import (
     open_index,
 )
 from recommender.dates import PublishedTime
-from recommender.index.article_index import QDRANT_LOCAL_DIR, ArticleIndex
+from recommender.index.article_index import ArticleIndex
+from recommender.index.files import QDRANT_LOCAL_DIR
 from recommender.index.migrate import (
     CHECKPOINT_FILE,
     MigrationReport,
     QdrantMigration,
     migrate_to_faiss,
 )
-from recommender.index.store import AssignedTopics
+from recommender.index.records import AssignedTopics
 from recommender.index.vectors.choice import BackendChoice, recorded_backend
 from recommender.index.vectors.qdrant_index import QdrantVectorIndex
 from service.cli.main import main

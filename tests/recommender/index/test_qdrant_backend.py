@@ -33,7 +33,7 @@ from recommender import (
     open_index,
 )
 from recommender.dates import PublishedTime
-from recommender.index.article_index import IndexOptions
+from recommender.index.options import IndexOptions
 from recommender.index.vectors.faiss_index import bitmap_of
 from recommender.index.vectors.protocol import (
     PayloadConditions,

@@ -14,7 +14,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recommender import Article, ArticleIndex, Recommender
-from recommender.index.store import AssignedTopics
+from recommender.index.records import AssignedTopics
 from recommender.ranking.explain import Explanation, _same_family, _span
 from tests.conftest import make_article
 

@@ -29,7 +29,7 @@ from recommender import (
     RelatedArticle,
     RelatedFilters,
 )
-from recommender.index.article_index import IndexOptions
+from recommender.index.options import IndexOptions
 from recommender.ranking.slots import SLOT_RELEVANCE_FLOOR
 from tests.conftest import make_article
 

@@ -13,16 +13,12 @@ import pytest
 from embeddings import HashingEmbedder
 from eval.quality.story_scores import clustering_scores
 from recommender import Article, ArticleIndex, Ranking, Recommender
-from recommender.index.article_index import IndexOptions
+from recommender.index.options import IndexOptions
 from recommender.ranking.list_refresh import refresh_lists_after_write, store_lists_of
 from recommender.ranking.slots import SLOT_STRATEGY
-from recommender.stories.clustering import (
-    StoryAssigner,
-    StoryClustering,
-    StoryNotFoundError,
-    story_members,
-    story_of,
-)
+from recommender.stories.assigner import StoryAssigner
+from recommender.stories.clustering import StoryClustering
+from recommender.stories.lookup import StoryNotFoundError, story_members, story_of
 from recommender.stories.store import founded_by
 
 VOCABULARY = {

@@ -18,7 +18,7 @@ from recommender import (
     RelatedFilters,
     open_index,
 )
-from recommender.index.store import AssignedTopics
+from recommender.index.records import AssignedTopics
 from recommender.topics import ZeroShotTagger, tag_file
 from tests.conftest import make_article
 from tests.service_support import app_client, hashing_settings

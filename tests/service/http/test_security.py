@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from embeddings import HashingEmbedder
 from recommender import ArticleIndex
-from recommender.index.article_index import MANIFEST_FILE
+from recommender.index.files import MANIFEST_FILE
 from service.settings import ServiceSettings
 from tests.conftest import PROJECT_ROOT
 from tests.service_support import app_client, build_index, hashing_settings
