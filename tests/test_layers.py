@@ -107,6 +107,19 @@ def test_eval_imports_nothing_of_the_service(graph: dict[str, set[str]]) -> None
     assert _importers(graph, "eval", "service") == set()
 
 
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_outside_tests_is_over_400_lines() -> None:
+    # Issue 19: a module over this holds more than one job; split it by job, not by size.
+    long = {
+        name: lines
+        for name, path in _module_files().items()
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}
+
+
 def test_every_component_folder_is_a_package_the_graph_reads(graph: dict[str, set[str]]) -> None:
     folders = {
         "recommender.index",

@@ -1,0 +1,81 @@
+"""The corpora the fusion study scores (assembled JSONL files with their cached MiniLM
+vectors, or WCEP items with the vectors an index stored) and nDCG@10 of a score matrix
+against their stories."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eval.quality.assembled_corpora import read_jsonl
+from eval.studies.relevance_study import _vectors
+from recommender import Settings
+
+Row = dict[str, object]
+DISCOUNTS = 1.0 / np.log2(np.arange(2, 12))
+
+
+@dataclass
+class Corpus:
+    name: str
+    rows: list[Row]
+    vectors: np.ndarray  # (n, d) unit rows
+    relevant: dict[int, set[int]]
+
+    @property
+    def queries(self) -> np.ndarray:
+        return np.asarray(sorted(self.relevant))
+
+
+def _relevant(rows: list[Row]) -> dict[int, set[int]]:
+    members: dict[str, set[int]] = defaultdict(set)
+    for position, row in enumerate(rows):
+        if row.get("story"):
+            members[str(row["story"])].add(position)
+    return {
+        position: members[str(row["story"])] - {position}
+        for position, row in enumerate(rows)
+        if row.get("story") and len(members[str(row["story"])]) > 1
+    }
+
+
+def jsonl_corpus(path: Path, vectors_dir: Path, settings: Settings) -> Corpus:
+    rows = list(read_jsonl(path))
+    return Corpus(path.stem, rows, _vectors(path, rows, vectors_dir, settings), _relevant(rows))
+
+
+def wcep_corpus(index_dir: Path, since: str) -> Corpus:
+    """WCEP items published on or after `since`, with the vectors the index stored."""
+    connection = sqlite3.connect(f"file:{index_dir / 'newsrec-store.sqlite'}?mode=ro", uri=True)
+    query = (
+        "SELECT a.id, a.title, a.body, a.published, a.story, v.vector FROM articles a "
+        "JOIN vectors v ON v.content_hash = a.content_hash WHERE a.published >= ? ORDER BY a.row_id"
+    )
+    rows, vectors = [], []
+    for identifier, title, body, published, story, blob in connection.execute(query, (since,)):
+        rows.append(
+            {"id": identifier, "title": title, "body": body, "published": published, "story": story}
+        )
+        vectors.append(np.frombuffer(blob, dtype=np.float32))
+    connection.close()
+    return Corpus(f"wcep-since-{since}", rows, np.vstack(vectors), _relevant(rows))
+
+
+def ndcg(scores: np.ndarray, corpus: Corpus) -> np.ndarray:
+    """Binary nDCG@10 of every query; `scores` is (queries, n) in query order."""
+    found = np.empty(len(corpus.queries))
+    for row_number, query in enumerate(corpus.queries):
+        row = scores[row_number].copy()
+        row[query] = -np.inf
+        top = np.argpartition(-row, 10)[:10]
+        top = top[np.argsort(-row[top], kind="stable")]
+        relevant = corpus.relevant[int(query)]
+        gains = np.fromiter((position in relevant for position in top), float, count=len(top))
+        found[row_number] = (
+            gains @ DISCOUNTS[: len(top)] / DISCOUNTS[: min(len(relevant), 10)].sum()
+        )
+    return found
