@@ -9,6 +9,7 @@ from recommender.errors import ArticleNotFoundError, InvalidInputError
 from recommender.index.options import IndexInfo
 from recommender.index.parts import IndexParts
 from recommender.index.records import ArticleSummary, AssignedTopics
+from recommender.index.related_lists import RankedLists, RelatedListStore
 
 
 class IndexReads(IndexParts):
@@ -44,6 +45,30 @@ class IndexReads(IndexParts):
         """The stored summaries (title, date, source...) of those of these ids still there."""
         rows = [state.row_id for state in self._store.states(article_ids).values()]
         return list(self._store.summaries_by_row_id(rows).values())
+
+    def ids_of_rows(self, row_ids: Sequence[int]) -> list[str]:
+        """Article ids of those of these rows still stored, in the given order."""
+        summaries = self._store.summaries_by_row_id(list(row_ids))
+        return [summaries[row_id].id for row_id in row_ids if row_id in summaries]
+
+    # -- stored related lists ------------------------------------------------------------
+
+    @property
+    def related_lists(self) -> RelatedListStore:
+        """The related lists stored beside the articles (related_lists.py)."""
+        return self._store.related_lists
+
+    def stored_lists(self, article_id: str, signature: str) -> RankedLists | None:
+        """The lists stored for this article under `signature`; None when it has none (or
+        is not stored)."""
+        row_id = self._store.row_id_of(article_id)
+        return self._store.related_lists.get(row_id, signature) if row_id is not None else None
+
+    def take_dropped_list_owners(self) -> set[int]:
+        """The owners of the stored lists the writes since the last call dropped, forgotten
+        here: the caller ranks them again."""
+        dropped, self._store.dropped_list_owners = self._store.dropped_list_owners, set()
+        return dropped
 
     def load_in_memory(self) -> dict[int, ArticleSummary]:
         """Load every part a read touches now (vectors, catalog, lexical index, summaries),

@@ -24,8 +24,7 @@ def owners_to_rank(recommender: Recommender, *, everything: bool = False) -> lis
     if everything:
         row_ids: list[int] = recommender.index.catalog.row_ids.tolist()
         return row_ids
-    lists = recommender.index.store.related_lists
-    return lists.owners_without_lists(recommender.list_signature)
+    return recommender.index.related_lists.owners_without_lists(recommender.list_signature)
 
 
 def store_lists_of(
@@ -58,7 +57,7 @@ class RankedBatch:
 
 def rank_rows(recommender: Recommender, row_ids: Sequence[int]) -> RankedBatch:
     """Rank the lists of these rows (those still stored) at the store's current generation."""
-    generation = recommender.index.store.generation
+    generation = recommender.index.generation
     return RankedBatch(recommender.ranked_lists(_ids_of(recommender, row_ids)), generation)
 
 
@@ -76,9 +75,9 @@ def stale_lists_ranked(recommender: Recommender, changed_ids: Sequence[str]) -> 
     a new article most likely belongs in. Nothing is ranked on an index whose lists are not
     in use (list depth 0, or deeper than a quarter of the candidate pool).
     """
-    store = recommender.index.store
-    generation = store.generation
-    dropped, store.dropped_list_owners = store.dropped_list_owners, set()
+    index = recommender.index
+    generation = index.generation
+    dropped = index.take_dropped_list_owners()
     if not lists_in_use(recommender):
         return RankedBatch({}, generation)
     ranked = recommender.ranked_lists(_without_lists(recommender, changed_ids))
@@ -92,7 +91,7 @@ def store_ranked_lists(recommender: Recommender, batch: RankedBatch) -> bool:
     """Store a batch; refused (False) if the store has been written since it was ranked."""
     if not batch.lists:
         return False
-    return recommender.index.store.related_lists.put(
+    return recommender.index.related_lists.put(
         batch.lists, recommender.list_signature, batch.generation
     )
 
@@ -112,16 +111,15 @@ def refresh_lists_after_write(
     that follow the changed articles) and returns the callback advanced by each batch's
     size. Returns how many lists were stored.
     """
-    store = recommender.index.store
-    dropped, store.dropped_list_owners = store.dropped_list_owners, set()
+    index = recommender.index
+    dropped = index.take_dropped_list_owners()
     if not lists_in_use(recommender):
         return 0
-    index = recommender.index
     changed_rows = [index.row_id(i) for i in _without_lists(recommender, changed_ids)]
     missing = owners_to_rank(recommender)
     advance = progress("storing related lists", len(missing)) if progress else None
     stored = store_lists_of(recommender, missing, progress=advance)
-    members = store.related_lists.members_of(changed_rows)
+    members = index.related_lists.members_of(changed_rows)
     followers = _followers(recommender, dropped | members, set(missing))
     rows = [index.row_id(article_id) for article_id in followers]
     advance = progress("re-ranking the lists they join", len(rows)) if progress else None
@@ -132,14 +130,13 @@ def _without_lists(recommender: Recommender, article_ids: Sequence[str]) -> list
     """Of the written articles, those still there with no stored list: new ones, and those
     whose text or date changed (the write dropped their lists). A change of metadata alone
     (source, url, topics...) leaves a list as it was, and nothing to rank."""
-    store = recommender.index.store
+    index = recommender.index
     signature = recommender.list_signature
-    found = []
-    for article_id in article_ids:
-        row_id = store.row_id_of(article_id)
-        if row_id is not None and store.related_lists.get(row_id, signature) is None:
-            found.append(article_id)
-    return found
+    return [
+        article_id
+        for article_id in article_ids
+        if article_id in index and index.stored_lists(article_id, signature) is None
+    ]
 
 
 def _followers(recommender: Recommender, owners: set[int], ranked: set[int]) -> list[str]:
@@ -149,5 +146,4 @@ def _followers(recommender: Recommender, owners: set[int], ranked: set[int]) -> 
 
 def _ids_of(recommender: Recommender, row_ids: Sequence[int]) -> list[str]:
     """Article ids of the rows still stored, in row order."""
-    summaries = recommender.index.store.summaries_by_row_id(list(row_ids))
-    return [summaries[row_id].id for row_id in row_ids if row_id in summaries]
+    return recommender.index.ids_of_rows(row_ids)

@@ -277,14 +277,12 @@ class Recommender(SlotPicker, FloorGate):
 
     def _stored_lists(self, article_ids: Sequence[str]) -> dict[str, RankedLists]:
         """The stored lists there are for these ids (unknown ids are left to the live path)."""
-        store = self.index.store
         signature = self.list_signature
         found: dict[str, RankedLists] = {}
         if not self.reads_lists:
             return found
         for article_id in dict.fromkeys(article_ids):
-            row_id = store.row_id_of(article_id)
-            ranked = store.related_lists.get(row_id, signature) if row_id is not None else None
+            ranked = self.index.stored_lists(article_id, signature)
             if ranked is not None:
                 found[article_id] = ranked
         return found
