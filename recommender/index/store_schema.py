@@ -8,7 +8,7 @@ from pathlib import Path
 
 # 3: stored related lists, which every writer must drop as it changes articles; a release
 # that predates them (2) must not write a store that has them, so it refuses 3.
-# 4: article stories, which every writer keeps in step (story_store.py); a 3 store is
+# 4: article stories, which every writer keeps in step (stories/store.py); a 3 store is
 # upgraded by a writer, its articles then pending a story until the next write assigns them.
 SCHEMA_VERSION = 4
 UPGRADABLE_SCHEMA_VERSIONS = frozenset({"2", "3"})

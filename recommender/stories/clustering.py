@@ -1,6 +1,6 @@
 """Story clustering, online: every article joins the story it reads as part of, or opens one.
 
-An article waiting for a story (new, or its text or date changed: see `story_store.py`)
+An article waiting for a story (new, or its text or date changed: see `store.py`)
 is compared with its candidates, the articles the ranking would consider for its related
 list, by the ranking's own blended score (`Recommender.neighbours`). A story's link to the
 article is its best-scoring member among them (single link: a story drifts, from a bridge
