@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -133,8 +132,7 @@ def main() -> None:
     parser.add_argument(
         "--cache",
         type=Path,
-        default=Path(os.environ.get("NEWSREC_STUDY_CACHE", tempfile.gettempdir()))
-        / "newsrec-wcep-all-MiniLM-L6-v2.npy",
+        default=Path(tempfile.gettempdir()) / "newsrec-wcep-all-MiniLM-L6-v2.npy",
         help="Where the encoded vectors are kept between runs (outside the repository).",
     )
     parser.add_argument("--sample", type=int, default=0, help="Date-stratified sample size.")
