@@ -166,7 +166,7 @@ class Settings(BaseSettings):
         "that side (story-related), its nearest in time (story-nearest), the nearest among "
         "the 10 most related that are in the story (related-in-story), the most related "
         "whatever its story (related), or that, then the story where nothing clears the "
-        "floor (related-then-story). Measured by `newsrec eval stories` (README, Stories).",
+        "floor (related-then-story). Measured by `newsrec eval stories` (docs/stories.md).",
     )
     relevance_floor: Literal["off", "calibrated"] = Field(
         default="off",
@@ -174,7 +174,7 @@ class Settings(BaseSettings):
         "floor (fewer than 1 in `relevance_floor_one_in` random pairs of articles score above "
         "it); the rest of the top k is withheld and counted. Off by default: no rate both "
         "keeps nDCG@10 on every corpus measured and gives one-off articles clearly fewer "
-        "items (README).",
+        "items (docs/relevance.md).",
     )
     relevance_floor_one_in: int = Field(
         default=1000,

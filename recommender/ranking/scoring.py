@@ -27,7 +27,7 @@ class Ranking:
     `dense_weight=1, time_boost=0, neighbour_weight=0` is plain dense retrieval.
     """
 
-    # Measured with eval on WCEP and seeds/: see the README's relevance section.
+    # Measured with eval on WCEP and seeds/: see docs/relevance.md.
     dense_weight: float = 0.6
     # The model reads an article's first 256 tokens; TF-IDF reads all of it. For a query
     # with more than `long_text_terms` distinct terms the dense weight falls to

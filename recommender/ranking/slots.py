@@ -31,7 +31,7 @@ SLOT_FLOOR_BONUS_CAP = 0.13
 # - "related-then-story": "related", and where that leaves a side empty (nothing above the
 #   floor), the story's best scored member there.
 # Each falls back to the most related article on the side above the floor. Compared on
-# every corpus by `newsrec eval stories` (README, "Stories"): "story-related" finds the
+# every corpus by `newsrec eval stories` (docs/stories.md): "story-related" finds the
 # story more often than "story-nearest" on all of them (a story's nearest member in time
 # is more often a clustering mistake than its best scored one), with the same filler.
 SLOT_STRATEGIES = (

@@ -41,7 +41,7 @@ class StoryClustering:
     articles of one story: a dense cosine around 0.7, a TF-IDF cosine around 0.15). So the
     join threshold is blended the same way: w * `dense_threshold` + (1 - w) *
     `lexical_threshold` for an article whose dense weight is w; a merge needs
-    `merge_margin` more. Calibrated with `newsrec eval stories` (README, "Stories")."""
+    `merge_margin` more. Calibrated with `newsrec eval stories` (docs/stories.md)."""
 
     dense_threshold: float = 0.7
     lexical_threshold: float = 0.15

@@ -49,7 +49,7 @@ METHODS = (
     "dense-textrank",
     "dense-textrank-lead",
 )
-# Chosen by eval/studies/summary_study.py on seeds/ (see the README's summaries section).
+# Chosen by eval/studies/summary_study.py on seeds/ (see docs/summaries.md).
 DEFAULT_METHOD = "tfidf-centroid"
 DEFAULT_SENTENCES = 3
 MAX_SENTENCES = 20

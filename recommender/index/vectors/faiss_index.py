@@ -24,7 +24,7 @@ from recommender.index.vectors.protocol import RowSelection, bitmap_in
 
 INDEX_KINDS = ("exact", "hnsw")
 INDEX_TYPES = ("auto", *INDEX_KINDS)  # what a setting may ask for
-# Measured with `python -m eval.bench.runner query` (README, "Performance"): one exact search of
+# Measured with `python -m eval.bench.runner query` (docs/performance.md): one exact search of
 # depth 200 costs about 0.06 us per vector (2.8 ms at WCEP's 49,684, 9 ms at 100k), HNSW
 # 0.4-0.6 ms there at recall@10 >= 0.98. Below 50k exact stays under ~3 ms, needs no graph
 # build and is exact under any filter; from 50k the linear cost dominates a related query.
@@ -191,7 +191,7 @@ class VectorIndex:
 
         The faiss-cpu wheel ships an OpenBLAS that falls back to a generic kernel on this
         machine's CPU ("Prescott"): its flat search measured 10x slower than the same
-        product through numpy (eval/bench notes in the README).
+        product through numpy (eval/bench notes in docs/performance.md).
         """
         total = len(self)
         flat = faiss.downcast_index(self._index.index)

@@ -1,5 +1,5 @@
 """The disk and the index directory misbehaving (issue 18, defects 3 and 4 and the
-snapshot weaknesses): a full disk answers what the README says (503 "committed but not
+snapshot weaknesses): a full disk answers what docs/service.md says (503 "committed but not
 published" when the store committed, 507 when it did not) and writes resume once space is
 back, without a restart; a load failure of any kind reaches /readyz and the log; a damaged
 snapshot is rebuilt from the store.
