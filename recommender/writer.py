@@ -248,7 +248,7 @@ class IndexWriter:
             with self.hooks.saving():
                 self.index.publish_related_lists()
         with self.hooks.reading():
-            total = self.index.store.related_lists.count()
+            total = self.index.related_lists.count()
         return ListFill(stored, total)
 
     # -- the common end ------------------------------------------------------------------

@@ -212,7 +212,7 @@ def related_rows(
         with open_index(settings) as index:
             recommender = build_recommender(settings, index)
             if kind == STORED:
-                index.store.keep_summaries_in_memory()
+                index.keep_summaries_in_memory()
             picked = _sample(index, queries, seed)
             size = len(index)
             recommender.related(picked[0], k=RECALL_K)
@@ -246,7 +246,7 @@ def _store_missing_lists(settings: Any, queries: int, seed: int) -> bool:
     with open_index(settings, writable=True) as index:
         recommender = build_recommender(settings, index)
         rows = [index.row_id(article_id) for article_id in _sample(index, queries, seed)]
-        without = set(index.store.related_lists.owners_without_lists(recommender.list_signature))
+        without = set(index.related_lists.owners_without_lists(recommender.list_signature))
         missing = [row_id for row_id in rows if row_id in without]
         store_lists_of(recommender, missing)
     return bool(missing)

@@ -206,7 +206,7 @@ def run_driver_half(
     tagger = StreamedTagger(build_tagger(embedder))
     with open_index(base.model_copy(update={"index_dir": vectors_from})) as source:
         hashes = [source.article(i).content_hash for i in source.ids()]
-        given = source.store.vectors_by_hash(hashes, source.embedder.dimension)
+        given = source.vectors_by_hash(hashes)
     embedder.attach(iter([given]), given)
     vectors = np.stack(list(given.values()))
     tagger.remember(vectors, tagger.inner.scores(vectors))

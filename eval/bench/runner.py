@@ -80,7 +80,7 @@ def _all_vectors(
 
     settings = base.model_copy(update={"index_dir": index_dir, "embedder": "minilm"})
     with open_index(settings) as index:
-        parts = [vectors for _, vectors in index.store.vector_rows(index.embedder.dimension)]
+        parts = [vectors for _, vectors in index.vector_rows()]
         hnsw = index.vectors if index.vector_kind == "hnsw" else None
     return np.concatenate(parts), hnsw
 

@@ -54,13 +54,13 @@ def corpus_index(
 
 def corpus_row_ids(index: ArticleIndex, articles: Sequence[Article]) -> np.ndarray:
     """The index's row id of each article, in corpus order: (n,) int64."""
-    states = index.store.states([article.id for article in articles])
+    states = index.states([article.id for article in articles])
     return np.asarray([states[article.id].row_id for article in articles], dtype=np.int64)
 
 
 def corpus_vectors(index: ArticleIndex, articles: Sequence[Article]) -> np.ndarray:
     """The stored vector of each article, in corpus order: (n, dimension) float32."""
-    return index.vectors.vectors_of(corpus_row_ids(index, articles))
+    return index.vectors_of(corpus_row_ids(index, articles))
 
 
 def _for_dir(settings: Settings, directory: Path) -> Settings:
@@ -83,13 +83,13 @@ def _built(
 
 
 def _check_matches(index: ArticleIndex, articles: Sequence[Article]) -> None:
-    states = index.store.states([article.id for article in articles])
+    states = index.states([article.id for article in articles])
     differing = sum(
         1
         for article in articles
         if article.id not in states
         or states[article.id].content_hash != article.content_hash
-        or index.catalog.published(states[article.id].row_id) != article.published_time
+        or index.published(states[article.id].row_id) != article.published_time
     )
     extra = len(index) - len(states)
     if differing or extra:

@@ -133,8 +133,8 @@ def evaluate_related(
     unlabelled = [replace(article, story=None) for article in corpus.articles]
     with corpus_index(unlabelled, settings, embedder, index_dir, progress=encoded) as index:
         row_ids = corpus_row_ids(index, corpus.articles)
-        vectors = index.vectors.vectors_of(row_ids)
-        signatures = np.stack([index.catalog.fingerprint(int(r)) for r in row_ids])
+        vectors = index.vectors_of(row_ids)
+        signatures = np.stack([index.fingerprint(int(r)) for r in row_ids])
         rankings: dict[str, dict[str, Ranked]] = {}
         slots: dict[str, dict[str, tuple[str | None, str | None]]] = {}
         seconds: dict[str, float] = {}

@@ -38,13 +38,13 @@ def compare_on_corpus(
         assigner = build_story_assigner(settings, index)
         recommender, configured = assigner.recommender, assigner.clustering
         rows = date_order(index)
-        names = {row: s.id for row, s in index.store.summaries_by_row_id(rows).items()}
+        names = {row: s.id for row, s in index.summaries_by_row_id(rows).items()}
         neighbours = candidate_neighbours(assigner, rows, names, lambda *_: None)
         gold = {row: gold_story_id(gold_of[names[row]] or UNLABELLED, names[row]) for row in rows}
         clustered = cluster_stream(rows, names, neighbours, configured)
         for label, stories in (("clustered", clustered), ("gold", gold))[: 1 if floors else 2]:
-            index.store.clear_stories(editorial=True)
-            index.store.write_stories(stories, {}, [])
+            index.clear_stories(editorial=True)
+            index.write_stories(stories, {}, [])
             rates = floor_rates if floors else strategy_rates
             found[label] = rates(recommender, articles, queries)
     return found

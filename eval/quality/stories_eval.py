@@ -72,7 +72,7 @@ def run_stories_eval(
         assigner = build_story_assigner(settings, index)
         recommender, configured = assigner.recommender, assigner.clustering
         rows = date_order(index)
-        names = {row: s.id for row, s in index.store.summaries_by_row_id(rows).items()}
+        names = {row: s.id for row, s in index.summaries_by_row_id(rows).items()}
         neighbours = candidate_neighbours(assigner, rows, names, advance)
         gold = [gold_of[names[row]] for row in rows]
         sweep = _sweep(rows, names, neighbours, gold, settings.story_merge_margin)
@@ -84,19 +84,19 @@ def run_stories_eval(
         }
         order_tolerance = _order_tolerance(rows, names, neighbours, configured, clustered)
         texts = [index.article(names[row]).text for row in rows]
-        vectors = index.vectors.vectors_of(np.asarray(rows, dtype=np.int64))
+        vectors = index.vectors_of(np.asarray(rows, dtype=np.int64))
         baselines = {
             "tfidf-cc": tfidf_components(texts, gold),
             "dense-single-pass": dense_single_pass(vectors, earlier_neighbours(index, rows), gold),
         }
         # What `recluster(editorial=False)` writes, without computing the candidates again.
-        index.store.clear_stories(editorial=True)
-        index.store.write_stories(clustered, {}, [])
+        index.clear_stories(editorial=True)
+        index.write_stories(clustered, {}, [])
         slots = slot_rates(recommender, articles, slot_queries, advance)
         strategies = strategy_rates(recommender, articles, slot_queries, advance)
         # The same strategies over the gold stories: what a perfect clustering would give.
-        index.store.clear_stories(editorial=True)
-        index.store.write_stories(
+        index.clear_stories(editorial=True)
+        index.write_stories(
             {row: gold_story_id(story, names[row]) for row, story in zip(rows, gold, strict=True)},
             {},
             [],

@@ -56,8 +56,8 @@ def earlier_neighbours(index: ArticleIndex, rows: list[int]) -> list[np.ndarray]
     row_array = np.asarray(rows, dtype=np.int64)
     found = []
     for start in range(0, len(rows), 1024):
-        vectors = index.vectors.vectors_of(row_array[start : start + 1024])
-        _, hits = index.vectors.search(vectors, 2 * _SINGLE_PASS_NEIGHBOURS)
+        vectors = index.vectors_of(row_array[start : start + 1024])
+        _, hits = index.dense_search(vectors, 2 * _SINGLE_PASS_NEIGHBOURS)
         for offset, row_hits in enumerate(hits):
             positions = [position_of[int(h)] for h in row_hits if h >= 0 and int(h) in position_of]
             earlier = [p for p in positions if p < start + offset]

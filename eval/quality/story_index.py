@@ -46,7 +46,7 @@ def writable_copy(
             index.story_assigner = None  # clustered below, once, at each threshold
             if index_dir is not None:
                 _check_holds(index, articles, Path(index_dir))
-            index.store.clear_stories(editorial=True)
+            index.clear_stories(editorial=True)
             yield index
 
 
@@ -64,7 +64,7 @@ def _build(articles: Sequence[Article], settings: Settings, advance: Progress) -
 
 
 def _check_holds(index: ArticleIndex, articles: Sequence[Article], source: Path) -> None:
-    states = index.store.states([a.id for a in articles])
+    states = index.states([a.id for a in articles])
     differing = sum(
         1 for a in articles if a.id not in states or states[a.id].content_hash != a.content_hash
     )

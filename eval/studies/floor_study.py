@@ -191,8 +191,8 @@ def study_index(settings: Settings, queries: int, random_state: int = 0) -> Iter
     with open_index(settings, writable=True) as index:
         ranking = build_ranking(settings, index_dir)
         recommender = Recommender(index, ranking, list_depth=0)
-        row_ids = index.catalog.row_ids
-        terms = np.asarray([index.lexical.query_of(int(row)).nnz for row in row_ids])
+        row_ids = index.row_ids
+        terms = np.asarray([index.terms_of(int(row)).nnz for row in row_ids])
         bounds = length_bounds(ranking.short_text_terms, ranking.long_text_terms)
         counts = np.bincount(length_class(terms, bounds), minlength=len(bounds) + 1)
         yield f"  articles per length class {counts.tolist()} (bounds {bounds})"

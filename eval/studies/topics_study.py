@@ -103,9 +103,7 @@ def index_vectors(items: list[Article], embedder: Embedder, settings: Settings) 
     """(len(items), d) vectors from the settings' index's store, by content hash; encodes none."""
     index_dir = settings.index_dir
     with open_index(settings, embedder=embedder) as index:
-        found = index.store.vectors_by_hash(
-            [item.content_hash for item in items], embedder.dimension
-        )
+        found = index.vectors_by_hash([item.content_hash for item in items])
     missing = sum(item.content_hash not in found for item in items)
     if missing:
         raise SystemExit(f"{index_dir}: {missing:,} of the items are not in this index")

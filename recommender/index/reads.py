@@ -6,13 +6,13 @@ from collections.abc import Iterator, Sequence
 
 from recommender.articles import Article
 from recommender.errors import ArticleNotFoundError, InvalidInputError
+from recommender.index.operations import IndexOperations
 from recommender.index.options import IndexInfo
-from recommender.index.parts import IndexParts
 from recommender.index.records import ArticleSummary, AssignedTopics
 from recommender.index.related_lists import RankedLists, RelatedListStore
 
 
-class IndexReads(IndexParts):
+class IndexReads(IndexOperations):
     """The read side of `ArticleIndex`."""
 
     def __len__(self) -> int:

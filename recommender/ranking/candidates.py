@@ -72,11 +72,11 @@ class CandidateRanker:
         if allowed is None and query.first_block is not None:
             dense_ids = query.first_block[1][query.first_block[1] >= 0]
         else:
-            dense_ids = self.index.vectors.search(query.vector[None, :], depth, allowed)[1][0]
+            dense_ids = self.index.dense_search(query.vector[None, :], depth, allowed)[1][0]
             dense_ids = dense_ids[dense_ids >= 0]
         candidates = dense_ids
         if min(self.ranking.dense_weight, self.ranking.dense_weight_long) < 1.0:
-            lexical_ids = self.index.lexical.search(query.terms, depth)[0]
+            lexical_ids = self.index.lexical_search(query.terms, depth)[0]
             if allowed is not None:
                 lexical_ids = lexical_ids[in_bitmap(allowed.bitmap, lexical_ids)]
             candidates = np.union1d(dense_ids, lexical_ids)
@@ -93,8 +93,8 @@ class CandidateRanker:
             query.scoring = expanded_query(
                 query.vector,
                 query.terms,
-                self.index.vectors.vectors_of(top),
-                [self.index.lexical.query_of(int(row_id)) for row_id in top],
+                self.index.vectors_of(top),
+                [self.index.terms_of(int(row_id)) for row_id in top],
                 self.ranking.feedback_weight,
             )
             scores = self._fused(query, candidates)
@@ -117,8 +117,8 @@ class CandidateRanker:
         # scores in different orders, and the sets must not depend on it.
         best = np.lexsort((candidates, -scores))[: ranking.neighbour_pool]
         rows = candidates[best]
-        vectors = np.vstack([query.vector[None, :], self.index.vectors.vectors_of(rows)])
-        terms = sparse.vstack([query.terms, self.index.lexical.rows_of(rows)], format="csr")
+        vectors = np.vstack([query.vector[None, :], self.index.vectors_of(rows)])
+        terms = sparse.vstack([query.terms, self.index.term_rows(rows)], format="csr")
         local = pairwise_scores(vectors, terms, ranking.dense_weight_for)
         bonus = shared_neighbour_bonus(local, ranking.neighbour_count)
         found = scores.astype(np.float64, copy=True)
@@ -138,10 +138,10 @@ class CandidateRanker:
         """Exact blended scores of the given rows: (m,) float64."""
         ranking = self.ranking
         vector, terms = query.scoring or (query.vector, query.terms)
-        dense = (self.index.vectors.vectors_of(row_ids) @ vector).astype(np.float64)
+        dense = (self.index.vectors_of(row_ids) @ vector).astype(np.float64)
         lexical = days_apart = None
         if ranking.dense_weight_for(query.terms.nnz) < 1.0:
-            lexical = self.index.lexical.scores(terms, row_ids).astype(np.float64)
+            lexical = self.index.lexical_scores(terms, row_ids).astype(np.float64)
         if ranking.time_boost > 0.0 and query.published is not None:
             catalog = self.index.catalog
             starts = catalog.starts[np.searchsorted(catalog.row_ids, row_ids)]
@@ -156,13 +156,11 @@ class CandidateRanker:
     def _copies_a_pick(self, query: Query, row_id: int) -> bool:
         if not query.chosen:
             return False
-        similarity = estimated_similarity(
-            self.index.catalog.fingerprint(row_id), np.stack(query.chosen)
-        )
+        similarity = estimated_similarity(self.index.fingerprint(row_id), np.stack(query.chosen))
         return bool((similarity >= self.index.duplicate_threshold).any())
 
     def _choose(self, query: Query, hit: tuple[int, float]) -> tuple[int, float]:
-        query.chosen.append(self.index.catalog.fingerprint(hit[0]))
+        query.chosen.append(self.index.fingerprint(hit[0]))
         return hit
 
     def _first(self, query: Query, allowed: RowSelection | None) -> tuple[int, float] | None:
@@ -256,5 +254,5 @@ class CandidateRanker:
         return catalog.selection(mask, conditions)
 
     def _row_ids_of(self, article_ids: frozenset[str]) -> set[int]:
-        found = self.index.store.states(list(article_ids)) if article_ids else {}
+        found = self.index.states(list(article_ids)) if article_ids else {}
         return {state.row_id for state in found.values()}

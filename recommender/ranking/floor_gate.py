@@ -48,8 +48,8 @@ class FloorGate(CandidateRanker):
         return floor
 
     def _estimated_floor(self, ranking: str) -> RelevanceFloor:
-        row_ids = self.index.catalog.row_ids
-        terms = np.diff(self.index.lexical.rows_of(row_ids).indptr)
+        row_ids = self.index.row_ids
+        terms = np.diff(self.index.term_rows(row_ids).indptr)
         floor = calibrate(
             row_ids,
             terms,
@@ -73,13 +73,13 @@ class FloorGate(CandidateRanker):
         with fewer: on so small an index the guard would leave no pair at all.
         One batched dense search: (q,) row ids in, (q,) scores out."""
         depth = NEIGHBOUR_GUARD + 1  # the article itself comes first
-        dense = self.index.vectors.search(self.index.vectors.vectors_of(row_ids), depth)[1]
+        dense = self.index.dense_search(self.index.vectors_of(row_ids), depth)[1]
         found = np.full(len(row_ids), math.inf)
         for position, row_id in enumerate(row_ids):
             query = row_query(self.index, int(row_id))
             candidates = dense[position][dense[position] >= 0]
             if min(self.ranking.dense_weight, self.ranking.dense_weight_long) < 1.0:
-                lexical = self.index.lexical.search(query.terms, NEIGHBOUR_GUARD)[0]
+                lexical = self.index.lexical_search(query.terms, NEIGHBOUR_GUARD)[0]
                 candidates = np.union1d(candidates, lexical)
             candidates = np.unique(candidates[candidates != row_id])
             if len(candidates) >= NEIGHBOUR_GUARD:

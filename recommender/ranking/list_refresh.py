@@ -22,7 +22,7 @@ _BATCH = 256
 def owners_to_rank(recommender: Recommender, *, everything: bool = False) -> list[int]:
     """Row ids of the articles without a stored list for this ranking (`everything`: all)."""
     if everything:
-        row_ids: list[int] = recommender.index.catalog.row_ids.tolist()
+        row_ids: list[int] = recommender.index.row_ids.tolist()
         return row_ids
     return recommender.index.related_lists.owners_without_lists(recommender.list_signature)
 

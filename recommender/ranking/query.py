@@ -73,12 +73,11 @@ class Query:
 
 def row_query(index: ArticleIndex, row_id: int) -> Query:
     """A stored article as a query, without a prefetched block."""
-    catalog = index.catalog
     return Query(
-        index.vectors.vectors_of(np.asarray([row_id]))[0],
-        catalog.fingerprint(row_id),
-        catalog.published(row_id),
-        index.lexical.query_of(row_id),
+        index.vectors_of(np.asarray([row_id]))[0],
+        index.fingerprint(row_id),
+        index.published(row_id),
+        index.terms_of(row_id),
         row_id,
     )
 
@@ -89,15 +88,14 @@ def stored_queries(index: ArticleIndex, article_ids: Sequence[str], depth: int) 
     row_ids = np.asarray([index.row_id(article_id) for article_id in unique], dtype=np.int64)
     if not len(row_ids):
         return {}
-    vectors = index.vectors.vectors_of(row_ids)
-    scores, hits = index.vectors.search(vectors, depth)
-    catalog, lexical = index.catalog, index.lexical
+    vectors = index.vectors_of(row_ids)
+    scores, hits = index.dense_search(vectors, depth)
     return {
         article_id: Query(
             vectors[position],
-            catalog.fingerprint(int(row_id)),
-            catalog.published(int(row_id)),
-            lexical.query_of(int(row_id)),
+            index.fingerprint(int(row_id)),
+            index.published(int(row_id)),
+            index.terms_of(int(row_id)),
             int(row_id),
             (scores[position], hits[position]),
         )

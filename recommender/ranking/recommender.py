@@ -230,7 +230,7 @@ class Recommender(SlotPicker, FloorGate):
             self.index.embedder.encode([text])[0],
             text_signature(text),
             moment,
-            self.index.lexical.query_for_text(text),
+            self.index.terms_for_text(text),
         )
         filters = filters or RelatedFilters()
         picked = self._floored(
@@ -298,7 +298,7 @@ class Recommender(SlotPicker, FloorGate):
             assert query.first_block is not None
             candidates = query.first_block[1][query.first_block[1] >= 0]
             if min(self.ranking.dense_weight, self.ranking.dense_weight_long) < 1.0:
-                lexical_ids = self.index.lexical.search(query.terms, depth)[0]
+                lexical_ids = self.index.lexical_search(query.terms, depth)[0]
                 candidates = np.union1d(candidates, lexical_ids)
             candidates = np.unique(candidates[candidates != query.row_id])
             scores = self._fused(query, candidates)

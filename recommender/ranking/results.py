@@ -73,7 +73,7 @@ class Slots:
 
 
 def _summaries(index: ArticleIndex, row_ids: list[int]) -> dict[int, ArticleSummary]:
-    return index.store.summaries_by_row_id(list(set(row_ids)))
+    return index.summaries_by_row_id(list(set(row_ids)))
 
 
 def materialise(
@@ -88,12 +88,11 @@ def materialise(
     }
     if explained is None:
         return found
-    lexical = index.lexical
     for article_id, items in found.items():
         reasons = explain(
             explained[article_id],
             [
-                (lexical.query_of(row_id), item.topics, item.published)
+                (index.terms_of(row_id), item.topics, item.published)
                 for (row_id, _), item in zip(picked[article_id], items, strict=True)
             ],
         )
@@ -132,7 +131,7 @@ def slots_of(
 
 def _story_ids(index: ArticleIndex, article_ids: list[str]) -> dict[str, str | None]:
     """The story of each stored article (by id)."""
-    states = index.store.states(article_ids)
+    states = index.states(article_ids)
     summaries = _summaries(index, [state.row_id for state in states.values()])
     return {
         article_id: summaries[states[article_id].row_id].story
@@ -145,9 +144,8 @@ def _story_ids(index: ArticleIndex, article_ids: list[str]) -> dict[str, str | N
 def explained_queries(index: ArticleIndex, queries: dict[str, Query]) -> dict[str, ExplainedQuery]:
     """What the explanations need of stored query articles: text, topics, date."""
     row_ids = {article_id: q.row_id for article_id, q in queries.items() if q.row_id is not None}
-    store = index.store
-    articles = store.articles_by_row_id(list(row_ids.values()))
-    summaries = store.summaries_by_row_id(list(row_ids.values()))
+    articles = index.articles_by_row_id(list(row_ids.values()))
+    summaries = index.summaries_by_row_id(list(row_ids.values()))
     return {
         article_id: ExplainedQuery(
             articles[row_id].text,

@@ -97,7 +97,7 @@ class SlotPicker(CandidateRanker):
             if there and not self._copies_a_pick(query, hit[0]):
                 return hit if self._clears_slot_floor(query, hit) else None
         assert query.published is not None
-        rows = self.index.catalog.selection(on_side, bound(query.published))
+        rows = self.index.row_selection(on_side, bound(query.published))
         beyond = self._rescored(query, next(self._acceptable(query, rows), None))
         # Its score is the blend (no bonus past the pool): one floor test covers both.
         return beyond if beyond is not None and beyond[1] >= self.slot_floor else None
@@ -142,10 +142,10 @@ class SlotPicker(CandidateRanker):
     def _story_members(self, query: Query) -> np.ndarray:
         """The other stored members of the query's story, without its near-duplicates."""
         assert query.row_id is not None
-        store, catalog = self.index.store, self.index.catalog
-        story = store.stories.stories_of([query.row_id]).get(query.row_id)
+        stories, catalog = self.index.stories, self.index.catalog
+        story = stories.stories_of([query.row_id]).get(query.row_id)
         members = np.asarray(
-            [m for m in (store.stories.member_rows(story) if story else []) if m != query.row_id],
+            [m for m in (stories.member_rows(story) if story else []) if m != query.row_id],
             dtype=np.int64,
         )
         members = members[np.isin(members, catalog.row_ids)]

@@ -242,10 +242,10 @@ def _pools(
     index: ArticleIndex, labels: Labels, grid: Sequence[Ranking]
 ) -> tuple[list[_Pool], list[str], int]:
     depth = grid[0].pool_depth
-    states = index.store.states(list(labels.relevant))
+    states = index.states(list(labels.relevant))
     row_of = {article_id: state.row_id for article_id, state in states.items()}
-    related_states = index.store.states(list(_all(labels.relevant.values())))
-    catalog, vectors, lexical = index.catalog, index.vectors, index.lexical
+    related_states = index.states(list(_all(labels.relevant.values())))
+    catalog = index.catalog
     pools, groups, skipped = [], [], 0
     for query, relevant_ids in labels.relevant.items():
         relevant_rows = {related_states[i].row_id for i in relevant_ids if i in related_states}
@@ -253,18 +253,18 @@ def _pools(
             skipped += 1
             continue
         row_id = row_of[query]
-        vector = vectors.vectors_of(np.asarray([row_id]))[0]
-        terms = lexical.query_of(row_id)
-        dense_ids = vectors.search(vector[None, :], depth + 1, None)[1][0]
-        lexical_ids = lexical.search(terms, depth)[0]
+        vector = index.vectors_of(np.asarray([row_id]))[0]
+        terms = index.terms_of(row_id)
+        dense_ids = index.dense_search(vector[None, :], depth + 1, None)[1][0]
+        lexical_ids = index.lexical_search(terms, depth)[0]
         candidates = np.union1d(dense_ids[dense_ids >= 0], lexical_ids)
         candidates = candidates[candidates != row_id]
         starts = catalog.starts[np.searchsorted(catalog.row_ids, candidates)]
         own_start = catalog.starts[np.searchsorted(catalog.row_ids, [row_id])][0]
         pool = _Pool(
             terms=terms.nnz,
-            dense=(vectors.vectors_of(candidates) @ vector).astype(np.float64),
-            lexical=lexical.scores(terms, candidates).astype(np.float64),
+            dense=(index.vectors_of(candidates) @ vector).astype(np.float64),
+            lexical=index.lexical_scores(terms, candidates).astype(np.float64),
             days=np.abs(starts - own_start) / SECONDS_PER_DAY,
             relevant=np.isin(candidates, list(relevant_rows)),
             relevant_total=len(relevant_rows),
@@ -295,8 +295,8 @@ def _pairs(
     local = np.full(len(pool.row_ids), -1)
     local[members] = np.arange(1, len(members) + 1)
     rows = pool.row_ids[members]
-    unit = np.vstack([vector[None, :], index.vectors.vectors_of(rows)])
-    term_rows = sparse.vstack([terms, index.lexical.rows_of(rows)], format="csr")
+    unit = np.vstack([vector[None, :], index.vectors_of(rows)])
+    term_rows = sparse.vstack([terms, index.term_rows(rows)], format="csr")
     # The rows' own terms renumbered from 0, as neighbourhood.pairwise_scores does: a
     # product over the hashed space's million columns is slow for its bookkeeping alone.
     used, columns = np.unique(term_rows.indices, return_inverse=True)

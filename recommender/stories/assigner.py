@@ -75,19 +75,19 @@ class StoryAssigner:
 
         `editorial`: a pending article whose stored input carries a `story` takes it (the
         write gives it at once; a store from before stories has it only in the article)."""
-        store = self.recommender.index.store
-        if editorial and store.stories.has_pending_editorial():
-            store.adopt_editorial_stories()
-        pending = store.stories.pending()
+        index = self.recommender.index
+        if editorial and index.stories.has_pending_editorial():
+            index.adopt_editorial_stories()
+        pending = index.stories.pending()
         if not pending:
             return 0
-        state = StoriesSoFar(store.stories)
+        state = StoriesSoFar(index.stories)
         # Only an index with stored lists has slots to keep in step.
-        keeps_lists = store.related_lists.count() > 0
+        keeps_lists = index.related_lists.count() > 0
         for start in range(0, len(pending), _SLICE):
             chunk = pending[start : start + _SLICE]
             written = self._assign(chunk, state, keeps_lists)
-            store.write_stories(written.assigned, written.merged, sorted(written.drop_owners))
+            index.write_stories(written.assigned, written.merged, sorted(written.drop_owners))
             if progress is not None:
                 progress(len(chunk))
         return len(pending)
@@ -100,12 +100,12 @@ class StoryAssigner:
         keeps the id; each other part opens a story named after its oldest article.
         Editorial stories are an editor's, and stories of more than `_SPLIT_MEMBERS`
         too costly to check: left whole. Returns how many were split."""
-        store = self.recommender.index.store
+        index = self.recommender.index
         split = 0
         for story in dict.fromkeys(stories):
-            if store.stories.is_editorial(story):
+            if index.stories.is_editorial(story):
                 continue
-            members = store.stories.members(story)  # oldest first, undated last
+            members = index.stories.members(story)  # oldest first, undated last
             if not 2 <= len(members) <= _SPLIT_MEMBERS:
                 continue
             rows = [m.row_id for m in members]
@@ -129,12 +129,12 @@ class StoryAssigner:
             # largest (the oldest of equals: parts are in date order).
             named = [p for p in parts.values() if any(founded_by(names[r]) == story for r in p)]
             keeper = named[0] if named else max(parts.values(), key=len)
-            state = StoriesSoFar(store.stories)
+            state = StoriesSoFar(index.stories)
             assigned = {}
             for part in parts.values():
                 if part is not keeper:
                     assigned.update(dict.fromkeys(part, unused_story_name(names[part[0]], state)))
-            store.write_stories(assigned, {}, rows)
+            index.write_stories(assigned, {}, rows)
             split += 1
         return split
 
@@ -143,12 +143,12 @@ class StoryAssigner:
     ) -> int:
         """Forget the clustered stories and assign every article afresh (`editorial=False`:
         the editors' stories too, as an evaluation that hides the answer does)."""
-        self.recommender.index.store.clear_stories(editorial=not editorial)
+        self.recommender.index.clear_stories(editorial=not editorial)
         return self.assign_pending(editorial=editorial, progress=progress)
 
     def _assign(self, rows: Sequence[int], state: StoriesSoFar, keeps_lists: bool) -> SliceWrites:
         written = SliceWrites()
-        ids = self.recommender.index.store.summaries_by_row_id(list(rows))
+        ids = self.recommender.index.summaries_by_row_id(list(rows))
         neighbours = self.candidates([ids[row_id].id for row_id in rows if row_id in ids])
         for row_id in rows:
             if row_id not in ids:
@@ -187,7 +187,7 @@ class StoryAssigner:
         pool score (with the neighbour bonus) cannot be compared. Without a readable
         stored list, nothing to drop; lists of another signature: all dropped."""
         members = [member for member in state.members(story) if member != row_id]
-        lists = self.recommender.index.store.related_lists
+        lists = self.recommender.index.related_lists
         signature = self.recommender.list_signature
         if not members or lists.signature() not in (None, signature):
             return set(members)

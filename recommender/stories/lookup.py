@@ -20,15 +20,15 @@ class StoryNotFoundError(NewsrecError, KeyError):
 
 def story_of(recommender: Recommender, article_id: str) -> tuple[str, list[StoryMember]]:
     """An indexed article's story id and its articles in time order (undated last)."""
-    store = recommender.index.store
+    stories = recommender.index.stories
     row_id = recommender.index.row_id(article_id)
-    story = store.stories.stories_of([row_id]).get(row_id, founded_by(article_id))
-    return story, store.stories.members(story)
+    story = stories.stories_of([row_id]).get(row_id, founded_by(article_id))
+    return story, stories.members(story)
 
 
 def story_members(recommender: Recommender, story: str) -> list[StoryMember]:
     """A story's articles in time order (undated last); StoryNotFoundError if none."""
-    members = recommender.index.store.stories.members(story)
+    members = recommender.index.stories.members(story)
     if not members:
         raise StoryNotFoundError(story)
     return members

@@ -75,9 +75,9 @@ def _most_marginal(
     """k items by maximal marginal relevance (see the module docstring)."""
     if len(items) <= 1:
         return items
-    states = recommender.index.store.states([item.id for item in items])
+    states = recommender.index.states([item.id for item in items])
     rows = np.asarray([states[item.id].row_id for item in items], dtype=np.int64)
-    vectors = recommender.index.vectors.vectors_of(rows)
+    vectors = recommender.index.vectors_of(rows)
     similarity = vectors @ vectors.T  # (m, m) dense cosines: the vectors are unit length
     scores = np.asarray([item.score for item in items])
     chosen: list[int] = []

@@ -69,7 +69,7 @@ def stories(
     settings = command_settings(context, index_dir)
     with open_index(settings) as article_index:
         recommender = build_recommender(settings, article_index)
-        for name, _ in article_index.store.stories.sizes(min_size=min_size):
+        for name, _ in article_index.stories.sizes(min_size=min_size):
             _show(name, story_members(recommender, name), as_json)
 
 
@@ -84,7 +84,7 @@ def recluster(context: typer.Context, index_dir: IndexDir = None) -> None:
         with output.progress_bar("assigning", len(article_index)) as advance:
             assigned = assigner.recluster(progress=advance)
         article_index.save()  # a new store generation: readers reload
-        total = article_index.store.stories.count()
+        total = article_index.stories.count()
     output.line(
         f"{assigned:,} articles assigned; {total:,} stories "
         f"({time.perf_counter() - started:.1f}s); stored lists whose slots changed are "
@@ -103,7 +103,7 @@ def assigned_after(article_index: ArticleIndex) -> Iterator[None]:
     finally:
         article_index.story_assigner = assigner
     if assigner is not None:
-        pending = len(article_index.store.stories.pending())
+        pending = len(article_index.stories.pending())
         with output.progress_bar("assigning stories", pending) as advance:
             assigner.assign_pending(progress=advance)
 

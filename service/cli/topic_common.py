@@ -68,8 +68,7 @@ def index_vectors(
         yield None
         return
     with open_index(index_settings, embedder=embedder) as article_index:
-        store = article_index.store
-        yield lambda hashes: store.vectors_by_hash(hashes, embedder.dimension)
+        yield lambda hashes: article_index.vectors_by_hash(hashes)
 
 
 def encode_articles(

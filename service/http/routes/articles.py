@@ -257,7 +257,7 @@ def article_topics(article_id: ArticleId, live: Live) -> ArticleTopicsResponse:
     tagger = live.tagger()  # may run the model once (zero-shot); not under the index lock
     with live.reading() as snapshot:
         row_id = snapshot.index.row_id(article_id)
-        vector = snapshot.index.vectors.vectors_of(np.asarray([row_id], dtype=np.int64))
+        vector = snapshot.index.vectors_of(np.asarray([row_id], dtype=np.int64))
         article = snapshot.index.article(article_id)
     terms = article_terms([article]) if tagger.reads_terms else None
     (assignment,) = tagger.tag(vector, terms=terms)

@@ -68,7 +68,7 @@ def list_stories(
     except ValueError as error:
         raise InvalidInputError(f"since: {error}") from None
     with live.reading() as snapshot:
-        sizes = snapshot.index.store.stories.sizes(min_size=min_size, since=moment)
+        sizes = snapshot.index.stories.sizes(min_size=min_size, since=moment)
         page = [
             _story(name, story_members(snapshot.recommender, name))
             for name, _ in sizes[offset : offset + limit]
