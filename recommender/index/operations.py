@@ -73,6 +73,26 @@ class IndexOperations(IndexParts):
         """A stored article's publication time; None when undated."""
         return self.catalog.published(row_id)
 
+    def starts_of(self, row_ids: np.ndarray | Sequence[int]) -> np.ndarray:
+        """Stored rows' publication starts (epoch seconds; NaN when undated): (m,)."""
+        catalog = self.catalog
+        return catalog.starts[np.searchsorted(catalog.row_ids, row_ids)]
+
+    def start_of(self, row_id: int) -> float:
+        """A stored row's publication start (NaN when undated); KeyError when absent."""
+        catalog = self.catalog
+        return catalog.starts[catalog.position(row_id)]
+
+    def fingerprints_of(self, row_ids: np.ndarray) -> np.ndarray:
+        """Stored rows' text fingerprints, one row each."""
+        catalog = self.catalog
+        return catalog.fingerprints[np.searchsorted(catalog.row_ids, row_ids)]
+
+    def near_duplicates(self, fingerprint: np.ndarray, row_ids: np.ndarray) -> np.ndarray:
+        """Which of these stored rows are near-duplicates of `fingerprint` (at the index's
+        duplicate threshold): (m,) bool."""
+        return self.catalog.duplicates(fingerprint, row_ids, self.duplicate_threshold)
+
     def row_selection(self, mask: np.ndarray, conditions: PayloadConditions) -> RowSelection:
         """The rows `mask` (over `row_ids`) keeps, for a filtered dense search."""
         return self.catalog.selection(mask, conditions)

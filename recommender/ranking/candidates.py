@@ -84,8 +84,7 @@ class CandidateRanker:
             candidates = candidates[candidates != query.row_id]
         if not len(candidates):
             return []
-        catalog = self.index.catalog
-        copies = catalog.duplicates(query.fingerprint, candidates, self.index.duplicate_threshold)
+        copies = self.index.near_duplicates(query.fingerprint, candidates)
         candidates = candidates[~copies]
         scores = self._fused(query, candidates)
         if self.ranking.feedback_weight > 0.0 and query.scoring is None:
@@ -143,8 +142,7 @@ class CandidateRanker:
         if ranking.dense_weight_for(query.terms.nnz) < 1.0:
             lexical = self.index.lexical_scores(terms, row_ids).astype(np.float64)
         if ranking.time_boost > 0.0 and query.published is not None:
-            catalog = self.index.catalog
-            starts = catalog.starts[np.searchsorted(catalog.row_ids, row_ids)]
+            starts = self.index.starts_of(row_ids)
             days_apart = np.abs(starts - query.published.start) / SECONDS_PER_DAY
         return ranking.combined(dense, lexical, days_apart, query.terms.nnz)
 
@@ -172,7 +170,6 @@ class CandidateRanker:
     ) -> Iterator[tuple[int, float]]:
         """Candidates best first, without the query, its near-duplicates, or copies of picks."""
         threshold = self.index.duplicate_threshold
-        catalog = self.index.catalog
         blocks = self._blocks(query, allowed)
         if first_block_only:
             blocks = itertools.islice(blocks, 1)
@@ -181,7 +178,7 @@ class CandidateRanker:
             scores, row_ids = scores[keep], row_ids[keep]
             if not len(row_ids):
                 continue
-            fingerprints = catalog.fingerprints[np.searchsorted(catalog.row_ids, row_ids)]
+            fingerprints = self.index.fingerprints_of(row_ids)
             copies = estimated_similarity(query.fingerprint, fingerprints) >= threshold
             for position in np.flatnonzero(~copies):
                 candidate = fingerprints[position]

@@ -142,17 +142,15 @@ class SlotPicker(CandidateRanker):
     def _story_members(self, query: Query) -> np.ndarray:
         """The other stored members of the query's story, without its near-duplicates."""
         assert query.row_id is not None
-        stories, catalog = self.index.stories, self.index.catalog
+        stories = self.index.stories
         story = stories.stories_of([query.row_id]).get(query.row_id)
         members = np.asarray(
             [m for m in (stories.member_rows(story) if story else []) if m != query.row_id],
             dtype=np.int64,
         )
-        members = members[np.isin(members, catalog.row_ids)]
+        members = members[np.isin(members, self.index.row_ids)]
         if len(members):
-            members = members[
-                ~catalog.duplicates(query.fingerprint, members, self.index.duplicate_threshold)
-            ]
+            members = members[~self.index.near_duplicates(query.fingerprint, members)]
         return members
 
     def _story_slots(

@@ -245,7 +245,6 @@ def _pools(
     states = index.states(list(labels.relevant))
     row_of = {article_id: state.row_id for article_id, state in states.items()}
     related_states = index.states(list(_all(labels.relevant.values())))
-    catalog = index.catalog
     pools, groups, skipped = [], [], 0
     for query, relevant_ids in labels.relevant.items():
         relevant_rows = {related_states[i].row_id for i in relevant_ids if i in related_states}
@@ -259,8 +258,8 @@ def _pools(
         lexical_ids = index.lexical_search(terms, depth)[0]
         candidates = np.union1d(dense_ids[dense_ids >= 0], lexical_ids)
         candidates = candidates[candidates != row_id]
-        starts = catalog.starts[np.searchsorted(catalog.row_ids, candidates)]
-        own_start = catalog.starts[np.searchsorted(catalog.row_ids, [row_id])][0]
+        starts = index.starts_of(candidates)
+        own_start = index.starts_of([row_id])[0]
         pool = _Pool(
             terms=terms.nnz,
             dense=(index.vectors_of(candidates) @ vector).astype(np.float64),

@@ -48,7 +48,6 @@ class StoryAssigner:
         boost = self.clustering.time_boost
         if boost == 0.0:
             return found
-        catalog = self.recommender.index.catalog
         for article_id, neighbours in found.items():
             if not neighbours.hits:
                 continue
@@ -56,7 +55,7 @@ class StoryAssigner:
                 [self.recommender.index.row_id(article_id)]
                 + [row_id for row_id, _ in neighbours.hits]
             )
-            starts = catalog.starts[np.searchsorted(catalog.row_ids, rows)]
+            starts = self.recommender.index.starts_of(rows)
             days = np.abs(starts[1:] - starts[0]) / SECONDS_PER_DAY
             closeness = np.nan_to_num(np.exp(-days / self.clustering.time_decay_days), nan=0.0)
             factor = (1.0 + boost * closeness) / (1.0 + boost)
@@ -191,14 +190,13 @@ class StoryAssigner:
         signature = self.recommender.list_signature
         if not members or lists.signature() not in (None, signature):
             return set(members)
-        catalog = self.recommender.index.catalog
         try:
-            moment = float(catalog.starts[catalog.position(row_id)])
+            moment = float(self.recommender.index.start_of(row_id))
         except KeyError:
             return set()
         if np.isnan(moment):
             return set()  # an undated article is no one's slot
-        starts = catalog.starts[np.searchsorted(catalog.row_ids, members)]
+        starts = self.recommender.index.starts_of(members)
         inside = state.members(story)
         affected: set[int] = set()
         for member, start in zip(members, starts, strict=True):
@@ -222,16 +220,15 @@ class StoryAssigner:
     def _neighbours_in_time(self, row_id: int, state: StoriesSoFar, story: str) -> set[int]:
         """Members whose previous or next slot the new member may take: those at the
         nearest earlier and the nearest later publication time of the story."""
-        catalog = self.recommender.index.catalog
         members = np.fromiter(state.members(story), dtype=np.int64)
         members = members[members != row_id]
         if not len(members):
             return set()
         try:
-            moment = catalog.starts[catalog.position(row_id)]
+            moment = self.recommender.index.start_of(row_id)
         except KeyError:
             return set()
-        starts = catalog.starts[np.searchsorted(catalog.row_ids, members)]
+        starts = self.recommender.index.starts_of(members)
         if np.isnan(moment):
             return set()
         affected: set[int] = set()
