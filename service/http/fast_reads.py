@@ -4,7 +4,7 @@ A news site asks for `GET /articles/{id}/related` (often with only `k`) and `/sl
 every page view. With stored lists, answering takes a few reads; FastAPI's routing,
 dependencies and per-parameter validation would cost more than that. So those plain requests
 are answered here, from the response cache or the stored lists, with the same bytes the
-routes produce (`routes_articles` renders both). Anything else (another parameter, a k out
+routes produce (both read through `related_reads.py`). Anything else (another parameter, a k out
 of range, an unknown id, no stored list, a write holding the index) goes on to the routes
 unchanged, which also give every error its answer.
 """
@@ -18,12 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from recommender import RelatedFilters
 from service.http.live_index import LiveIndex
 from service.http.middleware import ARTICLE_PREFIX
-from service.http.routes.articles import (
-    related_key,
-    slots_key,
-    stored_related_body,
-    stored_slots_body,
-)
+from service.http.related_reads import answer_now, related_request, slots_request
 
 _DEFAULT_K = 10
 _NO_FILTERS = RelatedFilters()
@@ -78,18 +73,12 @@ class StoredListReads:
             if query:
                 return None
             scope["route"] = _SLOTS
-            key = slots_key(article_id)
-            return live.cached(key) or live.answer_at_once(
-                key, lambda snapshot: stored_slots_body(snapshot, article_id)
-            )
+            return answer_now(live, slots_request(article_id))
         k = _plain_k(query)
         if k is None or not live.service.allows_k(k):
             return None
         scope["route"] = _RELATED
-        key = related_key(article_id, k)
-        return live.cached(key) or live.answer_at_once(
-            key, lambda snapshot: stored_related_body(snapshot, article_id, k, _NO_FILTERS)
-        )
+        return answer_now(live, related_request(article_id, k, _NO_FILTERS))
 
 
 def _plain_k(query: bytes) -> int | None:

@@ -15,18 +15,23 @@ import numpy as np
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from recommender import RelatedArticle, RelatedFilters, Slots
-from recommender.ranking.results import RelatedResult
+from recommender import RelatedFilters
 from recommender.stories.page_lists import related_for_page
 from recommender.topics import article_terms
 from service.http.dependencies import ArticleId, Live, check_k
+from service.http.related_reads import (
+    answer,
+    related_json,
+    related_key,
+    related_request,
+    slots_request,
+)
 from service.http.schemas import (
     API_MAX_K,
     ArticleOut,
     ArticleSummaryOut,
     ArticleTopicsResponse,
     ErrorResponse,
-    RelatedItem,
     RelatedResponse,
     SearchResponse,
     SlotsResponse,
@@ -94,18 +99,7 @@ async def related(
         page = (exclude_slots, max_per_story, diversity)
         body = await _related_for_page(live, (*key, *page), article_id, k, filters, explain, page)
         return Response(body, media_type=_JSON)
-    body = live.cached(key)
-    if body is None:
-        if not explain:
-            body = live.answer_at_once(
-                key, lambda snapshot: stored_related_body(snapshot, article_id, k, filters)
-            )
-        if body is None:
-            body = await run_in_threadpool(
-                live.answer,
-                key,
-                lambda snapshot: related_body(snapshot, article_id, k, filters, explain),
-            )
+    body = await answer(live, related_request(article_id, k, filters, explain=explain, key=key))
     return Response(body, media_type=_JSON)
 
 
@@ -114,73 +108,8 @@ async def slots(
     article_id: ArticleId, live: Live, explain: Annotated[bool, _EXPLAIN] = False
 ) -> Response:
     """Previous = the most related earlier article; next = the most related later one."""
-    key = slots_key(article_id, explain)
-    body = live.cached(key)
-    if body is None:
-        if not explain:
-            body = live.answer_at_once(
-                key, lambda snapshot: stored_slots_body(snapshot, article_id)
-            )
-        if body is None:
-            body = await run_in_threadpool(
-                live.answer, key, lambda snapshot: slots_body(snapshot, article_id, explain)
-            )
+    body = await answer(live, slots_request(article_id, explain=explain))
     return Response(body, media_type=_JSON)
-
-
-# -- rendered bodies, shared with the stored-list fast path (fast_reads.py) ---------------
-
-
-def related_key(
-    article_id: str,
-    k: int,
-    since: str | None = None,
-    until: str | None = None,
-    excluded: frozenset[str] = frozenset(),
-    topic: str | None = None,
-    max_age_days: float | None = None,
-    min_score: float | None = None,
-    explain: bool = False,
-    floor: str | None = None,
-) -> tuple[object, ...]:
-    """The response cache's key of a related request."""
-    return (
-        "related",
-        article_id,
-        k,
-        since,
-        until,
-        excluded,
-        topic,
-        max_age_days,
-        min_score,
-        explain,
-        floor,
-    )
-
-
-def slots_key(article_id: str, explain: bool = False) -> tuple[object, ...]:
-    return ("slots", article_id, explain)
-
-
-def _related_json(
-    article_id: str, hits: list[RelatedArticle], withheld: int | None = None
-) -> bytes:
-    counted = {} if withheld is None else {"withheld": withheld}
-    answer = RelatedResponse(id=article_id, related=[RelatedItem.of(h) for h in hits], **counted)
-    return answer.model_dump_json(exclude_unset=True).encode()
-
-
-def _result_json(article_id: str, result: RelatedResult) -> bytes:
-    return _related_json(article_id, result.items, result.withheld)
-
-
-def stored_related_body(
-    snapshot: Snapshot, article_id: str, k: int, filters: RelatedFilters
-) -> bytes | None:
-    """The related list from the stored lists, or None when it must be ranked."""
-    found = snapshot.recommender.stored_related(article_id, k, filters)
-    return _result_json(article_id, found) if found is not None else None
 
 
 async def _related_for_page(
@@ -210,35 +139,10 @@ async def _related_for_page(
             diversity=diversity,
             explain=explain,
         )[article_id]
-        return _related_json(article_id, hits)
+        return related_json(article_id, hits)
 
     body: bytes = await run_in_threadpool(live.answer, key, render)
     return body
-
-
-def related_body(
-    snapshot: Snapshot, article_id: str, k: int, filters: RelatedFilters, explain: bool
-) -> bytes:
-    found = snapshot.recommender.related_results([article_id], k, filters, explain=explain)
-    return _result_json(article_id, found[article_id])
-
-
-def _slots_json(article_id: str, found: Slots) -> bytes:
-    answer = SlotsResponse(
-        id=article_id,
-        previous=RelatedItem.of(found.previous) if found.previous else None,
-        next=RelatedItem.of(found.next) if found.next else None,
-    )
-    return answer.model_dump_json(exclude_unset=True).encode()
-
-
-def stored_slots_body(snapshot: Snapshot, article_id: str) -> bytes | None:
-    found = snapshot.recommender.stored_slots(article_id)
-    return _slots_json(article_id, found) if found is not None else None
-
-
-def slots_body(snapshot: Snapshot, article_id: str, explain: bool) -> bytes:
-    return _slots_json(article_id, snapshot.recommender.slots(article_id, explain=explain))
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -9,9 +10,11 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from recommender import build_recommender, open_index
+from recommender import RelatedFilters, build_recommender, open_index
 from recommender.ranking.list_refresh import owners_to_rank, store_lists_of
 from service.http.fast_reads import StoredListReads
+from service.http.live_index import LiveIndex
+from service.http.related_reads import answer_now, related_request, slots_request
 from service.settings import ServiceSettings
 from tests.service_support import AWKWARD_IDS, app_client, build_index, corpus, hashing_settings
 
@@ -124,3 +127,44 @@ def test_plain_requests_are_answered_before_the_routes(stored: TestClient) -> No
         ("/articles/libya-1/topics", b""),
     ]:
         assert fast._answer(_scope(stored, path, query)) is None, (path, query)
+
+
+def _live_index(client: TestClient) -> LiveIndex:
+    live_index: LiveIndex = client.app.state.live  # type: ignore[attr-defined]
+    return live_index
+
+
+def test_the_fast_layer_and_the_route_read_through_one_path(stored: TestClient) -> None:
+    live_index = _live_index(stored)
+    article_id = IDS[1]
+    request = related_request(article_id, 4, RelatedFilters())
+    at_once = answer_now(live_index, request)  # from the stored list (or the cache)
+    assert at_once is not None
+    assert stored.get(f"/articles/{quote(article_id, safe='')}/related?k=4").content == at_once
+    # The route, given a parameter the fast layer leaves to it, answers the same list.
+    routed = stored.get(f"/articles/{quote(article_id, safe='')}/related?k=4&min_score=-1")
+    assert routed.json()["related"] == json.loads(at_once)["related"]
+    slots = answer_now(live_index, slots_request(article_id))
+    assert slots == stored.get(f"/articles/{quote(article_id, safe='')}/slots").content
+
+
+def test_an_explained_list_is_never_answered_from_the_stored_lists(stored: TestClient) -> None:
+    live_index = _live_index(stored)
+    article_id = IDS[2]
+    request = related_request(article_id, 3, RelatedFilters(), explain=True)
+    assert request.stored is None
+    assert answer_now(live_index, request) is None  # only the live ranking explains
+    answered = stored.get(f"/articles/{quote(article_id, safe='')}/related?k=3&explain=true")
+    assert all("why" in item for item in answered.json()["related"])
+    # Once ranked, the same request is answered from the response cache at once.
+    assert answer_now(live_index, request) == answered.content
+
+
+def test_without_stored_lists_only_the_cache_answers_at_once(live: TestClient) -> None:
+    live_index = _live_index(live)
+    article_id = IDS[3]
+    request = related_request(article_id, 7, RelatedFilters())  # a k no other test asks
+    assert answer_now(live_index, request) is None  # related_list_depth=0: nothing stored read
+    answered = live.get(f"/articles/{quote(article_id, safe='')}/related?k=7")
+    assert answered.status_code == 200
+    assert answer_now(live_index, request) == answered.content
