@@ -108,7 +108,7 @@ class SlotPicker(CandidateRanker):
         query's, which lifts an article of a neighbouring story nearly as much as one of
         the same story: counted whole (up to 0.2) it let them into slots as filler."""
         blended = float(self._fused(query, np.asarray([hit[0]], dtype=np.int64))[0])
-        return blended + min(hit[1] - blended, SLOT_FLOOR_BONUS_CAP) >= self.slot_floor
+        return min(hit[1], blended + SLOT_FLOOR_BONUS_CAP) >= self.slot_floor
 
     def _story_among_related(
         self, query: Query, pool: list[tuple[int, float]], sides: tuple[np.ndarray, np.ndarray]

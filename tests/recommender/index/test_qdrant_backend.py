@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -90,26 +90,16 @@ def _corpus(count: int = 60, seed: int = 5) -> list[Article]:
 
 
 @pytest.fixture
-def open_pair(tmp_path: Path, embedder: HashingEmbedder) -> Iterator[Open]:
-    """Opens indexes with the keyword tagger; closes them after."""
-    opened: list[ArticleIndex] = []
+def open_pair(
+    tmp_path: Path, embedder: HashingEmbedder, open_test_index: Callable[..., ArticleIndex]
+) -> Open:
+    """Opens indexes with the keyword tagger (`open_test_index` closes them after)."""
 
     def _open(name: str, **options: object) -> ArticleIndex:
-        writable = bool(options.pop("writable", True))
-        tagger = options.pop("tagger", lambda: ZeroShotTagger.from_taxonomy(TAXONOMY, embedder))
-        index = ArticleIndex.open(
-            tmp_path / name,
-            embedder,
-            writable=writable,
-            tagger=tagger,  # type: ignore[arg-type]
-            options=IndexOptions(**options),  # type: ignore[arg-type]
-        )
-        opened.append(index)
-        return index
+        options.setdefault("tagger", lambda: ZeroShotTagger.from_taxonomy(TAXONOMY, embedder))
+        return open_test_index(tmp_path / name, **options)
 
-    yield _open
-    for index in opened:
-        index.close()
+    return _open
 
 
 @pytest.fixture
