@@ -150,10 +150,13 @@ class ZeroShotTagger(ThresholdTagger):
             best[:, label] = np.partition(own, own.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
         return CENTROID_WEIGHT * to_centroids + (1.0 - CENTROID_WEIGHT) * best
 
+    def logits(self, vectors: np.ndarray) -> np.ndarray:
+        """vectors: (n, d) -> (n, len(labels)) calibrated logits (step 4, before the sigmoid)."""
+        return (self.similarities(vectors) - self._centre_value) / self._scale
+
     def scores(self, vectors: np.ndarray, terms: sparse.csr_matrix | None = None) -> np.ndarray:
         """vectors: (n, d) -> (n, len(labels)) calibrated scores in [0, 1] (terms unread)."""
-        logits = (self.similarities(vectors) - self._centre_value) / self._scale
-        return logistic(logits)
+        return logistic(self.logits(vectors))
 
     def save(self, directory: Path) -> None:
         """Keep the embedded prompts, so tagging later needs no model to embed them again."""
