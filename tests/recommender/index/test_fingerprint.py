@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 
+from recommender.index import fingerprint
 from recommender.index.fingerprint import (
     SIGNATURE_SIZE,
     estimated_similarity,
@@ -115,3 +116,23 @@ def test_signatures_are_pinned_across_processes_and_versions() -> None:
         187322794,
     ]
     assert int(signature.astype(np.uint64).sum()) == 21327029330
+
+
+def test_blocked_signatures_equal_the_minhash_formula_text_by_text() -> None:
+    # Blocks end at text boundaries: texts far longer than a block (5,000 distinct shingles
+    # against _BLOCK_HASHES), texts that fill one exactly, and empty ones between them.
+    texts = [_text(seed, words=words) for seed, words in enumerate([5002, 3, 4096, 60, 4098])]
+    texts.insert(2, "")
+    texts.append(_text(99, words=fingerprint._BLOCK_HASHES + 2))
+    oracle = []
+    for text in texts:
+        hashes = fingerprint._shingle_hashes(text)
+        permuted = (fingerprint._A[:, None] * hashes[None, :] + fingerprint._B[:, None]) % (
+            fingerprint._PRIME
+        )
+        oracle.append(permuted.min(axis=1).astype(np.uint32))
+    assert len(fingerprint._shingle_hashes(texts[0])) > fingerprint._BLOCK_HASHES
+    np.testing.assert_array_equal(text_signatures(texts), np.stack(oracle))
+    # And one text at a time (a block of its own) gives the same rows.
+    for position, text in enumerate(texts):
+        np.testing.assert_array_equal(text_signature(text), oracle[position])
