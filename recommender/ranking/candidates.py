@@ -117,7 +117,10 @@ class CandidateRanker:
         best = np.lexsort((candidates, -scores))[: ranking.neighbour_pool]
         rows = candidates[best]
         vectors = np.vstack([query.vector[None, :], self.index.vectors_of(rows)])
-        terms = sparse.vstack([query.terms, self.index.term_rows(rows)], format="csr")
+        if query.row_id is not None:  # a stored article's terms are its stored row: one read
+            terms = self.index.term_rows(np.concatenate([[query.row_id], rows]))
+        else:
+            terms = sparse.vstack([query.terms, self.index.term_rows(rows)], format="csr")
         local = pairwise_scores(vectors, terms, ranking.dense_weight_for)
         bonus = shared_neighbour_bonus(local, ranking.neighbour_count)
         found = scores.astype(np.float64, copy=True)

@@ -21,6 +21,7 @@ the same; 50 keeps the cost to a few milliseconds a list (`eval.bench.neighbours
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -34,17 +35,43 @@ def pairwise_scores(
     TF-IDF rows; row i is scored from article i's side, with the dense weight its number of
     distinct terms gives (`Ranking.dense_weight_for`). No time factor."""
     dense = np.asarray(vectors @ vectors.T, dtype=np.float64)
-    # The rows' own terms renumbered from 0: a product over the hashed space's million
-    # columns costs tens of milliseconds in scipy's bookkeeping alone (measured).
-    used, columns = np.unique(terms.indices, return_inverse=True)
-    compact = sparse.csr_matrix(
-        (terms.data, columns.reshape(-1), terms.indptr), shape=(terms.shape[0], len(used))
-    )
-    lexical = np.asarray((compact @ compact.T).toarray(), dtype=np.float64)
-    weights = np.asarray(
-        [dense_weight_for(int(n)) for n in np.diff(terms.indptr)], dtype=np.float64
-    )[:, None]
+    lexical = np.asarray(_gram(terms).toarray(), dtype=np.float64)
+    counts = np.diff(terms.indptr)
+    # One call per distinct count: rows of a pool share few of them.
+    weight_of = {int(n): dense_weight_for(int(n)) for n in np.unique(counts)}
+    weights = np.asarray([weight_of[int(n)] for n in counts], dtype=np.float64)[:, None]
     return weights * dense + (1.0 - weights) * lexical
+
+
+def _gram(terms: sparse.csr_matrix) -> sparse.csr_matrix:
+    """terms @ terms.T over the rows' own terms only: a product over the hashed space's
+    million columns costs tens of milliseconds in scipy's bookkeeping alone (measured).
+
+    Each distinct term is renumbered to the position of its last occurrence among the
+    stored entries (a lookup, where np.unique's sort cost as much as the product itself on
+    pools of full-length articles). Only the labels change, not the order of each row's
+    entries, so every sum is taken in the same order and the products are unchanged."""
+    indices = terms.indices
+    positions = np.arange(len(indices), dtype=indices.dtype)
+    label = _term_labels(int(terms.shape[1]))
+    label[indices] = positions  # a term seen twice keeps its last position
+    compact = sparse.csr_matrix(
+        (terms.data, label[indices], terms.indptr), shape=(terms.shape[0], max(len(indices), 1))
+    )
+    return compact @ compact.T
+
+
+_LABELS = threading.local()
+
+
+def _term_labels(features: int) -> np.ndarray:
+    """A per-thread scratch array, one slot per hashed feature. Never cleared: a call reads
+    back only the slots it has just written."""
+    labels: np.ndarray | None = getattr(_LABELS, "array", None)
+    if labels is None or len(labels) < features:
+        labels = np.empty(features, dtype=np.int32)
+        _LABELS.array = labels
+    return labels
 
 
 def shared_neighbour_bonus(local_scores: np.ndarray, count: int) -> np.ndarray:

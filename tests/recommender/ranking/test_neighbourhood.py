@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 from embeddings import HashingEmbedder
 from recommender import ArticleIndex, InvalidInputError, Ranking, Recommender
@@ -69,6 +70,32 @@ def test_pairwise_scores_use_each_rows_own_dense_weight() -> None:
     assert scores[0, 1] == pytest.approx(0.25 * 1.0 + 0.75 * 0.6)
     assert scores[1, 0] == pytest.approx(0.5 * 1.0 + 0.5 * 0.6)
     assert scores[2, 0] == pytest.approx(0.0)
+
+
+def test_pairwise_lexical_side_is_bitwise_the_product_over_the_used_columns() -> None:
+    # Stored pairwise scores must not move by a bit: the relabelled product equals scipy's
+    # product over the columns renumbered by np.unique (the earlier way), entry for entry,
+    # on rows that share hashed terms far apart in the million-column space.
+    rng = np.random.default_rng(5)
+    rows = []
+    for _ in range(31):
+        columns = rng.choice(2**20, size=rng.integers(1, 400), replace=False)
+        columns[: len(columns) // 2] = rng.choice(300, size=len(columns) // 2, replace=False)
+        values = rng.random(len(columns)).astype(np.float32)
+        rows.append(sparse.csr_matrix((values, (np.zeros(len(columns)), columns)), (1, 2**20)))
+    rows.insert(7, sparse.csr_matrix((1, 2**20), dtype=np.float32))  # an article without terms
+    terms = normalize(sparse.vstack(rows, format="csr"))
+    used, columns = np.unique(terms.indices, return_inverse=True)
+    compact = sparse.csr_matrix(
+        (terms.data, columns.reshape(-1), terms.indptr), shape=(terms.shape[0], len(used))
+    )
+    expected = np.asarray((compact @ compact.T).toarray(), dtype=np.float64)
+    vectors = np.zeros((terms.shape[0], 4), dtype=np.float32)
+
+    scores = pairwise_scores(vectors, terms, lambda terms_count: 0.0)
+
+    assert np.array_equal(scores, expected)
+    assert np.count_nonzero(expected[~np.eye(len(expected), dtype=bool)]) > 100
 
 
 def _random_corpus(count: int = 40, seed: int = 3) -> list:
