@@ -191,6 +191,12 @@ class Settings(BaseSettings):
         description="The zero-shot taxonomy when no topic model is set: 'default' (12 "
         "topics), 'iptc' (17 IPTC Media Topics) or a JSON/YAML file.",
     )
+    topic_share_rows: int = Field(
+        default=256,
+        ge=0,
+        description="`newsrec tag` without --model re-weights zero-shot topics by the topic "
+        "shares of the file's first N rows (docs/topics.md); 0 turns it off.",
+    )
     tag_on_index: bool = Field(
         default=True, description="Tag articles with topics as they are indexed."
     )

@@ -4,7 +4,8 @@ Both run as fresh processes on the same texts (title + "\\n" + body), batch 16, 
 own 256-token truncation, model load included, in the same run (alternating when
 `--rounds` > 1, so a busy machine slows both alike). The tagging process streams the file
 through `recommender.topics.tag_file` with the zero-shot tagger (read, validate, encode,
-score, write and fsync per batch) and samples its resident memory after every batch.
+score, write and fsync per batch; the first 256 rows held back until the file's topic
+shares re-weight them, as `newsrec tag` does) and samples its resident memory after every batch.
 `--model DIR` tags with a saved model instead (an adapted one with a lexical head also
 tokenises each text for its terms).
 
@@ -39,6 +40,7 @@ import json, sys
 from pathlib import Path
 from embeddings import MiniLMEmbedder
 from recommender.topics import ZeroShotTagger, default_taxonomy, load_tagger, tag_file
+from recommender.topics.batch_shares import SHARE_ROWS
 
 def rss_mb():
     for line in open("/proc/self/status"):
@@ -53,7 +55,8 @@ if sys.argv[5]:
 else:
     tagger = ZeroShotTagger.from_taxonomy(default_taxonomy(), embedder)
 report = tag_file(Path(sys.argv[1]), Path(sys.argv[2]), tagger, embedder,
-                  batch_size=int(sys.argv[3]), progress=lambda done: samples.append(rss_mb()))
+                  batch_size=int(sys.argv[3]), progress=lambda done: samples.append(rss_mb()),
+                  share_rows=0 if sys.argv[5] else SHARE_ROWS)
 json.dump({"written": report.written, "rss_mb": samples}, open(sys.argv[4], "w"))
 """
 

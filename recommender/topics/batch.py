@@ -7,6 +7,12 @@ Resuming: a run to a file writes through a partial file beside it, renamed to th
 once complete (see tag_output); rows whose id is already in it are skipped, so re-running
 the same command after a crash or an interruption finishes the job. Each batch is flushed
 and fsynced before the next is read, so at most the batch in flight is lost.
+
+The file's own topic shares (`share_rows`, zero-shot only; recommender/topics/batch_shares.py):
+the first `share_rows` rows are held back, their topic shares estimated and written
+atomically to OUT.topic-shares.json before any row is, and every row's topic odds
+re-weighted by them. A resumed run reads that file instead of estimating again, so its rows
+are those of an uninterrupted run; memory holds at most `share_rows` plus one batch of rows.
 """
 
 from __future__ import annotations
@@ -22,14 +28,18 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from embeddings import Embedder
 from recommender.articles import Article
 from recommender.errors import InvalidArticleError, InvalidInputError
 from recommender.ingest.loaders import NumberedRow, position_unit, read_article_rows
 from recommender.topics.assignment import TopicTagger
+from recommender.topics.batch_shares import BatchShares, ShareAdjustedTagger, shares_file
 from recommender.topics.errors import TopicModelMismatchError
-from recommender.topics.tag_output import opened_output, sync
+from recommender.topics.tag_output import opened_output, resume_source, sync
 from recommender.topics.vectors import VectorLookup, article_terms, article_vectors
+from recommender.topics.zero_shot import ZeroShotTagger
 
 RowProgress = Callable[[int], None]
 """Called with the number of input rows just handled (written, skipped or invalid)."""
@@ -49,6 +59,7 @@ class TagReport:
     encoded: int = 0  # distinct texts that went through the embedder
     reused: int = 0  # texts whose vector came from `vectors_for`
     first_invalid: InvalidArticleError | None = None
+    topic_shares: BatchShares | None = None  # the file's shares, when they re-weighted it
 
 
 @dataclass
@@ -59,6 +70,7 @@ class _Counts:
     encoded: int = 0
     reused: int = 0
     first_invalid: InvalidArticleError | None = None
+    topic_shares: BatchShares | None = None
 
 
 def tag_file(
@@ -72,6 +84,7 @@ def tag_file(
     vectors_for: VectorLookup | None = None,
     skip_invalid: bool = False,
     progress: RowProgress | None = None,
+    share_rows: int = 0,
 ) -> TagReport:
     """Tag every article of `source` (JSONL, JSONL.gz, CSV or Parquet) into JSON Lines.
 
@@ -81,6 +94,8 @@ def tag_file(
     A bad row raises InvalidArticleError naming its line (a Parquet file: its row; rows of
     earlier batches are already written; re-running after the fix resumes), or with
     `skip_invalid` is counted and skipped.
+    With a zero-shot tagger and `share_rows` > 0, every row is re-weighted by the topic
+    shares of the first `share_rows` rows to tag (see the module's docstring).
     """
     if batch_size < 1:
         raise InvalidInputError(f"batch size must be at least 1, got {batch_size}")
@@ -89,7 +104,22 @@ def tag_file(
         raise InvalidInputError(f"{output}: the output must not be the input file")
     counts = _Counts()
     release_freed_memory = _MemoryReleaser()
+    shares = _FileShares(tagger, share_rows, output)
     with _opened_output(output) as (stream, done):
+
+        def write(articles: list[Article], vectors: np.ndarray) -> None:
+            scoring = shares.tagger
+            # Only a model with a lexical head reads terms: zero-shot never tokenises.
+            terms = article_terms(articles) if scoring.reads_terms else None
+            assignments = scoring.tag(vectors, threshold=threshold, terms=terms)
+            stream.writelines(
+                json.dumps(_output_row(article, assignment.to_fields()), ensure_ascii=False) + "\n"
+                for article, assignment in zip(articles, assignments, strict=True)
+            )
+            sync(stream)
+            counts.written += len(articles)
+            release_freed_memory()
+
         first_line: dict[str, int] = {}
         for batch in _batches(read_article_rows(Path(source)), batch_size):
             articles = _admit(batch, done, first_line, counts, skip_invalid, str(source))
@@ -97,20 +127,64 @@ def tag_file(
                 found = article_vectors(articles, embedder, vectors_for=vectors_for)
                 counts.encoded += found.encoded
                 counts.reused += found.reused
-                # Only a model with a lexical head reads terms: zero-shot never tokenises.
-                terms = article_terms(articles) if tagger.reads_terms else None
-                assignments = tagger.tag(found.vectors, threshold=threshold, terms=terms)
-                stream.writelines(
-                    json.dumps(_output_row(article, assignment.to_fields()), ensure_ascii=False)
-                    + "\n"
-                    for article, assignment in zip(articles, assignments, strict=True)
-                )
-                sync(stream)
-                counts.written += len(articles)
-                release_freed_memory()
+                for ready, vectors in shares.admit(articles, found.vectors):
+                    write(ready, vectors)
             if progress is not None:
                 progress(len(batch))
+        for ready, vectors in shares.finish():
+            write(ready, vectors)
+    counts.topic_shares = shares.estimated
     return TagReport(**vars(counts))
+
+
+class _FileShares:
+    """The tagger rows are scored with, and the rows held back until the file's topic shares
+    are known: none held when the shares are off, not for this tagger, or already on disk."""
+
+    def __init__(self, tagger: TopicTagger, share_rows: int, output: Path | IO[str]) -> None:
+        if share_rows < 0:
+            raise InvalidInputError(f"share rows must be 0 or more, got {share_rows}")
+        self.tagger: TopicTagger = tagger
+        self.estimated: BatchShares | None = None
+        self._rows = share_rows
+        self._path = shares_file(output) if isinstance(output, Path) else None
+        self._held: list[tuple[list[Article], np.ndarray]] = []
+        self._zero_shot = tagger if isinstance(tagger, ZeroShotTagger) and share_rows else None
+        # Shares are reused only by a run that resumes: beside no output, a shares file is
+        # a deleted output's, maybe of another input.
+        resuming = isinstance(output, Path) and resume_source(output) is not None
+        stored = self._path
+        if self._zero_shot is not None and resuming and stored is not None and stored.is_file():
+            self._adopt(self._zero_shot, BatchShares.load(stored, tagger.labels))
+
+    def admit(
+        self, articles: list[Article], vectors: np.ndarray
+    ) -> list[tuple[list[Article], np.ndarray]]:
+        """The rows ready to write: these, or, while the shares are unknown, none until
+        `share_rows` are held (then all of them)."""
+        if self._zero_shot is None:
+            return [(articles, vectors)]
+        self._held.append((articles, vectors))
+        if sum(len(rows) for rows, _ in self._held) < self._rows:
+            return []
+        return self.finish()
+
+    def finish(self) -> list[tuple[list[Article], np.ndarray]]:
+        """Everything held (a file shorter than `share_rows` is estimated on all its rows)."""
+        if self._zero_shot is None or not self._held:
+            return []
+        first = np.vstack([vectors for _, vectors in self._held])[: self._rows]
+        estimated = BatchShares.estimate(self._zero_shot, first)
+        if self._path is not None:  # before any row it re-weights is written
+            estimated.save(self._path)
+        self._adopt(self._zero_shot, estimated)
+        held, self._held = self._held, []
+        return held
+
+    def _adopt(self, zero_shot: ZeroShotTagger, shares: BatchShares) -> None:
+        self.tagger = ShareAdjustedTagger(zero_shot, shares)
+        self.estimated = shares
+        self._zero_shot = None
 
 
 def check_tagger_fits(tagger: TopicTagger, embedder: Embedder) -> None:

@@ -12,9 +12,10 @@ added to the zero-shot logits, label-free and deterministic.
 Why the first SHARE_ROWS rows and not the whole file: a streaming tagger holds only those
 back before it writes its first row, and memory stays flat. Measured on WCEP's ten sections,
 its two subsets shaped like the independent check's corpora (in file order, sorted by class,
-and subsampled to those corpora's sizes) and seeds/: every one gains, the shapes 2 to 3
-points of macro-F1 (eval/studies/topics_batch_shares.py, docs/topics.md). The temperature
-of the posteriors is the zero-shot tagger's own scale (higher ones over-correct).
+and subsampled to those corpora's sizes) and seeds/: every one gains, by 0.4 to 3.3 points
+of macro-F1 (eval/studies/topics_batch_shares.py, docs/topics.md); more rows lose on a file
+sorted by class. The temperature of the posteriors is the zero-shot tagger's own scale
+(higher ones over-correct).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from recommender.topics import (
     taxonomy_prior,
 )
 from recommender.topics.batch import check_tagger_fits
+from recommender.topics.batch_shares import share_summary
 from recommender.topics.tag_output import check_tag_run
 from service.cli import output
 from service.cli.command_settings import command_settings
@@ -114,6 +115,8 @@ def tag(
             vectors_for=lookup,
             skip_invalid=skip_invalid,
             progress=advance,
+            # The file's own topic shares re-weight zero-shot only, never a fitted model.
+            share_rows=settings.topic_share_rows if model is None else 0,
         )
     seconds = time.perf_counter() - started
     summary = (
@@ -121,6 +124,12 @@ def tag(
         f"{report.invalid:,} skipped; {report.encoded:,} texts encoded, "
         f"{report.reused:,} vectors reused ({seconds:.1f}s)"
     )
+    if report.topic_shares is not None:
+        shares = report.topic_shares
+        summary += (
+            f"; topics re-weighted by the shares of the first {shares.rows:,} rows: "
+            f"{share_summary(shares.by_label())}"
+        )
     if out is None:  # stdout holds the tagged rows
         sys.stderr.write(summary + "\n")
     else:

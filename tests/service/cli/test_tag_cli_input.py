@@ -164,11 +164,14 @@ def test_an_interrupted_run_leaves_a_partial_file_that_the_rerun_finishes(
         return real_tag_file(*args, **{**kwargs, "progress": progress})
 
     monkeypatch.setattr(cli_topics, "tag_file", interrupted_after_one_batch)
+    # Topic shares of the first 2 rows: the first batch is not held back for more.
+    monkeypatch.setenv("NEWSREC_TOPIC_SHARE_ROWS", "2")
     code, _, _ = run(capsys, "tag", source, "-o", out, "--batch-size", "2")
 
     assert code == 130
     assert not out.exists()
     assert [row["id"] for row in lines(partial)] == ["a0000", "a0001"]
+    assert (tmp_path / "out.jsonl.topic-shares.json").is_file()
 
     monkeypatch.setattr(cli_topics, "tag_file", real_tag_file)
     code, stdout, _ = run(capsys, "tag", source, "-o", out, "--batch-size", "2")

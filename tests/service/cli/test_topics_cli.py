@@ -52,6 +52,25 @@ def test_tag_writes_topics_and_resumes(app: typer.Typer, tmp_path: Path) -> None
     assert "6 tagged" in stdout and "6 already in the output" in stdout_again
 
 
+def test_tag_reweights_by_the_files_topic_shares_unless_turned_off(
+    app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", keyword_rows(6))
+    out, off = tmp_path / "out.jsonl", tmp_path / "off.jsonl"
+
+    code, stdout, _, _ = _run(app, "tag", source, "-o", out)
+    monkeypatch.setenv("NEWSREC_TOPIC_SHARE_ROWS", "0")
+    code_off, stdout_off, _, _ = _run(app, "tag", source, "-o", off)
+
+    assert (code, code_off) == (0, 0)
+    stored = json.loads((tmp_path / "out.jsonl.topic-shares.json").read_text())
+    assert stored["rows"] == 6 and len(stored["shares"]) == 12
+    assert sum(stored["shares"]) == pytest.approx(1.0)
+    assert "re-weighted by the shares of the first 6 rows" in stdout
+    assert not (tmp_path / "off.jsonl.topic-shares.json").exists()
+    assert "re-weighted" not in stdout_off
+
+
 def test_tag_without_output_streams_json_lines_on_stdout(app: typer.Typer, tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", keyword_rows(3))
 
