@@ -151,6 +151,20 @@ class Settings(BaseSettings):
         description="How much above the join threshold an article must score with two "
         "stories to merge them (large: never merge).",
     )
+    story_support: int = Field(
+        default=1,
+        ge=1,
+        description="A story of at least story_support_from_size articles is linked to a new "
+        "article by its N-th best-scoring member, not its best (1: off). 4 stops one bridging "
+        "article from chaining stories; it wins on seeds and WCEP but loses on wcep-digests "
+        "(docs/stories.md, 'Chaining, measured').",
+    )
+    story_support_from_size: int = Field(
+        default=8,
+        ge=1,
+        description="The story size from which story_support applies; smaller stories are "
+        "linked by their best member.",
+    )
     slot_relevance_floor: float = Field(
         default=0.35,
         ge=-1.0,

@@ -95,6 +95,8 @@ def build_story_assigner(settings: Settings, index: ArticleIndex) -> StoryAssign
             dense_threshold=settings.story_dense_threshold,
             lexical_threshold=settings.story_lexical_threshold,
             merge_margin=settings.story_merge_margin,
+            support=settings.story_support,
+            support_from_size=settings.story_support_from_size,
         ),
     )
 

@@ -22,6 +22,7 @@ of the sweep. Slot rates come from the index clustered at the configured thresho
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from math import nan
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ def run_stories_eval(
         names = {row: s.id for row, s in index.summaries_by_row_id(rows).items()}
         neighbours = candidate_neighbours(assigner, rows, names, advance)
         gold = [gold_of[names[row]] for row in rows]
-        sweep = _sweep(rows, names, neighbours, gold, settings.story_merge_margin)
+        sweep = _sweep(rows, names, neighbours, gold, configured)
         clustered = cluster_stream(rows, names, neighbours, configured)
         default = _scored(gold, clustered, rows)
         singletons = {
@@ -112,6 +113,8 @@ def run_stories_eval(
             "dense": configured.dense_threshold,
             "lexical": configured.lexical_threshold,
             "merge_margin": configured.merge_margin,
+            "support": configured.support,
+            "support_from_size": configured.support_from_size,
         },
         "systems": {
             "default": default,
@@ -182,16 +185,19 @@ def _sweep(
     names: dict[int, str],
     neighbours: dict[int, Neighbours],
     gold: list[str],
-    merge_margin: float,
+    configured: StoryClustering,
 ) -> list[dict[str, Any]]:
     """Every (dense, lexical) threshold pair at the configured merge margin, and without
-    merging."""
+    merging (the rest, e.g. the support, as configured)."""
     entries = []
     for dense in DENSE_SWEEP:
         for lexical in LEXICAL_SWEEP:
-            for margin in (merge_margin, NEVER_MERGE):
-                clustering = StoryClustering(
-                    dense_threshold=dense, lexical_threshold=lexical, merge_margin=margin
+            for margin in (configured.merge_margin, NEVER_MERGE):
+                clustering = replace(
+                    configured,
+                    dense_threshold=dense,
+                    lexical_threshold=lexical,
+                    merge_margin=margin,
                 )
                 assigned = cluster_stream(rows, names, neighbours, clustering)
                 entries.append(

@@ -39,6 +39,13 @@ def stories_table(found: dict[str, Any]) -> list[str]:
     return aligned_lines([header, *rows])
 
 
+def _support(configured: dict[str, Any]) -> str:
+    support = configured.get("support", 1)
+    if support == 1:
+        return ""
+    return f", support {support} from size {configured.get('support_from_size')}"
+
+
 def summary_lines(found: dict[str, Any]) -> list[str]:
     configured, best = found["configured"], found["best_sweep"]
     thresholds = ", ".join(f"{n} {t}" for n, t in found["baseline_thresholds"].items())
@@ -49,7 +56,8 @@ def summary_lines(found: dict[str, Any]) -> list[str]:
         f"stories, embedder {found['embedder']}",
         *stories_table(found),
         f"default: dense {configured['dense']}, lexical {configured['lexical']}, merge margin "
-        f"{configured['merge_margin']}; best of the sweep (BCubed F1): dense {best['dense']}, "
+        f"{configured['merge_margin']}{_support(configured)}; best of the sweep (BCubed F1): "
+        f"dense {best['dense']}, "
         f"lexical {best['lexical']}, merge margin {best['merge_margin']}; baselines (cosine) "
         f"at {thresholds}",
         f"articles left alone (a story of one): default {_rate(singletons.get('default', nan))}"

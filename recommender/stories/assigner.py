@@ -154,7 +154,7 @@ class StoryAssigner:
                 continue
             article_id = ids[row_id].id
             found = neighbours.get(article_id, Neighbours(1.0, []))
-            links = story_links(found.hits, state, self.clustering.support)
+            links = story_links(found.hits, state, self.clustering)
             join, merge = self.clustering.thresholds(found.dense_weight)
             story = place_article(article_id, links, state, written, join, merge)
             state.join(row_id, story)

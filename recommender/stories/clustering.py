@@ -51,10 +51,14 @@ class StoryClustering:
     # own form, with b = `time_boost` and t = `time_decay_days`; undated pairs get no boost.
     time_boost: float = 1.0
     time_decay_days: float = 180.0
-    # A story of several articles is linked by its `support`-th best member among the
-    # candidates, not by its best alone: one bridging article no longer pulls a newcomer
-    # (and, by merges, whole stories) into a story it does not read as part of (chaining).
+    # A story of at least `support_from_size` articles is linked by its `support`-th best
+    # member among the candidates, not by its best alone: one bridging article no longer
+    # pulls a newcomer (and, by merges, whole stories) into a story it does not read as
+    # part of (chaining). A smaller story is linked by its best member: a young story has
+    # too few members to ask for several (support from size 1 cost seeds' BCubed F1).
+    # Off by default (support 1): docs/stories.md, "Chaining, measured".
     support: int = 1
+    support_from_size: int = 1
     # Candidates read per article (dense and lexical each): its closest stories are among
     # the first few, and each candidate costs an exact score.
     candidates: int = 32
@@ -65,8 +69,11 @@ class StoryClustering:
                 raise InvalidInputError(f"{name} must be in [-1, 1], got {getattr(self, name)}")
         if not self.merge_margin >= 0.0:
             raise InvalidInputError(f"merge_margin must be >= 0, got {self.merge_margin}")
-        if self.support < 1:
-            raise InvalidInputError(f"story support must be >= 1, got {self.support}")
+        if self.support < 1 or self.support_from_size < 1:
+            raise InvalidInputError(
+                "story support and support_from_size must be >= 1, got "
+                f"{self.support} and {self.support_from_size}"
+            )
         if self.candidates < 1:
             raise InvalidInputError(f"story candidates must be >= 1, got {self.candidates}")
         if not self.time_boost >= 0.0 or not self.time_decay_days > 0.0:
@@ -156,7 +163,7 @@ def cluster_stream(
     for row_id in order:
         found = neighbours.get(row_id, Neighbours(1.0, []))
         join, merge = clustering.thresholds(found.dense_weight)
-        links = story_links(found.hits, state, clustering.support)
+        links = story_links(found.hits, state, clustering)
         story = place_article(names[row_id], links, state, written, join, merge)
         state.join(row_id, story)
     return state.assigned()
@@ -201,11 +208,13 @@ def place_article(
 
 
 def story_links(
-    neighbours: list[tuple[int, float]], state: StoriesSoFar, support: int = 1
+    neighbours: list[tuple[int, float]], state: StoriesSoFar, clustering: StoryClustering
 ) -> dict[str, float]:
-    """Each assigned candidate's story with its link: the score of its `support`-th best
-    member among the candidates (its best, for a story with fewer members); a story with
-    fewer candidates than that is not linked."""
+    """Each assigned candidate's story with its link: the score of its best member among
+    the candidates, or for a story of at least `support_from_size` members its
+    `support`-th best (at most its size); a story with fewer candidates than needed is not
+    linked."""
+    support = clustering.support
     story_of = state.story_of([row_id for row_id, _ in neighbours])
     scores: dict[str, list[float]] = {}
     for row_id, score in neighbours:
@@ -215,7 +224,11 @@ def story_links(
     links: dict[str, float] = {}
     for story, found in scores.items():
         found.sort(reverse=True)
-        needed = 1 if support == 1 else min(support, len(state.members(story)))
+        if support == 1:
+            needed = 1
+        else:
+            size = len(state.members(story))
+            needed = min(support, size) if size >= clustering.support_from_size else 1
         if len(found) >= needed:
             links[story] = found[needed - 1]
     return links

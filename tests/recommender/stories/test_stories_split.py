@@ -99,6 +99,43 @@ def test_with_support_one_bridging_member_no_longer_pulls_an_article_in(
     assert _story_id(supported, "quake-0") == founded_by("quake-0")
     with pytest.raises(ValueError, match="support"):
         StoryClustering(support=0)
+    with pytest.raises(ValueError, match="support"):
+        StoryClustering(support=2, support_from_size=0)
+
+
+@pytest.mark.parametrize(("from_size", "pulled_in"), [(4, False), (5, True)])
+def test_support_applies_only_to_stories_of_its_size(
+    open_stories: Open, from_size: int, pulled_in: bool
+) -> None:
+    # When quake-0 arrives the harbour story holds 4 articles (3 and the bridge): from size
+    # 4 it needs a 2nd linked member and opens its own story; from size 5 the best one does.
+    words = VOCABULARY["harbour"] + VOCABULARY["quake"]
+    clustering = replace(CLUSTERING, merge_margin=3.0, support=2, support_from_size=from_size)
+    index, _ = open_stories(clustering=clustering)
+    index.upsert(_story("harbour", 3))
+    index.upsert([_article("bridge", words, seed=7, published="2024-03-05T10:00:00Z")])
+    index.upsert(_story("quake", 1, first_day=20))
+
+    assert _story_id(index, "bridge") == _story_id(index, "harbour-0")
+    joined = _story_id(index, "quake-0") == _story_id(index, "harbour-0")
+    assert joined is pulled_in
+
+
+def test_the_support_settings_reach_the_clustering(tmp_path: Path) -> None:
+    from recommender.system import build_story_assigner
+
+    settings = Settings(
+        embedder="hashing",
+        index_dir=tmp_path / "index",
+        story_support=3,
+        story_support_from_size=6,
+    )
+    with open_index(settings, writable=True) as index:
+        clustering = build_story_assigner(settings, index).clustering
+    assert (clustering.support, clustering.support_from_size) == (3, 6)
+    assert (Settings(embedder="hashing").story_support, StoryClustering().support) == (1, 1)
+    with pytest.raises(ValidationError):
+        Settings(story_support=0)
 
 
 @pytest.mark.parametrize("strategy", SLOT_STRATEGIES)
