@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from recommender import build_embedder
+from recommender.batch.streamed import StreamedTagger
 from recommender.errors import InvalidInputError
 from recommender.topics import (
     DEFAULT_LABEL_FIELD,
@@ -99,6 +100,16 @@ def tag(
     embedder = job.embedder if job is not None else build_embedder(settings)
     tagger = job.tagger() if job is not None else make_tagger(embedder)
     check_tagger_fits(tagger, embedder)  # before the progress bar shows
+    # The file's own topic shares re-weight zero-shot only, never a fitted model.
+    share_rows = settings.topic_share_rows if model is None else 0
+    if (
+        share_rows
+        and isinstance(tagger, StreamedTagger)
+        and isinstance(tagger.inner, ZeroShotTagger)
+    ):
+        # The actors' scores know nothing of the file's shares: zero-shot scores here (one
+        # matrix product per batch) on the vectors they encode, so Ray tags as local does.
+        tagger = tagger.inner
     with (
         index_vectors(reused_index(context, index_dir), embedder) as lookup,
         # --engine ray: the model runs on Ray while the rows are tagged and written here.
@@ -115,8 +126,7 @@ def tag(
             vectors_for=lookup,
             skip_invalid=skip_invalid,
             progress=advance,
-            # The file's own topic shares re-weight zero-shot only, never a fitted model.
-            share_rows=settings.topic_share_rows if model is None else 0,
+            share_rows=share_rows,
         )
     seconds = time.perf_counter() - started
     summary = (

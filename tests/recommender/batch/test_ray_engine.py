@@ -347,6 +347,22 @@ def test_cli_index_and_tag_on_ray_match_local(
     assert len(tagged.splitlines()) == 105 and '"primary_topic"' in tagged
 
 
+def test_cli_tag_on_ray_reweights_by_the_files_topic_shares_as_local_does(
+    tmp_path: Path, hashing_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs = {engine: tmp_path / f"{engine}.jsonl" for engine in ("local", "ray")}
+
+    assert main(["tag", str(SEEDS), "-o", str(outputs["local"])]) == 0
+    assert main(["tag", str(SEEDS), "-o", str(outputs["ray"]), "--engine", "ray"]) == 0
+
+    shares = {
+        engine: json.loads(path.with_name(path.name + ".topic-shares.json").read_text())
+        for engine, path in outputs.items()
+    }
+    assert shares["ray"] == shares["local"] and shares["local"]["rows"] == 105
+    _assert_same_tagged(outputs["ray"].read_text(), outputs["local"].read_text())
+
+
 @pytest.mark.parametrize("via", ["--ray-address", "RAY_ADDRESS", "NEWSREC_RAY_ADDRESS"])
 @pytest.mark.parametrize("command", ["index", "tag"])
 def test_a_dead_cluster_address_is_one_line_and_exit_2(
