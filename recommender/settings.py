@@ -165,6 +165,18 @@ class Settings(BaseSettings):
         description="The story size from which story_support applies; smaller stories are "
         "linked by their best member.",
     )
+    story_centroid_floor: float = Field(
+        default=0.5,
+        ge=-1.0,
+        le=1.0,
+        description="A story of at least story_centroid_from_size articles is joined or merged "
+        "only by an article whose dense cosine with the story's centroid clears this "
+        "(-1: off); stops single link chaining stories through one member "
+        "(docs/stories.md, 'Chaining, measured').",
+    )
+    story_centroid_from_size: int = Field(
+        default=4, ge=1, description="The story size from which story_centroid_floor applies."
+    )
     slot_relevance_floor: float = Field(
         default=0.35,
         ge=-1.0,

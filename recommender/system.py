@@ -97,6 +97,8 @@ def build_story_assigner(settings: Settings, index: ArticleIndex) -> StoryAssign
             merge_margin=settings.story_merge_margin,
             support=settings.story_support,
             support_from_size=settings.story_support_from_size,
+            centroid_floor=settings.story_centroid_floor,
+            centroid_from_size=settings.story_centroid_from_size,
         ),
     )
 

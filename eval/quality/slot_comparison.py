@@ -41,7 +41,7 @@ def compare_on_corpus(
         names = {row: s.id for row, s in index.summaries_by_row_id(rows).items()}
         neighbours = candidate_neighbours(assigner, rows, names, lambda *_: None)
         gold = {row: gold_story_id(gold_of[names[row]] or UNLABELLED, names[row]) for row in rows}
-        clustered = cluster_stream(rows, names, neighbours, configured)
+        clustered = cluster_stream(rows, names, neighbours, configured, index.vectors_of)
         for label, stories in (("clustered", clustered), ("gold", gold))[: 1 if floors else 2]:
             index.clear_stories(editorial=True)
             index.write_stories(stories, {}, [])

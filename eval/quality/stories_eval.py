@@ -44,9 +44,9 @@ from eval.quality.story_scores import (
     gold_story_id,
     labelled_mask,
 )
-from recommender import Settings, load_articles
+from recommender import ArticleIndex, Settings, load_articles
 from recommender.ranking.results import Neighbours
-from recommender.stories.clustering import StoryClustering, cluster_stream
+from recommender.stories.clustering import StoryClustering, VectorsOf, cluster_stream
 from recommender.system import build_story_assigner
 
 DENSE_SWEEP = tuple(round(0.35 + 0.05 * step, 2) for step in range(10))  # 0.35 .. 0.80
@@ -76,16 +76,19 @@ def run_stories_eval(
         names = {row: s.id for row, s in index.summaries_by_row_id(rows).items()}
         neighbours = candidate_neighbours(assigner, rows, names, advance)
         gold = [gold_of[names[row]] for row in rows]
-        sweep = _sweep(rows, names, neighbours, gold, configured)
-        clustered = cluster_stream(rows, names, neighbours, configured)
+        vectors_of = read_vectors(index, rows)
+        sweep = _sweep(rows, names, neighbours, gold, configured, vectors_of)
+        clustered = cluster_stream(rows, names, neighbours, configured, vectors_of)
         default = _scored(gold, clustered, rows)
         singletons = {
             "default": _alone([clustered[row] for row in rows]),
             "gold": _alone(gold),
         }
-        order_tolerance = _order_tolerance(rows, names, neighbours, configured, clustered)
+        order_tolerance = _order_tolerance(
+            rows, names, neighbours, configured, clustered, vectors_of
+        )
         texts = [index.article(names[row]).text for row in rows]
-        vectors = index.vectors_of(np.asarray(rows, dtype=np.int64))
+        vectors = vectors_of(np.asarray(rows, dtype=np.int64))
         baselines = {
             "tfidf-cc": tfidf_components(texts, gold),
             "dense-single-pass": dense_single_pass(vectors, earlier_neighbours(index, rows), gold),
@@ -115,6 +118,8 @@ def run_stories_eval(
             "merge_margin": configured.merge_margin,
             "support": configured.support,
             "support_from_size": configured.support_from_size,
+            "centroid_floor": configured.centroid_floor,
+            "centroid_from_size": configured.centroid_from_size,
         },
         "systems": {
             "default": default,
@@ -150,6 +155,18 @@ def run_stories_eval(
     return found
 
 
+def read_vectors(index: ArticleIndex, rows: list[int]) -> VectorsOf:
+    """The index's `vectors_of` for these rows, read once: the clustering's centroid guard
+    reads them at every point of the sweep."""
+    held = index.vectors_of(np.asarray(rows, dtype=np.int64))
+    position = {row: at for at, row in enumerate(rows)}
+
+    def vectors_of(wanted: np.ndarray) -> np.ndarray:
+        return held[[position[int(row)] for row in wanted]]
+
+    return vectors_of
+
+
 # -- sweeps ------------------------------------------------------------------------------
 
 
@@ -163,6 +180,7 @@ def _order_tolerance(
     neighbours: dict[int, Neighbours],
     clustering: StoryClustering,
     in_date_order: dict[int, str],
+    vectors_of: VectorsOf,
 ) -> float:
     """ARI between the stories of a date-ordered stream (what `recluster` gives) and those
     of the same articles arriving in a seeded random order, one write each: how far an
@@ -170,7 +188,7 @@ def _order_tolerance(
     ones; only assigned candidates count, as when it arrived.)"""
     shuffled = list(rows)
     np.random.default_rng(0).shuffle(shuffled)
-    arrived = cluster_stream(shuffled, names, neighbours, clustering)
+    arrived = cluster_stream(shuffled, names, neighbours, clustering, vectors_of)
     return float(adjusted_rand_score([in_date_order[r] for r in rows], [arrived[r] for r in rows]))
 
 
@@ -186,6 +204,7 @@ def _sweep(
     neighbours: dict[int, Neighbours],
     gold: list[str],
     configured: StoryClustering,
+    vectors_of: VectorsOf,
 ) -> list[dict[str, Any]]:
     """Every (dense, lexical) threshold pair at the configured merge margin, and without
     merging (the rest, e.g. the support, as configured)."""
@@ -199,7 +218,7 @@ def _sweep(
                     lexical_threshold=lexical,
                     merge_margin=margin,
                 )
-                assigned = cluster_stream(rows, names, neighbours, clustering)
+                assigned = cluster_stream(rows, names, neighbours, clustering, vectors_of)
                 entries.append(
                     {
                         "dense": dense,

@@ -40,10 +40,12 @@ def stories_table(found: dict[str, Any]) -> list[str]:
 
 
 def _support(configured: dict[str, Any]) -> str:
-    support = configured.get("support", 1)
-    if support == 1:
-        return ""
-    return f", support {support} from size {configured.get('support_from_size')}"
+    found = ""
+    if (support := configured.get("support", 1)) != 1:
+        found += f", support {support} from size {configured.get('support_from_size')}"
+    if (floor := configured.get("centroid_floor", -1.0)) > -1.0:
+        found += f", centroid floor {floor} from size {configured.get('centroid_from_size')}"
+    return found
 
 
 def summary_lines(found: dict[str, Any]) -> list[str]:

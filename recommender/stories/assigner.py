@@ -17,6 +17,7 @@ from recommender.stories.clustering import (
     SliceWrites,
     StoriesSoFar,
     StoryClustering,
+    VectorsOf,
     cluster_stream,
     place_article,
     story_links,
@@ -80,7 +81,7 @@ class StoryAssigner:
         pending = index.stories.pending()
         if not pending:
             return 0
-        state = StoriesSoFar(index.stories)
+        state = StoriesSoFar(index.stories, self._vectors_of())
         # Only an index with stored lists has slots to keep in step.
         keeps_lists = index.related_lists.count() > 0
         for start in range(0, len(pending), _SLICE):
@@ -119,7 +120,7 @@ class StoryAssigner:
             }
             names = {m.row_id: m.id for m in members}
             parts: dict[str, list[int]] = {}
-            assigned = cluster_stream(rows, names, neighbours, self.clustering)
+            assigned = cluster_stream(rows, names, neighbours, self.clustering, self._vectors_of())
             for row_id in rows:
                 parts.setdefault(assigned[row_id], []).append(row_id)
             if len(parts) < 2:
@@ -149,21 +150,31 @@ class StoryAssigner:
         written = SliceWrites()
         ids = self.recommender.index.summaries_by_row_id(list(rows))
         neighbours = self.candidates([ids[row_id].id for row_id in rows if row_id in ids])
-        for row_id in rows:
-            if row_id not in ids:
-                continue
+        present = [row_id for row_id in rows if row_id in ids]
+        vectors_of = self._vectors_of()
+        vectors = dict(
+            zip(present, vectors_of(np.asarray(present, dtype=np.int64)), strict=True)
+            if vectors_of is not None and present
+            else ()
+        )
+        for row_id in present:
             article_id = ids[row_id].id
             found = neighbours.get(article_id, Neighbours(1.0, []))
-            links = story_links(found.hits, state, self.clustering)
+            vector = vectors.get(row_id)
+            links = story_links(found.hits, state, self.clustering, vector)
             join, merge = self.clustering.thresholds(found.dense_weight)
             story = place_article(article_id, links, state, written, join, merge)
-            state.join(row_id, story)
+            state.join(row_id, story, vector)
             written.assigned[row_id] = story
             if keeps_lists:
                 # Its own slots (ranked while it was pending, if ever) and its neighbours'.
                 written.drop_owners.add(row_id)
                 written.drop_owners.update(self._slots_it_may_take(row_id, state, story))
         return written
+
+    def _vectors_of(self) -> VectorsOf | None:
+        """The index's vectors when the centroid guard reads them."""
+        return self.recommender.index.vectors_of if self.clustering.guards_centroids else None
 
     def _slots_it_may_take(self, row_id: int, state: StoriesSoFar, story: str) -> set[int]:
         """Members whose stored previous or next slot the new member may now fill, under

@@ -24,8 +24,10 @@ that runs it over an index, writes it and splits stories on delete is in `assign
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from recommender.errors import InvalidInputError
 from recommender.ranking.results import Neighbours
@@ -59,6 +61,13 @@ class StoryClustering:
     # Off by default (support 1): docs/stories.md, "Chaining, measured".
     support: int = 1
     support_from_size: int = 1
+    # A story of at least `centroid_from_size` articles is joined (or merged) only by an
+    # article whose dense cosine with the story's centroid (the mean of its members' unit
+    # vectors) is at least `centroid_floor`: a link through one member is not enough when
+    # the article does not read like the story as a whole (single link's chaining). -1: off.
+    # 0.5 from 4 members (MiniLM): docs/stories.md, "Chaining, measured".
+    centroid_floor: float = 0.5
+    centroid_from_size: int = 4
     # Candidates read per article (dense and lexical each): its closest stories are among
     # the first few, and each candidate costs an exact score.
     candidates: int = 32
@@ -74,6 +83,11 @@ class StoryClustering:
                 "story support and support_from_size must be >= 1, got "
                 f"{self.support} and {self.support_from_size}"
             )
+        if not -1.0 <= self.centroid_floor <= 1.0 or self.centroid_from_size < 1:
+            raise InvalidInputError(
+                "story centroid_floor must be in [-1, 1] and centroid_from_size >= 1, got "
+                f"{self.centroid_floor} and {self.centroid_from_size}"
+            )
         if self.candidates < 1:
             raise InvalidInputError(f"story candidates must be >= 1, got {self.candidates}")
         if not self.time_boost >= 0.0 or not self.time_decay_days > 0.0:
@@ -87,18 +101,31 @@ class StoryClustering:
         join = dense_weight * self.dense_threshold + (1.0 - dense_weight) * self.lexical_threshold
         return join, join + self.merge_margin
 
+    @property
+    def guards_centroids(self) -> bool:
+        return self.centroid_floor > -1.0
+
+
+VectorsOf = Callable[[np.ndarray], np.ndarray]  # rows -> their unit vectors (ArticleIndex)
+
 
 class StoriesSoFar:
     """The assignment as it stands, for one run: read from the store as the run touches it
     (the stories of an article's candidates, the members of the stories it meets), so a
     write costs what it touches, not the size of the index. Kept in step with what the
-    run assigns and merges. Without a store (an evaluation), everything starts pending."""
+    run assigns and merges. Without a store (an evaluation), everything starts pending.
+    `vectors_of` (the index's): the stories' centroids, read when a story is first
+    compared with one and kept in step with its members (a sum of unit vectors)."""
 
-    def __init__(self, store: StoryStore | None = None) -> None:
+    def __init__(
+        self, store: StoryStore | None = None, vectors_of: VectorsOf | None = None
+    ) -> None:
         self._store = store
+        self._vectors_of = vectors_of
         self._story_of: dict[int, str | None] = {}
         self._members: dict[str, set[int]] = {}
         self._editorial: dict[str, bool] = {}
+        self._vector_sums: dict[str, np.ndarray] = {}
 
     def story_of(self, row_ids: Sequence[int]) -> dict[int, str]:
         """The assigned stories of these rows (pending rows left out)."""
@@ -123,9 +150,28 @@ class StoriesSoFar:
             self._editorial[story] = held
         return self._editorial[story]
 
-    def join(self, row_id: int, story: str) -> None:
+    def centroid_cosine(self, story: str, vector: np.ndarray) -> float:
+        """The cosine of a unit vector with the story's centroid (1 without `vectors_of`)."""
+        if self._vectors_of is None:
+            return 1.0
+        total = self._vector_sums.get(story)
+        if total is None:
+            rows = np.fromiter(sorted(self.members(story)), dtype=np.int64)
+            total = self._vectors_of(rows).sum(axis=0, dtype=np.float64)
+            self._vector_sums[story] = total
+        norm = float(np.linalg.norm(total))
+        return float(np.dot(vector, total)) / norm if norm else 0.0
+
+    def join(self, row_id: int, story: str, vector: np.ndarray | None = None) -> None:
+        """`vector`: the row's unit vector, which keeps a read centroid in step (without
+        it, the centroid is read again when next needed)."""
         self.members(story).add(row_id)
         self._story_of[row_id] = story
+        if story in self._vector_sums:
+            if vector is None:
+                del self._vector_sums[story]
+            else:
+                self._vector_sums[story] = self._vector_sums[story] + vector
 
     def fold(self, story: str, into: str) -> set[int]:
         """Move a story's members into another; returns them."""
@@ -134,6 +180,12 @@ class StoriesSoFar:
         for row_id in moved:
             self._story_of[row_id] = into
         self.members(into).update(moved)
+        folded = self._vector_sums.pop(story, None)
+        if into in self._vector_sums:
+            if folded is None:
+                del self._vector_sums[into]
+            else:
+                self._vector_sums[into] = self._vector_sums[into] + folded
         return moved
 
     def assigned(self) -> dict[int, str]:
@@ -154,18 +206,23 @@ def cluster_stream(
     names: dict[int, str],
     neighbours: dict[int, Neighbours],
     clustering: StoryClustering,
+    vectors_of: VectorsOf | None = None,
 ) -> dict[int, str]:
     """What `StoryAssigner.recluster(editorial=False)` assigns, from the candidates computed
     once (`Recommender.neighbours`, by row): an evaluation sweeps thresholds with it.
-    `order`: rows oldest first; `names`: each row's article id."""
-    state = StoriesSoFar()
+    `order`: rows oldest first; `names`: each row's article id; `vectors_of`: the index's
+    (needed by the centroid guard: without it, the guard is off)."""
+    guarded = vectors_of is not None and clustering.guards_centroids
+    state = StoriesSoFar(vectors_of=vectors_of if guarded else None)
+    vectors = vectors_of(np.asarray(order, dtype=np.int64)) if guarded and vectors_of else None
     written = SliceWrites()
-    for row_id in order:
+    for position, row_id in enumerate(order):
         found = neighbours.get(row_id, Neighbours(1.0, []))
         join, merge = clustering.thresholds(found.dense_weight)
-        links = story_links(found.hits, state, clustering)
+        vector = vectors[position] if vectors is not None else None
+        links = story_links(found.hits, state, clustering, vector)
         story = place_article(names[row_id], links, state, written, join, merge)
-        state.join(row_id, story)
+        state.join(row_id, story, vector)
     return state.assigned()
 
 
@@ -208,12 +265,16 @@ def place_article(
 
 
 def story_links(
-    neighbours: list[tuple[int, float]], state: StoriesSoFar, clustering: StoryClustering
+    neighbours: list[tuple[int, float]],
+    state: StoriesSoFar,
+    clustering: StoryClustering,
+    vector: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Each assigned candidate's story with its link: the score of its best member among
     the candidates, or for a story of at least `support_from_size` members its
     `support`-th best (at most its size); a story with fewer candidates than needed is not
-    linked."""
+    linked, nor (given the article's unit `vector`) a story of at least
+    `centroid_from_size` members whose centroid it is below `centroid_floor` from."""
     support = clustering.support
     story_of = state.story_of([row_id for row_id, _ in neighbours])
     scores: dict[str, list[float]] = {}
@@ -231,6 +292,13 @@ def story_links(
             needed = min(support, size) if size >= clustering.support_from_size else 1
         if len(found) >= needed:
             links[story] = found[needed - 1]
+    if vector is not None and clustering.guards_centroids:
+        for story in list(links):
+            if (
+                len(state.members(story)) >= clustering.centroid_from_size
+                and state.centroid_cosine(story, vector) < clustering.centroid_floor
+            ):
+                del links[story]
     return links
 
 

@@ -7,13 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import get_args
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from recommender import Recommender, Settings
 from recommender.ranking.list_refresh import store_lists_of
 from recommender.ranking.slots import SLOT_STRATEGIES, SLOT_STRATEGY
-from recommender.stories.clustering import StoryClustering
+from recommender.stories.clustering import StoriesSoFar, StoryClustering
 from recommender.stories.store import founded_by
 from recommender.system import build_recommender, open_index
 from tests.recommender.stories import test_stories
@@ -83,13 +84,13 @@ def test_with_support_one_bridging_member_no_longer_pulls_an_article_in(
     bridge = _article("bridge", words, seed=7, published="2024-03-05T10:00:00Z")
     late_quake = _story("quake", 1, first_day=20)
 
-    single, _ = open_stories("single", clustering=replace(CLUSTERING, merge_margin=3.0))
+    # The centroid guard off: the support alone is measured here.
+    unguarded = replace(CLUSTERING, merge_margin=3.0, centroid_floor=-1.0)
+    single, _ = open_stories("single", clustering=unguarded)
     single.upsert(_story("harbour", 3))
     single.upsert([bridge])
     single.upsert(late_quake)
-    supported, _ = open_stories(
-        "supported", clustering=replace(CLUSTERING, merge_margin=3.0, support=2)
-    )
+    supported, _ = open_stories("supported", clustering=replace(unguarded, support=2))
     supported.upsert(_story("harbour", 3))
     supported.upsert([bridge])
     supported.upsert(late_quake)
@@ -110,7 +111,9 @@ def test_support_applies_only_to_stories_of_its_size(
     # When quake-0 arrives the harbour story holds 4 articles (3 and the bridge): from size
     # 4 it needs a 2nd linked member and opens its own story; from size 5 the best one does.
     words = VOCABULARY["harbour"] + VOCABULARY["quake"]
-    clustering = replace(CLUSTERING, merge_margin=3.0, support=2, support_from_size=from_size)
+    clustering = replace(
+        CLUSTERING, merge_margin=3.0, support=2, support_from_size=from_size, centroid_floor=-1.0
+    )
     index, _ = open_stories(clustering=clustering)
     index.upsert(_story("harbour", 3))
     index.upsert([_article("bridge", words, seed=7, published="2024-03-05T10:00:00Z")])
@@ -119,6 +122,59 @@ def test_support_applies_only_to_stories_of_its_size(
     assert _story_id(index, "bridge") == _story_id(index, "harbour-0")
     joined = _story_id(index, "quake-0") == _story_id(index, "harbour-0")
     assert joined is pulled_in
+
+
+@pytest.mark.parametrize(
+    ("floor", "from_size", "pulled_in"),
+    [(-1.0, 4, True), (0.5, 4, False), (0.5, 6, False), (0.5, 7, True)],
+)
+def test_a_large_story_is_joined_only_near_its_centroid(
+    open_stories: Open, floor: float, from_size: int, pulled_in: bool
+) -> None:
+    # quake-0 links to the harbour story (6 articles: 5 and the bridge) through the bridge
+    # alone; it is far from the story's centroid, so the guard (up to size 6) keeps it out.
+    words = VOCABULARY["harbour"] + VOCABULARY["quake"]
+    clustering = replace(
+        CLUSTERING, merge_margin=3.0, centroid_floor=floor, centroid_from_size=from_size
+    )
+    index, _ = open_stories(clustering=clustering)
+    index.upsert(_story("harbour", 3))
+    index.upsert([_article("bridge", words, seed=7, published="2024-03-05T10:00:00Z")])
+    index.upsert(_story("harbour", 5)[3:])  # harbour-3, -4: near the centroid, they join
+    index.upsert(_story("quake", 1, first_day=20))
+
+    harbour = _story_id(index, "harbour-0")
+    assert {_story_id(index, i) for i in ("bridge", "harbour-3", "harbour-4")} == {harbour}
+    assert (_story_id(index, "quake-0") == harbour) is pulled_in
+    with pytest.raises(ValueError, match="centroid"):
+        StoryClustering(centroid_floor=1.5)
+
+
+def test_the_centroid_kept_in_step_equals_the_one_read_afresh() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(6, 8))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    reads: list[list[int]] = []
+
+    def vectors_of(rows: np.ndarray) -> np.ndarray:
+        reads.append([int(r) for r in rows])
+        return vectors[rows]
+
+    state = StoriesSoFar(vectors_of=vectors_of)
+    for row in (0, 1):
+        state.join(row, "a", vectors[row])
+    state.join(2, "b", vectors[2])
+    query = vectors[5]
+    state.centroid_cosine("a", query)  # read once: rows 0 and 1
+    state.join(3, "a", vectors[3])  # kept in step, not read again
+    state.centroid_cosine("b", query)
+    state.fold("b", "a")  # a's sum and b's added
+    state.join(4, "a")  # without its vector: dropped, read afresh when next needed
+    kept = state.centroid_cosine("a", query)
+
+    centroid = vectors[:5].sum(axis=0)
+    assert kept == pytest.approx(float(query @ centroid / np.linalg.norm(centroid)))
+    assert reads == [[0, 1], [2], [0, 1, 2, 3, 4]]
 
 
 def test_the_support_settings_reach_the_clustering(tmp_path: Path) -> None:
@@ -133,6 +189,7 @@ def test_the_support_settings_reach_the_clustering(tmp_path: Path) -> None:
     with open_index(settings, writable=True) as index:
         clustering = build_story_assigner(settings, index).clustering
     assert (clustering.support, clustering.support_from_size) == (3, 6)
+    assert (clustering.centroid_floor, clustering.centroid_from_size) == (0.5, 4)
     assert (Settings(embedder="hashing").story_support, StoryClustering().support) == (1, 1)
     with pytest.raises(ValidationError):
         Settings(story_support=0)
