@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from recommender import Settings, load_articles
+from recommender.stories.assigner import StoryAssigner
 from recommender.system import build_story_assigner, open_index
 
 
@@ -33,6 +34,18 @@ def measure(corpus: Path, limit: int, base: Settings) -> dict[str, float]:
             started, cpu = time.perf_counter(), time.process_time()
             assigned = assigner.assign_pending()
             stories = (time.perf_counter() - started, time.process_time() - cpu)
+            # The centroid guard's share: a rebuild with it and one without, same index.
+            rebuilds = {}
+            for label, floor in (
+                ("guarded", assigner.clustering.centroid_floor),
+                ("unguarded", -1.0),
+            ):
+                rebuild = StoryAssigner(
+                    assigner.recommender, replace(assigner.clustering, centroid_floor=floor)
+                )
+                started, cpu = time.perf_counter(), time.process_time()
+                rebuild.recluster(editorial=False)
+                rebuilds[label] = (time.perf_counter() - started, time.process_time() - cpu)
     return {
         "articles": float(assigned),
         "index_seconds": indexed[0],
@@ -41,6 +54,8 @@ def measure(corpus: Path, limit: int, base: Settings) -> dict[str, float]:
         "assign_cpu_seconds": stories[1],
         "ratio": stories[0] / indexed[0],
         "cpu_ratio": stories[1] / indexed[1],
+        "recluster_guarded_cpu_seconds": rebuilds["guarded"][1],
+        "recluster_unguarded_cpu_seconds": rebuilds["unguarded"][1],
     }
 
 
@@ -54,7 +69,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{int(found['articles']):,} articles: indexing without stories "
         f"{found['index_seconds']:.1f} s ({found['index_cpu_seconds']:.1f} s CPU), assigning "
         f"them {found['assign_seconds']:.1f} s ({found['assign_cpu_seconds']:.1f} s CPU): "
-        f"+{found['ratio']:.1%} wall, +{found['cpu_ratio']:.1%} CPU"
+        f"+{found['ratio']:.1%} wall, +{found['cpu_ratio']:.1%} CPU; recluster with the "
+        f"centroid guard {found['recluster_guarded_cpu_seconds']:.2f} s CPU, without "
+        f"{found['recluster_unguarded_cpu_seconds']:.2f} s"
     )
 
 
