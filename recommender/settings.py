@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         description="Where the ONNX export is kept, one folder per model version; "
         "default: ~/.cache/newsrec/onnx.",
     )
+    prompt_cache_dir: Path | None = Field(
+        default=None,
+        description="Where zero-shot tagging keeps its taxonomy's prompt vectors once encoded, "
+        "one file per embedder and prompt set; default: ~/.cache/newsrec/prompt-vectors "
+        "(a directory that cannot be written only means the prompts are encoded each time).",
+    )
     index_type: Literal["auto", "exact", "hnsw"] = Field(
         default="auto",
         description="Vector index kind; `auto` is exact below `hnsw_from` articles, else HNSW.",

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from embeddings import Embedder, EmbedderChoice, create_embedder
+from embeddings.environment_settings import user_cache_root
 from recommender.index.article_index import ArticleIndex
 from recommender.index.options import IndexOptions
 from recommender.ranking.profile import TUNED_FIELDS, load_profile
@@ -30,20 +31,34 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
+def prompt_cache_dir(settings: Settings) -> Path:
+    """Where zero-shot keeps its taxonomy's prompt vectors: the setting, else the user's cache."""
+    return settings.prompt_cache_dir or user_cache_root() / "newsrec" / "prompt-vectors"
+
+
+def configured_tagger(
+    settings: Settings, embedder: Embedder, model_dir: Path | None = None
+) -> TopicTagger:
+    """The tagger in `model_dir`, else the configured one (the index's adapted model, or
+    zero-shot on the configured taxonomy, its prompt vectors read from the cache)."""
+    return build_tagger(
+        embedder,
+        model_dir=model_dir or configured_model_dir(settings.topic_model, settings.index_dir),
+        taxonomy_file=settings.topic_taxonomy,
+        prompt_cache_dir=prompt_cache_dir(settings),
+    )
+
+
 def topic_tagger_factory(settings: Settings, embedder: Embedder) -> Callable[[], TopicTagger]:
     """Builds the configured tagger when first needed (zero-shot embeds its taxonomy)."""
-    model_dir = configured_model_dir(settings.topic_model, settings.index_dir)
-    taxonomy = settings.topic_taxonomy
-    return lambda: build_tagger(embedder, model_dir=model_dir, taxonomy_file=taxonomy)
+    return lambda: configured_tagger(settings, embedder)
 
 
 def index_tagger(settings: Settings) -> Callable[[Embedder], TopicTagger] | None:
     """How the index's tagger is built on an embedder; None when indexing does not tag."""
     if not settings.tag_on_index:
         return None
-    model_dir = configured_model_dir(settings.topic_model, settings.index_dir)
-    taxonomy = settings.topic_taxonomy
-    return lambda embedder: build_tagger(embedder, model_dir=model_dir, taxonomy_file=taxonomy)
+    return lambda embedder: configured_tagger(settings, embedder)
 
 
 def index_options(settings: Settings) -> IndexOptions:

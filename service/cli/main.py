@@ -30,8 +30,7 @@ from recommender import (
     open_index,
 )
 from recommender.stories.page_lists import related_for_page
-from recommender.system import index_tagger
-from recommender.topics import build_tagger, configured_model_dir
+from recommender.system import configured_tagger, index_tagger
 from recommender.writer import IndexWriter, WriteOptions
 from service.cli import evaluate as cli_eval
 from service.cli import lists as cli_lists
@@ -271,8 +270,7 @@ def retag(
     settings = command_settings(context, index_dir)
     embedder = build_embedder(settings)
     with open_index(settings, writable=True, embedder=embedder) as article_index:
-        model_dir = model or configured_model_dir(settings.topic_model, settings.index_dir)
-        tagger = build_tagger(embedder, model_dir=model_dir, taxonomy_file=settings.topic_taxonomy)
+        tagger = configured_tagger(settings, embedder, model)
         writer = IndexWriter(
             build_recommender(settings, article_index), WriteOptions.for_batch(settings)
         )

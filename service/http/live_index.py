@@ -43,12 +43,8 @@ from recommender import (
 )
 from recommender.index.files import MANIFEST_FILE
 from recommender.ranking.list_refresh import lists_in_use
-from recommender.topics import (
-    TopicTagger,
-    build_tagger,
-    configured_model_dir,
-    resolve_taxonomy,
-)
+from recommender.system import configured_tagger
+from recommender.topics import TopicTagger, configured_model_dir, resolve_taxonomy
 from recommender.writer import IndexWriter, WriteHooks, WriteOptions
 from service.http.failures import load_failure
 from service.http.primed_embedder import PrimedEmbedder
@@ -299,10 +295,7 @@ class LiveIndex:
         """The configured topic tagger (zero-shot embeds its taxonomy once: the model runs)."""
         with self._tagger_lock:
             if self._tagger is None:
-                model_dir = configured_model_dir(self.settings.topic_model, self.settings.index_dir)
-                self._tagger = build_tagger(
-                    self.embedder, model_dir=model_dir, taxonomy_file=self.settings.topic_taxonomy
-                )
+                self._tagger = configured_tagger(self.settings, self.embedder)
             return self._tagger
 
     # -- writing -------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.bench import ingest_stages
+from tests.harness import ingest_stages
 from recommender.index.article_index import ArticleIndex
 from recommender.topics.zero_shot import ZeroShotTagger
 

@@ -8,7 +8,7 @@ calls include the model load and the taxonomy's prompts); `beyond the encoder` i
 process's CPU time less the articles' encoding and the model load, which a raw
 `SentenceTransformer.encode` pays too.
 
-    python -m eval.bench.ingest_stages ../shared/data/wikinews/wikinews_2019_2020.jsonl.gz
+    python -m tests.harness.ingest_stages ../shared/data/wikinews/wikinews_2019_2020.jsonl.gz
 """
 
 from __future__ import annotations
