@@ -3,6 +3,7 @@ embedder; the corpus and fixture of test_stories)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from pathlib import Path
 from typing import get_args
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from recommender import Recommender, Settings
 from recommender.ranking.list_refresh import store_lists_of
 from recommender.ranking.slots import SLOT_STRATEGIES, SLOT_STRATEGY
-from recommender.stories.clustering import StoriesSoFar, StoryClustering
+from recommender.stories.clustering import StoriesSoFar, StoryClustering, cluster_stream
 from recommender.stories.store import founded_by
 from recommender.system import build_recommender, open_index
 from tests.recommender.stories import test_stories
@@ -148,6 +149,34 @@ def test_a_large_story_is_joined_only_near_its_centroid(
     assert (_story_id(index, "quake-0") == harbour) is pulled_in
     with pytest.raises(ValueError, match="centroid"):
         StoryClustering(centroid_floor=1.5)
+
+
+def test_the_evaluation_clusters_as_the_index_does_with_the_guard(open_stories: Open) -> None:
+    # `newsrec eval stories` clusters the candidates computed once (cluster_stream); with
+    # the index's vectors it keeps quake-0 out of the harbour story, as the writes did.
+    from eval.quality.story_index import candidate_neighbours, date_order
+
+    words = VOCABULARY["harbour"] + VOCABULARY["quake"]
+    index, _ = open_stories(clustering=replace(CLUSTERING, merge_margin=3.0))
+    index.upsert(_story("harbour", 3))
+    index.upsert([_article("bridge", words, seed=7, published="2024-03-05T10:00:00Z")])
+    index.upsert(_story("harbour", 5)[3:] + _story("quake", 1, first_day=20))
+    assigner = index.story_assigner
+    assert assigner is not None
+    rows = date_order(index)
+    names = {row: s.id for row, s in index.summaries_by_row_id(rows).items()}
+    found = candidate_neighbours(assigner, rows, names, lambda *_: None)
+
+    guarded = cluster_stream(rows, names, found, assigner.clustering, index.vectors_of)
+    unguarded = cluster_stream(rows, names, found, assigner.clustering)  # no vectors: off
+
+    by_id = {names[row]: row for row in rows}
+    written = {names[row]: _story_id(index, names[row]) for row in rows}
+    assert _story_id(index, "quake-0") != _story_id(index, "harbour-0")
+    for first, second in itertools.combinations(sorted(by_id), 2):
+        together = guarded[by_id[first]] == guarded[by_id[second]]
+        assert together is (written[first] == written[second])
+    assert unguarded[by_id["quake-0"]] == unguarded[by_id["harbour-0"]]
 
 
 def test_the_centroid_kept_in_step_equals_the_one_read_afresh() -> None:
