@@ -162,8 +162,9 @@ class Settings(BaseSettings):
         ge=1,
         description="A story of at least story_support_from_size articles is linked to a new "
         "article by its N-th best-scoring member, not its best (1: off). 4 stops one bridging "
-        "article from chaining stories; it wins on seeds and WCEP but loses on wcep-digests "
-        "(docs/stories.md, 'Chaining, measured').",
+        "article from chaining stories; it wins on seeds, seeds-wikinews and WCEP-YEAR but "
+        "loses on wcep-digests, all of WCEP's labelled items and the slots (docs/stories.md, "
+        "'Chaining, measured').",
     )
     story_support_from_size: int = Field(
         default=8,
@@ -177,8 +178,8 @@ class Settings(BaseSettings):
         le=1.0,
         description="A story of at least story_centroid_from_size articles is joined or merged "
         "only by an article whose dense cosine with the story's centroid clears this "
-        "(-1: off); stops single link chaining stories through one member "
-        "(docs/stories.md, 'Chaining, measured').",
+        "(-1: off): one member it reads like is not enough (docs/stories.md, 'Chaining, "
+        "measured').",
     )
     story_centroid_from_size: int = Field(
         default=4, ge=1, description="The story size from which story_centroid_floor applies."
