@@ -5,6 +5,9 @@ is compared with its candidates, the articles the ranking would consider for its
 list, by the ranking's own blended score (`Recommender.neighbours`). A story's link to the
 article is its best-scoring member among them (single link: a story drifts, from a bridge
 collapse to a trial to a reopening, and its newest coverage reads most like the next).
+A story of a few articles or more is linked only if the article is also near its centroid
+(`StoryClustering.centroid_floor`), so one member does not chain it into a story it does
+not read like as a whole.
 
 - It joins the best-linked story when that link clears `join_threshold`, else opens a
   story of its own, named after it (`story_store.founded_by`).
