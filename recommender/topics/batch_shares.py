@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,12 +148,6 @@ class ShareAdjustedTagger(ThresholdTagger):
     def scores(self, vectors: np.ndarray, terms: sparse.csr_matrix | None = None) -> np.ndarray:
         """vectors: (n, d) -> (n, L) zero-shot scores with each topic's odds re-weighted."""
         return logistic(self._zero_shot.logits(vectors) + self._offsets)
-
-
-def share_summary(shares: Mapping[str, float], top: int = 4) -> str:
-    """'economy 31%, sport 24%, ...': the largest shares."""
-    ranked = sorted(shares.items(), key=lambda item: -item[1])[:top]
-    return ", ".join(f"{label} {share:.0%}" for label, share in ranked)
 
 
 def _read_json(path: Path) -> Any:

@@ -33,8 +33,8 @@ from recommender.topics import (
     tag_file,
     taxonomy_prior,
 )
+from recommender.topics.adapt import share_summary
 from recommender.topics.batch import check_tagger_fits
-from recommender.topics.batch_shares import share_summary
 from recommender.topics.tag_output import check_tag_run
 from service.cli import output
 from service.cli.command_settings import command_settings
