@@ -16,6 +16,7 @@ from recommender.settings import Settings
 from recommender.stories.assigner import StoryAssigner
 from recommender.stories.clustering import StoryClustering
 from recommender.topics import TopicTagger, build_tagger, configured_model_dir
+from recommender.topics.prompt_cache import PromptVectorCache
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -34,6 +35,11 @@ def build_embedder(settings: Settings) -> Embedder:
 def prompt_cache_dir(settings: Settings) -> Path:
     """Where zero-shot keeps its taxonomy's prompt vectors: the setting, else the user's cache."""
     return settings.prompt_cache_dir or user_cache_root() / "newsrec" / "prompt-vectors"
+
+
+def prompt_encoder(settings: Settings, embedder: Embedder) -> Embedder:
+    """`embedder` for a taxonomy's prompts: their vectors read from the cache once encoded."""
+    return PromptVectorCache(embedder, prompt_cache_dir(settings))
 
 
 def configured_tagger(

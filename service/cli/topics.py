@@ -19,6 +19,7 @@ import typer
 from recommender import build_embedder
 from recommender.batch.streamed import StreamedTagger
 from recommender.errors import InvalidInputError
+from recommender.system import prompt_cache_dir
 from recommender.topics import (
     DEFAULT_LABEL_FIELD,
     EvaluationReport,
@@ -93,9 +94,14 @@ def tag(
     total = check_tag_run(input_file, out, skip_invalid=skip_invalid)
     if index_dir is not None and not index_dir.is_dir():
         raise InvalidInputError(f"{index_dir}: no such index directory")
-    make_tagger = partial(build_tagger, model_dir=model, taxonomy_file=taxonomy)
-    # A dead cluster fails here, in seconds. With Ray, the actors encode and tag.
     settings = command_settings(context)
+    make_tagger = partial(
+        build_tagger,
+        model_dir=model,
+        taxonomy_file=taxonomy,
+        prompt_cache_dir=prompt_cache_dir(settings),
+    )
+    # A dead cluster fails here, in seconds. With Ray, the actors encode and tag.
     job = batch_job(engine, settings, ray_address, make_tagger)
     embedder = job.embedder if job is not None else build_embedder(settings)
     tagger = job.tagger() if job is not None else make_tagger(embedder)

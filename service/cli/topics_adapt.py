@@ -16,6 +16,7 @@ from recommender import ArticleIndex, Settings, build_embedder
 from recommender.errors import InvalidInputError
 from recommender.index.lexical import frequency_rows
 from recommender.ingest.loaders import load_articles
+from recommender.system import prompt_encoder
 from recommender.topics import (
     ADAPTED_MODEL_DIR,
     LabelledArticles,
@@ -84,8 +85,11 @@ def adapt(
     if gold is not None and not any(gold):
         raise InvalidInputError(f"{unlabelled}: no row has labels in field {label_field!r}")
     check_archive_size(len(batch.articles) - (len(batch.articles) // 5 if gold else 0))
-    embedder = build_embedder(command_settings(context))
-    zero_shot = ZeroShotTagger.from_taxonomy(resolve_taxonomy(taxonomy), embedder)
+    settings = command_settings(context)
+    embedder = build_embedder(settings)
+    zero_shot = ZeroShotTagger.from_taxonomy(
+        resolve_taxonomy(taxonomy), prompt_encoder(settings, embedder)
+    )
     vectors = encode_articles(batch.articles, embedder, reused_index(context, index_dir))
     output.line(f"adapting to {len(batch.articles):,} articles ...")
     terms = article_terms(batch.articles)
@@ -133,7 +137,9 @@ def adapt_index_topics(article_index: ArticleIndex, settings: Settings) -> None:
     term_ids, blobs = store.term_rows()
     positions = np.searchsorted(term_ids, row_ids)
     terms = frequency_rows([blobs[int(position)] for position in positions])
-    zero_shot = ZeroShotTagger.from_taxonomy(resolve_taxonomy(settings.topic_taxonomy), embedder)
+    zero_shot = ZeroShotTagger.from_taxonomy(
+        resolve_taxonomy(settings.topic_taxonomy), prompt_encoder(settings, embedder)
+    )
     output.line(f"adapting topics to {len(vectors):,} articles of the index ...")
     adaptation = adapt_tagger(zero_shot, vectors, terms=terms)
     model_dir = settings.index_dir / ADAPTED_MODEL_DIR

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import ingest_stages
 from recommender.index.article_index import ArticleIndex
 from recommender.topics.zero_shot import ZeroShotTagger
+from tests.harness import ingest_stages
 
 pytestmark = pytest.mark.slow  # a whole `newsrec index` in process
 

@@ -71,6 +71,24 @@ def test_tag_reweights_by_the_files_topic_shares_unless_turned_off(
     assert "re-weighted" not in stdout_off
 
 
+def test_tag_reads_the_prompt_vectors_a_first_run_cached(
+    app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "prompts"
+    monkeypatch.setenv("NEWSREC_PROMPT_CACHE_DIR", str(cache))
+    source = write_jsonl(tmp_path / "in.jsonl", keyword_rows(6))
+
+    code, _, _, _ = _run(app, "tag", source, "-o", tmp_path / "first.jsonl")
+    (cached,) = cache.glob("*.npy")
+    written = cached.stat().st_mtime_ns
+    again, _, _, _ = _run(app, "tag", source, "-o", tmp_path / "second.jsonl")
+
+    assert (code, again) == (0, 0)
+    assert cached.stat().st_mtime_ns == written  # read, not encoded and written again
+    first, second = ((tmp_path / name).read_text() for name in ("first.jsonl", "second.jsonl"))
+    assert first == second
+
+
 def test_tag_without_output_streams_json_lines_on_stdout(app: typer.Typer, tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", keyword_rows(3))
 
