@@ -188,7 +188,10 @@ def _closed_port() -> int:
 def test_the_ray_path_stores_the_local_vectors_and_topics(tmp_path: Path) -> None:
     articles = load_articles([SEEDS]).articles
     local = Settings(index_dir=tmp_path / "local", embedder="hashing")
-    on_ray = Settings(index_dir=tmp_path / "ray", embedder="hashing")
+    # Its own prompt cache, empty: the driver encodes the prompts once, as a first run does.
+    on_ray = Settings(
+        index_dir=tmp_path / "ray", embedder="hashing", prompt_cache_dir=tmp_path / "prompts"
+    )
     job, driver_taggers = _counting_job(on_ray)
 
     _index_locally(local, articles)
