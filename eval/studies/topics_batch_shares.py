@@ -37,7 +37,7 @@ import numpy as np
 
 from embeddings import MiniLMEmbedder
 from eval.quality.shared_data import WCEP
-from eval.studies.topics_shapes import OTHER, SHAPES
+from eval.studies.topics_shapes import SHAPES, macro_f1_of_scores
 from eval.studies.topics_study import cached_vectors, read_items
 from recommender.topics import ZeroShotTagger, evaluate_assignments, gold_labels, resolve_taxonomy
 from recommender.topics.assignment import assignments_from_scores, logistic
@@ -92,15 +92,6 @@ def variants(
         # A file shorter than N rows is "whole" for this variant.
         yield f"first {rows}", reweighted(rows)
     yield "online", online(similarities, temperature, prior_rows)
-
-
-def check_f1(
-    similarities: np.ndarray, labels: Sequence[str], gold: Sequence[str], ours: Mapping[str, str]
-) -> float:
-    from sklearn.metrics import f1_score
-
-    predicted = [ours.get(labels[best], OTHER) for best in similarities.argmax(axis=1)]
-    return float(f1_score(gold, predicted, labels=sorted(set(gold)), average="macro"))
 
 
 def labelled_proxies(
@@ -170,7 +161,7 @@ def main() -> None:
     table: dict[str, dict[str, float]] = {}
     for proxy, (similarities, gold, ours) in proxies.items():
         for variant, adjusted in every_variant(similarities).items():
-            table.setdefault(variant, {})[proxy] = check_f1(adjusted, labels, gold, ours)
+            table.setdefault(variant, {})[proxy] = macro_f1_of_scores(adjusted, labels, gold, ours)
     for variant, adjusted in every_variant(seeds_similarities).items():
         scores = logistic((adjusted - CENTRE) / SCALE)
         report = evaluate_assignments(
