@@ -53,7 +53,7 @@ class PromptVectorCache(WrappedEmbedder):
 def _read(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
     try:
         vectors = np.load(path, allow_pickle=False)
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):  # EOFError: an empty file
         return None
     if vectors.shape != shape or vectors.dtype != np.float32:
         return None

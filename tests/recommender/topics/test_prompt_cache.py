@@ -44,6 +44,17 @@ def test_a_torn_file_is_encoded_again_and_replaced(tmp_path: Path) -> None:
     assert np.load(stored).tobytes() == vectors.tobytes()
 
 
+def test_an_empty_file_is_encoded_again_and_replaced(tmp_path: Path) -> None:
+    # A crash after the unsynced rename can leave the file empty (numpy raises EOFError).
+    counting = CountingEmbedder()
+    PromptVectorCache(counting, tmp_path).encode(PROMPTS)
+    (stored,) = tmp_path.glob("*.npy")
+    stored.write_bytes(b"")
+    vectors = PromptVectorCache(counting, tmp_path).encode(PROMPTS)
+    assert counting.encoded == 6
+    assert np.load(stored).tobytes() == vectors.tobytes()
+
+
 def test_a_cache_that_cannot_be_written_only_costs_the_encoding(tmp_path: Path) -> None:
     blocked = tmp_path / "a-file"
     blocked.write_text("not a directory")
