@@ -102,7 +102,7 @@ class BatchShares:
                 tuple(float(share) for share in value["shares"]),
                 int(value["rows"]),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # JSON's 1e400: inf
             raise InvalidInputError(
                 f"{path}: not a topic shares file; delete it to estimate the shares again"
             ) from None

@@ -186,6 +186,27 @@ def test_stored_shares_of_another_taxonomy_are_refused_on_resume(
         tag_file(source, output, tagger, embedder, share_rows=256)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"labels":',
+        "[1, 2]",
+        '{"labels": ["a", "b"], "shares": [0.5, NaN], "rows": 2}',
+        # Numbers JSON allows and Python cannot hold as float or int (OverflowError).
+        '{"labels": ["a", "b"], "shares": [0.5, 0.5], "rows": 1e400}',
+        '{"labels": ["a", "b"], "shares": [0.5, 1' + "0" * 400 + '], "rows": 2}',
+    ],
+)
+def test_a_corrupt_shares_file_is_refused_with_a_readable_message(
+    tmp_path: Path, text: str
+) -> None:
+    path = tmp_path / "out.jsonl.topic-shares.json"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(InvalidInputError, match="not a topic shares file"):
+        BatchShares.load(path, ("a", "b"))
+
+
 def test_shares_beside_no_output_are_estimated_again(
     tmp_path: Path, tagger: ZeroShotTagger, embedder: HashingEmbedder
 ) -> None:
