@@ -23,6 +23,7 @@ from typing import IO
 from recommender.errors import InvalidArticleError, InvalidInputError
 from recommender.index.publish import publish_file
 from recommender.ingest.loaders import position_unit, read_article_rows
+from recommender.topics.batch_shares import shares_file
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -75,7 +76,8 @@ def check_tag_run(source: Path, output: Path | None, *, skip_invalid: bool) -> i
 
 
 def _check_output_place(source: Path, output: Path) -> None:
-    for path in (output, partial_output(output)):
+    # The topic shares' file too: a run writes it after the model loads and rows are held.
+    for path in (output, partial_output(output), shares_file(output)):
         if path.exists() and not path.is_file():
             raise InvalidInputError(f"{path}: exists and is not a file")
     if output.exists() and source.exists() and output.resolve() == source.resolve():

@@ -121,6 +121,19 @@ def test_an_output_that_cannot_be_written_is_refused_first(
     assert [path.name for path in tmp_path.iterdir()] == ["in.jsonl"]
 
 
+def test_a_directory_where_the_topic_shares_go_is_refused_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_model: None
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", keyword_rows(3))
+    (tmp_path / "out.jsonl.topic-shares.json").mkdir()
+
+    code, _, stderr = run(capsys, "tag", source, "-o", tmp_path / "out.jsonl")
+
+    assert code == 2
+    assert stderr.count("\n") == 1 and "topic-shares.json: exists and is not a file" in stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_an_output_that_is_not_a_tagging_output_is_kept_and_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], no_model: None
 ) -> None:
