@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from recommender import Recommender, Settings
 from recommender.ranking.list_refresh import store_lists_of
 from recommender.ranking.slots import SLOT_STRATEGIES, SLOT_STRATEGY
+from recommender.stories.assigner import StoryAssigner
 from recommender.stories.clustering import StoriesSoFar, StoryClustering, cluster_stream
 from recommender.stories.store import founded_by
 from recommender.system import build_recommender, open_index
@@ -149,6 +150,30 @@ def test_a_large_story_is_joined_only_near_its_centroid(
     assert (_story_id(index, "quake-0") == harbour) is pulled_in
     with pytest.raises(ValueError, match="centroid"):
         StoryClustering(centroid_floor=1.5)
+
+
+@pytest.mark.parametrize("floor", [-1.0, 0.5])
+def test_recluster_gives_what_a_stream_in_date_order_gave_with_the_guard(
+    open_stories: Open, floor: float
+) -> None:
+    # Guarded, the stream keeps the quake story out of the harbour story the bridge is in
+    # (unguarded, it pulls it in); a recluster reads the centroids afresh and must agree.
+    clustering = replace(CLUSTERING, merge_margin=3.0, centroid_floor=floor)
+    index, recommender = open_stories(clustering=clustering)
+    words = VOCABULARY["harbour"] + VOCABULARY["quake"]
+    bridge = _article("bridge", words, seed=7, published="2024-03-04T10:00:00Z")
+    corpus = sorted(
+        [*_story("harbour", 5), bridge, *_story("quake", 3, first_day=20)],
+        key=lambda article: article.published or "",
+    )
+    for article in corpus:  # one write each, as a newsroom publishes
+        index.upsert([article])
+    streamed = {article.id: _story_id(index, article.id) for article in corpus}
+    assert (streamed["quake-0"] == streamed["harbour-0"]) is (floor == -1.0)
+
+    StoryAssigner(recommender, clustering).recluster()
+
+    assert {article.id: _story_id(index, article.id) for article in corpus} == streamed
 
 
 def test_the_evaluation_clusters_as_the_index_does_with_the_guard(open_stories: Open) -> None:
