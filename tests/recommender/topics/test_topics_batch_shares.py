@@ -117,6 +117,32 @@ def test_a_resumed_run_reuses_the_stored_shares_and_writes_identical_rows(
     assert report.topic_shares == BatchShares.load(shares_file(whole), tagger.labels)
 
 
+def test_a_run_resumed_with_other_share_rows_keeps_the_stored_shares(
+    tmp_path: Path, tagger: ZeroShotTagger, embedder: HashingEmbedder
+) -> None:
+    rows = _two_topic_rows(40) + keyword_rows(30)[2::3]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    whole = tmp_path / "whole.jsonl"
+    tag_file(source, whole, tagger, embedder, share_rows=24, batch_size=8)
+    resumed = tmp_path / "resumed.jsonl"
+    tag_file(
+        write_jsonl(tmp_path / "head.jsonl", rows[:32]),
+        resumed,
+        tagger,
+        embedder,
+        share_rows=24,
+        batch_size=8,
+    )
+    resumed.rename(resumed.with_name(resumed.name + ".partial"))
+
+    # NEWSREC_TOPIC_SHARE_ROWS changed between the runs: the rows written so far were
+    # re-weighted by the stored shares, and so are the rest.
+    report = tag_file(source, resumed, tagger, embedder, share_rows=5, batch_size=8)
+
+    assert report.topic_shares is not None and report.topic_shares.rows == 24
+    assert _read(resumed) == _read(whole)
+
+
 def test_the_shares_do_not_depend_on_the_batch_size(
     tmp_path: Path, tagger: ZeroShotTagger, embedder: HashingEmbedder
 ) -> None:
