@@ -38,34 +38,34 @@ def text_signatures(texts: Sequence[str]) -> np.ndarray:
 
     Texts are hashed in blocks of whole texts (about `_BLOCK_HASHES` shingles each; a
     longer text makes a block of its own), so the permutations run as a few numpy
-    operations over one reused buffer rather than many tiny ones or one huge one.
+    operations of a cache-sized array rather than many tiny ones or one huge one, and only
+    one block's shingle hashes are held at a time.
     """
     signatures = np.zeros((len(texts), SIGNATURE_SIZE), dtype=np.uint32)
-    hashes = [_shingle_hashes(text) for text in texts]
-    for start, end in _blocks([len(text_hashes) for text_hashes in hashes]):
-        offsets = np.cumsum([0] + [len(text_hashes) for text_hashes in hashes[start : end - 1]])
-        block = np.concatenate(hashes[start:end])
-        # a < 2**31 and hash < 2**32, so a * hash + b stays below 2**64: no overflow.
-        permuted = np.multiply(_A[:, None], block[None, :])
-        permuted += _B[:, None]
-        np.remainder(permuted, _PRIME, out=permuted)
-        signatures[start:end] = np.minimum.reduceat(permuted, offsets, axis=1).T
+    block: list[np.ndarray] = []
+    start = held = 0
+    for position, text in enumerate(texts):
+        hashes = _shingle_hashes(text)
+        if block and held + len(hashes) > _BLOCK_HASHES:
+            signatures[start:position] = _block_signatures(block)
+            block, start, held = [], position, 0
+        block.append(hashes)
+        held += len(hashes)
+    if block:
+        signatures[start:] = _block_signatures(block)
     return signatures
 
 
-def _blocks(sizes: Sequence[int]) -> list[tuple[int, int]]:
-    """Consecutive [start, end) ranges of texts holding at most `_BLOCK_HASHES` hashes, or
-    one text when it alone holds more."""
-    blocks = []
-    start = total = 0
-    for position, size in enumerate(sizes):
-        if position > start and total + size > _BLOCK_HASHES:
-            blocks.append((start, position))
-            start, total = position, 0
-        total += size
-    if start < len(sizes):
-        blocks.append((start, len(sizes)))
-    return blocks
+def _block_signatures(block: list[np.ndarray]) -> np.ndarray:
+    """The signatures of a block's texts, from their shingle hashes: (len(block), SIZE)."""
+    offsets = np.cumsum([0] + [len(text_hashes) for text_hashes in block[:-1]])
+    hashes = np.concatenate(block)
+    # a < 2**31 and hash < 2**32, so a * hash + b stays below 2**64: no overflow. In place
+    # after the product, so a block allocates one array.
+    permuted = np.multiply(_A[:, None], hashes[None, :])
+    permuted += _B[:, None]
+    np.remainder(permuted, _PRIME, out=permuted)
+    return np.minimum.reduceat(permuted, offsets, axis=1).T
 
 
 def _shingle_hashes(text: str) -> np.ndarray:
