@@ -5,19 +5,16 @@ The lists are part of the index: every write path leaves every article's list st
 writes touch and fills the rest in the background at start). Ranking a list costs what a
 live related request costs (a few milliseconds), so filling an index of n articles takes n
 of them, committed in batches; `newsrec precompute` remains to rank them all again.
-A batch writer ranks them on two cores (`store_lists_of`, see `two_core_ranking.py`).
 Writers call these through `recommender/writer.py`, the one write sequence.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from recommender.index.related_lists import RankedLists
 from recommender.ranking.recommender import Recommender
-from recommender.ranking.two_core_ranking import rank_on_two_cores, second_core_available
 
 _BATCH = 256
 
@@ -40,20 +37,13 @@ def store_lists_of(
 
     `progress` is called with each batch's size.
     """
-    # Two batches at a time are ranked on two cores (`two_core_ranking.py`), then stored
-    # one batch per transaction as on one core: the same batches, in the same order.
-    step = _BATCH * 2 if second_core_available() else _BATCH
     stored = 0
-    for start in range(0, len(row_ids), step):
-        rows = list(row_ids[start : start + step])
-        ranked = _merged(rank_on_two_cores(functools.partial(rank_rows, recommender), rows))
-        for part in range(0, len(rows), _BATCH):
-            chunk = rows[part : part + _BATCH]
-            lists = {row: ranked.lists[row] for row in chunk if row in ranked.lists}
-            batch = RankedBatch(lists, ranked.generation)
-            stored += len(lists) if store_ranked_lists(recommender, batch) else 0
-            if progress is not None:
-                progress(len(chunk))
+    for start in range(0, len(row_ids), _BATCH):
+        chunk = list(row_ids[start : start + _BATCH])
+        batch = rank_rows(recommender, chunk)
+        stored += len(batch.lists) if store_ranked_lists(recommender, batch) else 0
+        if progress is not None:
+            progress(len(chunk))
     return stored
 
 
@@ -63,13 +53,6 @@ class RankedBatch:
 
     lists: dict[int, RankedLists]
     generation: int
-
-
-def _merged(batches: list[RankedBatch]) -> RankedBatch:
-    """One batch of the halves' lists; a generation that differs (not possible while the
-    ranking only reads) is kept as the lowest, which the store then refuses."""
-    lists = {row: ranked for batch in batches for row, ranked in batch.lists.items()}
-    return RankedBatch(lists, min(batch.generation for batch in batches))
 
 
 def rank_rows(recommender: Recommender, row_ids: Sequence[int]) -> RankedBatch:
