@@ -87,26 +87,31 @@ def test_a_two_topic_file_raises_their_shares_and_leaves_the_neighbour_fewer_row
     assert stored == report.topic_shares
 
 
-def test_a_resumed_run_reuses_the_stored_shares_and_writes_identical_rows(
+def _whole_run_and_one_stopped_after_32_rows(
     tmp_path: Path, tagger: ZeroShotTagger, embedder: HashingEmbedder
-) -> None:
-    # The first rows are sport and politics, the rest disaster: shares re-estimated on the
-    # rows left after a crash would differ, and so would the rows.
+) -> tuple[list[dict[str, object]], Path, Path, Path]:
+    """(rows, their file, an uninterrupted run's output, a run's output that crashed after
+    writing 32 rows: left as OUT.partial). The first rows are sport and politics, the rest
+    disaster: shares re-estimated on the rows left after a crash would differ, and so would
+    the rows."""
     rows = _two_topic_rows(40) + keyword_rows(30)[2::3]
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     whole = tmp_path / "whole.jsonl"
     tag_file(source, whole, tagger, embedder, share_rows=24, batch_size=8)
     resumed = tmp_path / "resumed.jsonl"
-    # A run that wrote the first 32 rows, then crashed in the middle of the 33rd.
-    tag_file(
-        write_jsonl(tmp_path / "head.jsonl", rows[:32]),
-        resumed,
-        tagger,
-        embedder,
-        share_rows=24,
-        batch_size=8,
-    )
+    head = write_jsonl(tmp_path / "head.jsonl", rows[:32])
+    tag_file(head, resumed, tagger, embedder, share_rows=24, batch_size=8)
     resumed.rename(resumed.with_name(resumed.name + ".partial"))
+    return rows, source, whole, resumed
+
+
+def test_a_resumed_run_reuses_the_stored_shares_and_writes_identical_rows(
+    tmp_path: Path, tagger: ZeroShotTagger, embedder: HashingEmbedder
+) -> None:
+    rows, source, whole, resumed = _whole_run_and_one_stopped_after_32_rows(
+        tmp_path, tagger, embedder
+    )
+    # ... and crashed in the middle of the 33rd.
     with resumed.with_name(resumed.name + ".partial").open("a", encoding="utf-8") as stream:
         stream.write('{"id": "t0032", "title": "ele')
 
@@ -120,20 +125,7 @@ def test_a_resumed_run_reuses_the_stored_shares_and_writes_identical_rows(
 def test_a_run_resumed_with_other_share_rows_keeps_the_stored_shares(
     tmp_path: Path, tagger: ZeroShotTagger, embedder: HashingEmbedder
 ) -> None:
-    rows = _two_topic_rows(40) + keyword_rows(30)[2::3]
-    source = write_jsonl(tmp_path / "in.jsonl", rows)
-    whole = tmp_path / "whole.jsonl"
-    tag_file(source, whole, tagger, embedder, share_rows=24, batch_size=8)
-    resumed = tmp_path / "resumed.jsonl"
-    tag_file(
-        write_jsonl(tmp_path / "head.jsonl", rows[:32]),
-        resumed,
-        tagger,
-        embedder,
-        share_rows=24,
-        batch_size=8,
-    )
-    resumed.rename(resumed.with_name(resumed.name + ".partial"))
+    _, source, whole, resumed = _whole_run_and_one_stopped_after_32_rows(tmp_path, tagger, embedder)
 
     # NEWSREC_TOPIC_SHARE_ROWS changed between the runs: the rows written so far were
     # re-weighted by the stored shares, and so are the rest.
