@@ -154,7 +154,15 @@ class _FileShares:
         # a deleted output's, maybe of another input.
         resuming = isinstance(output, Path) and resume_source(output) is not None
         stored = self._path
-        if self._zero_shot is not None and resuming and stored is not None and stored.is_file():
+        if resuming and stored is not None and stored.is_file():
+            if self._zero_shot is None:
+                # Its rows so far are re-weighted: the rest must be too, or the file mixes two
+                # taggers' answers without a word.
+                raise InvalidInputError(
+                    f"{output} was begun re-weighted by its file's topic shares ({stored.name});"
+                    " resume it the same way (zero-shot, NEWSREC_TOPIC_SHARE_ROWS above 0), or"
+                    " delete both files to start again"
+                )
             self._adopt(self._zero_shot, BatchShares.load(stored, tagger.labels))
 
     def admit(

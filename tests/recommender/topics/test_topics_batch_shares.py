@@ -135,6 +135,19 @@ def test_a_run_resumed_with_other_share_rows_keeps_the_stored_shares(
     assert _read(resumed) == _read(whole)
 
 
+def test_a_run_begun_with_shares_is_not_resumed_without_them(
+    tmp_path: Path, tagger: ZeroShotTagger, embedder: HashingEmbedder
+) -> None:
+    _, source, _, resumed = _whole_run_and_one_stopped_after_32_rows(tmp_path, tagger, embedder)
+    partial = resumed.with_name(resumed.name + ".partial")
+    before = partial.read_bytes()
+
+    with pytest.raises(InvalidInputError, match="begun re-weighted by its file's topic shares"):
+        tag_file(source, resumed, tagger, embedder, share_rows=0, batch_size=8)
+
+    assert partial.read_bytes() == before and not resumed.exists()
+
+
 def test_the_shares_do_not_depend_on_the_batch_size(
     tmp_path: Path, tagger: ZeroShotTagger, embedder: HashingEmbedder
 ) -> None:
