@@ -36,6 +36,7 @@ import scipy.sparse as sparse
 from recommender.errors import InvalidInputError
 from recommender.index.lexical import term_vectors
 from recommender.topics.assignment import logistic
+from recommender.topics.batch_shares import em_shares
 from recommender.topics.evaluation import LabelMapping, evaluate_assignments
 from recommender.topics.lexical_head import fit_lexical_head
 from recommender.topics.trained import TrainedTagger, fit_heads, matching_threshold
@@ -82,19 +83,7 @@ def reestimate_priors(
     posteriors: np.ndarray, *, iterations: int = EM_ITERATIONS
 ) -> tuple[np.ndarray, np.ndarray]:
     """posteriors: (n, L) under uniform priors -> (adjusted posteriors (n, L), shares (L,))."""
-    labels = posteriors.shape[1]
-    uniform = np.full(labels, 1.0 / labels)
-    shares = uniform.copy()
-    adjusted = posteriors
-    for _ in range(iterations):
-        adjusted = posteriors * (shares / uniform)
-        adjusted /= adjusted.sum(axis=1, keepdims=True)
-        updated = adjusted.mean(axis=0)
-        if np.abs(updated - shares).max() < 1e-6:
-            shares = updated
-            break
-        shares = updated
-    return adjusted, shares
+    return em_shares(posteriors, prior_rows=0.0, tolerance=1e-6, iterations=iterations)
 
 
 def adapt_tagger(

@@ -51,18 +51,28 @@ def estimate_shares(
 
     EM on the shares, each step a maximum a posteriori estimate under a symmetric Dirichlet
     prior worth `prior_rows` rows spread evenly over the topics."""
+    return em_shares(posteriors, prior_rows=prior_rows, tolerance=1e-7, iterations=iterations)[1]
+
+
+def em_shares(
+    posteriors: np.ndarray, *, prior_rows: float, tolerance: float, iterations: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The EM of Saerens et al. on (n, L) posteriors under uniform shares -> (the posteriors
+    re-weighted by the last step's shares (n, L), the shares (L,)); `prior_rows` 0 is plain
+    maximum likelihood (what `adapt` estimates for an archive)."""
     rows, labels = posteriors.shape
     uniform = 1.0 / labels
     shares = np.full(labels, uniform)
+    adjusted = posteriors
     for _ in range(iterations):
         adjusted = posteriors * (shares / uniform)
         adjusted /= adjusted.sum(axis=1, keepdims=True)
         updated = (adjusted.sum(axis=0) + prior_rows * uniform) / (rows + prior_rows)
-        converged = np.abs(updated - shares).max() < 1e-7
+        converged = np.abs(updated - shares).max() < tolerance
         shares = updated
         if converged:
             break
-    return shares
+    return adjusted, shares
 
 
 @dataclass(frozen=True)
