@@ -152,11 +152,10 @@ class StoryAssigner:
         neighbours = self.candidates([ids[row_id].id for row_id in rows if row_id in ids])
         present = [row_id for row_id in rows if row_id in ids]
         vectors_of = self._vectors_of()
-        vectors = dict(
-            zip(present, vectors_of(np.asarray(present, dtype=np.int64)), strict=True)
-            if vectors_of is not None and present
-            else ()
-        )
+        vectors: dict[int, np.ndarray] = {}
+        if vectors_of is not None and present:
+            read = vectors_of(np.asarray(present, dtype=np.int64))
+            vectors = dict(zip(present, read, strict=True))
         for row_id in present:
             article_id = ids[row_id].id
             found = neighbours.get(article_id, Neighbours(1.0, []))

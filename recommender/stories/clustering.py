@@ -215,9 +215,10 @@ def cluster_stream(
     once (`Recommender.neighbours`, by row): an evaluation sweeps thresholds with it.
     `order`: rows oldest first; `names`: each row's article id; `vectors_of`: the index's
     (needed by the centroid guard: without it, the guard is off)."""
-    guarded = vectors_of is not None and clustering.guards_centroids
-    state = StoriesSoFar(vectors_of=vectors_of if guarded else None)
-    vectors = vectors_of(np.asarray(order, dtype=np.int64)) if guarded and vectors_of else None
+    if not clustering.guards_centroids:
+        vectors_of = None
+    state = StoriesSoFar(vectors_of=vectors_of)
+    vectors = vectors_of(np.asarray(order, dtype=np.int64)) if vectors_of is not None else None
     written = SliceWrites()
     for position, row_id in enumerate(order):
         found = neighbours.get(row_id, Neighbours(1.0, []))

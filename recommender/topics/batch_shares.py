@@ -113,9 +113,7 @@ class BatchShares:
                 int(value["rows"]),
             )
         except (KeyError, TypeError, ValueError, OverflowError):  # JSON's 1e400: inf
-            raise InvalidInputError(
-                f"{path}: not a topic shares file; delete it to estimate the shares again"
-            ) from None
+            raise _not_a_shares_file(path) from None
         if stored.labels != tuple(labels):
             raise InvalidInputError(
                 f"{path}: shares of other topics ({', '.join(stored.labels)}); the output was "
@@ -124,9 +122,7 @@ class BatchShares:
         if len(stored.shares) != len(stored.labels) or not all(
             share > 0 and math.isfinite(share) for share in stored.shares
         ):
-            raise InvalidInputError(
-                f"{path}: not a topic shares file; delete it to estimate the shares again"
-            )
+            raise _not_a_shares_file(path)
         return stored
 
 
@@ -166,6 +162,10 @@ def _read_json(path: Path) -> Any:
     except OSError as error:
         raise InvalidInputError(f"{path}: cannot read ({error.strerror})") from None
     except ValueError:
-        raise InvalidInputError(
-            f"{path}: not a topic shares file; delete it to estimate the shares again"
-        ) from None
+        raise _not_a_shares_file(path) from None
+
+
+def _not_a_shares_file(path: Path) -> InvalidInputError:
+    return InvalidInputError(
+        f"{path}: not a topic shares file; delete it to estimate the shares again"
+    )
