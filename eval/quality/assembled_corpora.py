@@ -16,6 +16,10 @@ summaries. These corpora are written to a folder outside the repository, from
 - `seeds-wikinews`: the seed articles (full length, labelled stories) beside the 295
   Wikinews articles (full length, real, mostly one-off, no story): one-off articles and
   distractors among real stories.
+- `wikinews-labelled`: the 293 Wikinews news articles with the stories, topics and sections
+  we assigned by reading them, before measuring anything on them (`seeds/wikinews_labels.jsonl`
+  holds only ids and labels): real full-length news where a few stories run for months (a
+  campaign, a pandemic, protests) beside mostly one-off articles.
 
     python -m eval.quality.assembled_corpora OUT_DIR [--shared ../shared/data]
 """
@@ -40,6 +44,7 @@ SHARED_DATA = WCEP.parents[1]
 WCEP_FILE = Path("wcep") / "wcep_current_events.jsonl.gz"
 WIKINEWS_FILE = Path("wikinews") / "wikinews_2019_2020.jsonl.gz"
 SEEDS_FILE = Path(__file__).resolve().parents[2] / "seeds" / "articles.jsonl"
+WIKINEWS_LABELS_FILE = SEEDS_FILE.with_name("wikinews_labels.jsonl")
 MIN_MONTHS = 3
 MIN_ITEMS_PER_DIGEST = 2
 DISTRACTOR_ITEMS = (3, 8)  # a same-week round-up holds this many items (min, max)
@@ -112,6 +117,33 @@ def seeds_with_wikinews(seeds: Iterable[Row], wikinews: Iterable[Row]) -> list[R
     return rows
 
 
+def wikinews_labelled(wikinews: Iterable[Row], labels: Iterable[Row]) -> list[Row]:
+    """The Wikinews articles with their hand-assigned `story` (None: a one-off), `topics`
+    (primary first) and `section`; an entry labelled with no topics is not a news article
+    (Wikinews' test pages) and is left out.
+
+    Every article must have exactly one label and every label an article: a label file out of
+    step with the data would score the product against the wrong gold."""
+    label_by_id: dict[str, Row] = {}
+    for label in labels:
+        if label["id"] in label_by_id:
+            raise ValueError(f"Wikinews label given twice: {label['id']}")
+        label_by_id[label["id"]] = label
+    rows = []
+    for row in wikinews:
+        label = label_by_id.pop(row["id"], None)
+        if label is None:
+            raise ValueError(f"Wikinews article without a label: {row['id']}")
+        if not label["topics"]:
+            continue
+        fields = {key: row.get(key) for key in ("id", "title", "body", "published", "source")}
+        gold = {key: label[key] for key in ("story", "topics", "section")}
+        rows.append({**fields, **gold})
+    if label_by_id:
+        raise ValueError(f"labels for articles not in Wikinews: {sorted(label_by_id)[:3]}")
+    return rows
+
+
 def write_jsonl(path: Path, rows: Iterable[Row]) -> int:
     """Write atomically: a half-written corpus is never left under the final name."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,6 +171,10 @@ def assemble(out_dir: Path, shared: Path = SHARED_DATA) -> dict[str, int]:
         "seeds-wikinews": write_jsonl(
             out_dir / "seeds-wikinews.jsonl",
             seeds_with_wikinews(read_jsonl(SEEDS_FILE), read_jsonl(shared / WIKINEWS_FILE)),
+        ),
+        "wikinews-labelled": write_jsonl(
+            out_dir / "wikinews-labelled.jsonl",
+            wikinews_labelled(read_jsonl(shared / WIKINEWS_FILE), read_jsonl(WIKINEWS_LABELS_FILE)),
         ),
     }
     return counts
