@@ -184,6 +184,16 @@ class Settings(BaseSettings):
     story_centroid_from_size: int = Field(
         default=4, ge=1, description="The story size from which story_centroid_floor applies."
     )
+    story_time_boost: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="A story link is scaled by (1 + b * exp(-days apart / t)) / (1 + b), b this, "
+        "t story_time_decay_days: a story is bounded in time even where the ranking is not "
+        "(0: no time factor).",
+    )
+    story_time_decay_days: float = Field(
+        default=180.0, gt=0.0, description="The time scale of story_time_boost, in days."
+    )
     slot_relevance_floor: float = Field(
         default=0.35,
         ge=-1.0,

@@ -120,6 +120,8 @@ def build_story_assigner(settings: Settings, index: ArticleIndex) -> StoryAssign
             support_from_size=settings.story_support_from_size,
             centroid_floor=settings.story_centroid_floor,
             centroid_from_size=settings.story_centroid_from_size,
+            time_boost=settings.story_time_boost,
+            time_decay_days=settings.story_time_decay_days,
         ),
     )
 

@@ -239,14 +239,19 @@ def test_the_support_settings_reach_the_clustering(tmp_path: Path) -> None:
         index_dir=tmp_path / "index",
         story_support=3,
         story_support_from_size=6,
+        story_time_boost=0.5,
+        story_time_decay_days=365.0,
     )
     with open_index(settings, writable=True) as index:
         clustering = build_story_assigner(settings, index).clustering
     assert (clustering.support, clustering.support_from_size) == (3, 6)
+    assert (clustering.time_boost, clustering.time_decay_days) == (0.5, 365.0)
     assert (clustering.centroid_floor, clustering.centroid_from_size) == (0.5, 4)
     assert (Settings(embedder="hashing").story_support, StoryClustering().support) == (1, 1)
     with pytest.raises(ValidationError):
         Settings(story_support=0)
+    with pytest.raises(ValidationError):
+        Settings(story_time_decay_days=0)
 
 
 @pytest.mark.parametrize("strategy", SLOT_STRATEGIES)
