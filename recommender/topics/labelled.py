@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from recommender.articles import Article
+from recommender.articles import KNOWN_FIELDS, Article
 from recommender.errors import InvalidInputError
 from recommender.ingest.loaders import load_articles
 
@@ -27,7 +27,8 @@ class LabelledArticles:
 
 def gold_labels(article: Article, field: str = DEFAULT_LABEL_FIELD) -> tuple[str, ...]:
     """The article's labels in `field`; () when absent. A non-string label is an error."""
-    value = article.topics if field == "topics" else article.extra.get(field)
+    # A field the article model knows (`section`: a site's own desks) is an attribute, not extra.
+    value = getattr(article, field) if field in KNOWN_FIELDS else article.extra.get(field)
     if value is None:
         return ()
     values = [value] if isinstance(value, str) else value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,18 @@ def test_a_malformed_mapping_is_one_line(tmp_path: Path, content: str, message: 
 def test_an_unknown_mapping_names_the_builtin_ones(tmp_path: Path) -> None:
     with pytest.raises(InvalidLabelMappingError, match="built-in mappings: wcep"):
         load_label_mapping(tmp_path / "absent.json")
+
+
+def test_gold_labels_read_a_field_the_article_model_knows(tmp_path: Path) -> None:
+    """`section` is an Article attribute, not an extra field: `--label-field section` must
+    read it (it once found no labels in a file where every row had one)."""
+    from recommender.topics.labelled import load_labelled
+
+    path = tmp_path / "desks.jsonl"
+    rows = [
+        {"id": "a", "title": "Cup final", "body": "Goals.", "section": "sport"},
+        {"id": "b", "title": "Budget vote", "body": "MPs.", "section": "politics", "desk": "x"},
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert load_labelled(path, field="section").labels == [("sport",), ("politics",)]
+    assert load_labelled(path, field="desk").labels == [("x",)]
