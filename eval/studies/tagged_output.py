@@ -1,0 +1,94 @@
+"""Score the rows `newsrec tag` wrote against a labelled corpus, as the independent check does.
+
+The check maps our `primary_topic` onto the corpus's classes and counts it right only when it
+lands on the row's first gold label; a label the mapping does not send anywhere is wrong, never
+skipped. Printed: macro-F1 over the gold classes, accuracy, and how often the primary topic
+maps onto any of the row's gold labels.
+
+    python -m eval.studies.tagged_output OUT.jsonl --gold CORPUS [--label-field F] [--map M]
+
+e.g. the Wikinews sections: `--gold /tmp/corpora/wikinews-labelled.jsonl --label-field section
+--map seeds/wikinews_sections_map.json` (the corpus: `python -m eval.quality.assembled_corpora`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from recommender.topics.evaluation import LabelMapping, load_label_mapping
+from recommender.topics.labelled import DEFAULT_LABEL_FIELD, load_labelled
+
+UNMAPPED = "(unmapped)"
+"""What a label outside the mapping becomes: a class no row has, so always wrong."""
+
+
+@dataclass(frozen=True)
+class TaggedScores:
+    rows: int
+    macro_f1: float
+    accuracy: float
+    primary_in_gold: float
+
+
+def score_primaries(
+    primaries: Sequence[str], gold: Sequence[Sequence[str]], mapping: LabelMapping | None
+) -> TaggedScores:
+    """`primaries[i]` is our primary topic for the row whose gold labels are `gold[i]`."""
+    from sklearn.metrics import f1_score
+
+    def mapped(label: str) -> str:
+        if mapping is None:
+            return label
+        targets = mapping.get(label)
+        return targets[0] if targets else UNMAPPED
+
+    predicted = [mapped(label) for label in primaries]
+    first = [labels[0] for labels in gold]
+    macro = f1_score(first, predicted, labels=sorted(set(first)), average="macro")
+    hits = sum(p == g for p, g in zip(predicted, first, strict=True))
+    in_gold = sum(p in labels for p, labels in zip(predicted, gold, strict=True))
+    return TaggedScores(len(first), float(macro), hits / len(first), in_gold / len(first))
+
+
+def score_tagged_file(
+    tagged: Path, corpus: Path, field: str, mapping: LabelMapping | None
+) -> TaggedScores:
+    labelled = load_labelled(corpus, field=field)
+    gold_by_id: Mapping[str, Sequence[str]] = {
+        article.id: labels
+        for article, labels in zip(labelled.articles, labelled.labels, strict=True)
+    }
+    primaries, gold = [], []
+    with tagged.open(encoding="utf-8") as rows:
+        for line in rows:
+            row = json.loads(line)
+            if row["id"] in gold_by_id:
+                primaries.append(row["primary_topic"])
+                gold.append(gold_by_id[row["id"]])
+    if not primaries:
+        raise SystemExit(f"{tagged}: no row is labelled in {corpus}")
+    return score_primaries(primaries, gold, mapping)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("tagged", type=Path)
+    parser.add_argument("--gold", type=Path, required=True)
+    parser.add_argument("--label-field", default=DEFAULT_LABEL_FIELD)
+    parser.add_argument("--map", dest="mapping")
+    arguments = parser.parse_args()
+    mapping = load_label_mapping(arguments.mapping) if arguments.mapping else None
+    scores = score_tagged_file(arguments.tagged, arguments.gold, arguments.label_field, mapping)
+    print(
+        f"{arguments.tagged}: {scores.rows} rows, macro-F1 {scores.macro_f1:.4f}, "
+        f"accuracy {scores.accuracy:.4f}, primary among the gold labels "
+        f"{scores.primary_in_gold:.4f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
