@@ -1,0 +1,87 @@
+"""The long-text study's pieces: the bonus in proportion to the pool's best score, and the
+product's lexical side against scikit-learn's TF-IDF (the `tfidf` baseline)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eval.studies.fusion_corpus import Corpus
+from eval.studies.fusion_long_text import parity_rows, part_rows
+from eval.studies.fusion_scoring import pool_neighbours, tfidf_rows
+from eval.studies.fusion_study import _cosines
+from recommender.index.lexical import inverse_document_frequency, term_vectors, weighted_rows
+
+
+def _scores(seed: int, n: int = 12) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    full = rng.uniform(0.0, 0.6, size=(n, n))
+    np.fill_diagonal(full, -np.inf)
+    return full
+
+
+def test_a_relative_bonus_is_the_absolute_bonus_times_the_pools_best_score() -> None:
+    full = _scores(3)
+    queries = np.asarray([0, 4, 7])
+    relative = pool_neighbours(full, queries, 3, 0.5, 6, relative_to_best=True)
+    for row_number, query in enumerate(queries):
+        row = full[query]
+        best = np.sort(row[np.isfinite(row)])[-1]  # the pool's best is the row's best
+        absolute = pool_neighbours(full, queries[[row_number]], 3, 0.5 * best, 6)
+        np.testing.assert_allclose(relative[row_number], absolute[0])
+    # And not the absolute bonus at the same weight: the rows' best scores are under 0.6.
+    assert not np.allclose(relative, pool_neighbours(full, queries, 3, 0.5, 6))
+
+
+TEXTS = [
+    "Floods swept the river valley; rescuers reached the flooded villages by boat.",
+    "Rescuers in boats searched the valley villages as the river flood receded.",
+    "The central bank raised interest rates to slow inflation in the economy.",
+    "Inflation fell after the bank's interest rate rise, economists said.",
+    "A chess prodigy won the national championship in a tie-break.",
+]
+# One-off articles, so that a list of 10 has more than the stories to choose from.
+ONE_OFFS = [
+    "A comet will be visible to the naked eye next week, astronomers say.",
+    "The museum reopened its ancient pottery gallery after restoration.",
+    "Farmers expect a record wheat harvest after a mild spring.",
+    "A new metro line opened downtown, cutting commutes by half.",
+    "The orchestra announced a summer tour of coastal towns.",
+    "Volunteers planted a thousand oak saplings in the park.",
+    "A startup unveiled a solar-powered delivery drone.",
+    "The marathon drew runners from forty countries this year.",
+]
+
+
+def test_the_products_hashed_tfidf_is_scikit_learns() -> None:
+    # Same tokens, stop words, sublinear tf, smooth idf and unit rows: on a vocabulary
+    # this small no two terms share a hash, so every cosine is the baseline's.
+    frequencies = term_vectors(TEXTS)
+    document_frequency = np.bincount(frequencies.indices, minlength=frequencies.shape[1])
+    hashed = weighted_rows(frequencies, inverse_document_frequency(document_frequency, 5))
+    everything = np.arange(len(TEXTS))
+    np.testing.assert_allclose(
+        _cosines(hashed, everything), _cosines(tfidf_rows(TEXTS), everything), atol=1e-6
+    )
+
+
+def _corpus() -> Corpus:
+    texts = TEXTS + ONE_OFFS
+    stories = ["flood", "flood", "bank", "bank"] + [None] * (len(texts) - 4)
+    rows: list[dict[str, object]] = [
+        {"id": str(i), "title": text.split(" ")[1], "body": text, "story": story}
+        for i, (text, story) in enumerate(zip(texts, stories, strict=True))
+    ]
+    # Vectors that agree with the stories: the dense side cannot spoil a perfect ranking.
+    vectors = np.eye(len(texts), dtype=np.float32)[[0, 0, 1, 1, *range(4, len(texts))]]
+    return Corpus("tiny", rows, vectors, {0: {1}, 1: {0}, 2: {3}, 3: {2}})
+
+
+def test_the_study_reports_parity_and_the_default_against_its_parts() -> None:
+    corpus = _corpus()
+    parity = "\n".join(parity_rows(corpus))
+    assert "scikit-learn 1.0000, hashed 1.0000" in parity
+    assert "relevant 1.0000, the default's exhaustive top 10" in parity
+    parts = part_rows(corpus)
+    assert parts[1].split()[-1] == "1.0000"  # the default
+    bonus = [line for line in parts if "bonus 0.5 x the pool's best score" in line]
+    assert len(bonus) == 1 and "1.0000" in bonus[0]
