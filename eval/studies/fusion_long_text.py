@@ -6,7 +6,8 @@ product's own lexical side (hashed terms, `recommender.index.lexical`) and exhau
 
 - `parts`: the default (length-dependent blend plus the shared-neighbour bonus) against
   each of its parts alone and against nearby settings (bonus weight and k, the long-text
-  dense weight, a bonus in proportion to the pool's best score), nDCG@10 with a paired
+  dense weight, a bonus in proportion to the pool's best score or capped by it), nDCG@10
+  with a paired
   t-test against the default;
 - `parity`: is the product's lexical side the TF-IDF baseline's (scikit-learn's vocabulary
   against hashed terms), and does the candidate pool (200 by dense cosine, 200 from the
@@ -93,9 +94,13 @@ def part_rows(corpus: Corpus) -> list[str]:
         other = _blend(corpus, lexical_all, lengths, Ranking(dense_weight_long=long_weight))
         found = pool_neighbours(other, queries, k, weight, pool)
         lines.append(_compare(f"long-text dense weight {long_weight}", base, ndcg(found, corpus)))
-    for scale in (0.45, 0.5, 0.55):
-        found = pool_neighbours(full, queries, k, scale, pool, relative_to_best=True)
-        label = f"bonus {scale} x the pool's best score"
+    for share in (0.45, 0.5, 0.55):
+        found = pool_neighbours(full, queries, k, 1.0, pool, best_share=share)
+        label = f"bonus {share} x the pool's best score"
+        lines.append(_compare(label, base, ndcg(found, corpus)))
+    for share in (0.4, 0.5, 0.6):
+        found = pool_neighbours(full, queries, k, weight, pool, best_share=share)
+        label = f"bonus {weight}, at most {share} x the best"
         lines.append(_compare(label, base, ndcg(found, corpus)))
     return lines
 

@@ -129,15 +129,16 @@ def pool_neighbours(
     weight: float,
     pool: int,
     *,
-    relative_to_best: bool = False,
+    best_share: float | None = None,
 ) -> np.ndarray:
     """`shared_neighbours` with every neighbour set taken within the query's own candidate
     pool (its best `pool` by score, plus itself), scored by the product's own function.
 
-    `relative_to_best`: the bonus is `weight` times the pool's best score rather than
-    `weight` itself, so it keeps one proportion to the scores whatever their scale (a full
-    article's blended scores run lower than a summary's)."""
-    return view_neighbours(full, [full], queries, k, weight, pool, relative_to_best)
+    `best_share`: the bonus is at most this share of the pool's best score,
+    min(`weight`, `best_share` x best), so it keeps a proportion to the scores whatever their
+    scale (a full article's blended scores run lower than a summary's); with `weight` 1 it
+    is that share alone."""
+    return view_neighbours(full, [full], queries, k, weight, pool, best_share)
 
 
 def _local_bonus(matrix: np.ndarray, local: np.ndarray, k: int) -> np.ndarray:
@@ -151,11 +152,11 @@ def view_neighbours(
     k: int,
     weight: float,
     pool: int = 50,
-    relative_to_best: bool = False,
+    best_share: float | None = None,
 ) -> np.ndarray:
     """The pool bonus with neighbour sets taken in each of `views` (e.g. the dense and the
     lexical cosines separately), averaged: each view vouches for the candidates it groups.
-    See `pool_neighbours` for `relative_to_best`."""
+    See `pool_neighbours` for `best_share`."""
     out = full[queries].copy()
     for row_number, query in enumerate(queries):
         row = full[query]
@@ -163,6 +164,6 @@ def view_neighbours(
         members = np.argpartition(-row, size - 1)[:size]
         local = np.concatenate([[query], members])
         bonus = np.mean([_local_bonus(view, local, k) for view in views], axis=0)
-        scale = row[members].max() if relative_to_best else 1.0
-        out[row_number, members] = row[members] + weight * scale * bonus
+        most = weight if best_share is None else min(weight, best_share * row[members].max())
+        out[row_number, members] = row[members] + most * bonus
     return out

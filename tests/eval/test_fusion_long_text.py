@@ -1,4 +1,4 @@
-"""The long-text study's pieces: the bonus in proportion to the pool's best score, and the
+"""The long-text study's pieces: the bonus held to a share of the pool's best score, and the
 product's lexical side against scikit-learn's TF-IDF (the `tfidf` baseline)."""
 
 from __future__ import annotations
@@ -19,17 +19,23 @@ def _scores(seed: int, n: int = 12) -> np.ndarray:
     return full
 
 
-def test_a_relative_bonus_is_the_absolute_bonus_times_the_pools_best_score() -> None:
+def test_a_bonus_held_to_a_share_of_the_pools_best_score() -> None:
     full = _scores(3)
     queries = np.asarray([0, 4, 7])
-    relative = pool_neighbours(full, queries, 3, 0.5, 6, relative_to_best=True)
+    relative = pool_neighbours(full, queries, 3, 1.0, 6, best_share=0.5)
+    capped = pool_neighbours(full, queries, 3, 0.2, 6, best_share=0.5)
     for row_number, query in enumerate(queries):
         row = full[query]
         best = np.sort(row[np.isfinite(row)])[-1]  # the pool's best is the row's best
-        absolute = pool_neighbours(full, queries[[row_number]], 3, 0.5 * best, 6)
-        np.testing.assert_allclose(relative[row_number], absolute[0])
-    # And not the absolute bonus at the same weight: the rows' best scores are under 0.6.
-    assert not np.allclose(relative, pool_neighbours(full, queries, 3, 0.5, 6))
+        alone = queries[[row_number]]
+        np.testing.assert_allclose(
+            relative[row_number], pool_neighbours(full, alone, 3, 0.5 * best, 6)[0]
+        )
+        np.testing.assert_allclose(
+            capped[row_number], pool_neighbours(full, alone, 3, min(0.2, 0.5 * best), 6)[0]
+        )
+    # Not the plain bonus at the same weight: the rows' best scores are under 0.6.
+    assert not np.allclose(relative, pool_neighbours(full, queries, 3, 1.0, 6))
 
 
 TEXTS = [
