@@ -29,6 +29,7 @@ ENTRY_POINTS = {
     ("eval/quality/slot_comparison.py", "main"),
     ("eval/studies/floor_study.py", "main"),
     ("eval/studies/fusion_study.py", "main"),
+    ("eval/studies/fusion_long_text.py", "main"),
     ("eval/studies/neighbours_one_offs.py", "main"),
     ("eval/studies/ranking_study.py", "main"),
     ("eval/studies/relevance_study.py", "main"),
