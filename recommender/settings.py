@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     time_boost: float = Field(
         default=0.0,
         ge=0.0,
+        allow_inf_nan=False,  # an infinite boost makes every dated score inf / inf = NaN
         description="Opt-in bounded boost for stories close in time (0 = off, the default).",
     )
     time_decay_days: float = Field(
@@ -187,6 +188,7 @@ class Settings(BaseSettings):
     story_time_boost: float = Field(
         default=1.0,
         ge=0.0,
+        allow_inf_nan=False,  # inf / inf = NaN: no story link would ever clear a threshold
         description="A story link is scaled by (1 + b * exp(-days apart / t)) / (1 + b), b this, "
         "t story_time_decay_days: a story is bounded in time even where the ranking is not "
         "(0: no time factor).",

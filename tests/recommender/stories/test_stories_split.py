@@ -231,7 +231,7 @@ def test_the_centroid_kept_in_step_equals_the_one_read_afresh() -> None:
     assert reads == [[0, 1], [2], [0, 1, 2, 3, 4]]
 
 
-def test_the_support_settings_reach_the_clustering(tmp_path: Path) -> None:
+def test_the_story_settings_reach_the_clustering(tmp_path: Path) -> None:
     from recommender.system import build_story_assigner
 
     settings = Settings(
@@ -252,6 +252,13 @@ def test_the_support_settings_reach_the_clustering(tmp_path: Path) -> None:
         Settings(story_support=0)
     with pytest.raises(ValidationError):
         Settings(story_time_decay_days=0)
+
+
+@pytest.mark.parametrize("name", ["story_time_boost", "time_boost"])
+def test_an_infinite_time_boost_is_refused(name: str) -> None:
+    # (1 + inf x closeness) / (1 + inf) is NaN: every dated story link or score would be lost.
+    with pytest.raises(ValidationError, match="finite number"):
+        Settings(**{name: float("inf")})
 
 
 @pytest.mark.parametrize("strategy", SLOT_STRATEGIES)
