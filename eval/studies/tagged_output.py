@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from recommender.topics.evaluation import LabelMapping, load_label_mapping
@@ -32,6 +32,9 @@ class TaggedScores:
     macro_f1: float
     accuracy: float
     primary_in_gold: float
+    # Labelled rows of the corpus the tagged file lacks (an interrupted `tag` run): the
+    # scores are then over a part of the corpus, which alone would read as a full run's.
+    not_tagged: int = 0
 
 
 def score_primaries(
@@ -62,16 +65,17 @@ def score_tagged_file(
         article.id: labels
         for article, labels in zip(labelled.articles, labelled.labels, strict=True)
     }
-    primaries, gold = [], []
+    primary_by_id: dict[str, str] = {}  # by id: a row written twice is scored once
     with tagged.open(encoding="utf-8") as rows:
         for line in rows:
             row = json.loads(line)
             if row["id"] in gold_by_id:
-                primaries.append(row["primary_topic"])
-                gold.append(gold_by_id[row["id"]])
-    if not primaries:
+                primary_by_id[row["id"]] = row["primary_topic"]
+    if not primary_by_id:
         raise SystemExit(f"{tagged}: no row is labelled in {corpus}")
-    return score_primaries(primaries, gold, mapping)
+    gold = [gold_by_id[identifier] for identifier in primary_by_id]
+    scores = score_primaries(list(primary_by_id.values()), gold, mapping)
+    return replace(scores, not_tagged=len(gold_by_id) - len(primary_by_id))
 
 
 def main() -> None:
@@ -83,8 +87,9 @@ def main() -> None:
     arguments = parser.parse_args()
     mapping = load_label_mapping(arguments.mapping) if arguments.mapping else None
     scores = score_tagged_file(arguments.tagged, arguments.gold, arguments.label_field, mapping)
+    missing = f" ({scores.not_tagged} labelled rows not tagged)" if scores.not_tagged else ""
     print(
-        f"{arguments.tagged}: {scores.rows} rows, macro-F1 {scores.macro_f1:.4f}, "
+        f"{arguments.tagged}: {scores.rows} rows{missing}, macro-F1 {scores.macro_f1:.4f}, "
         f"accuracy {scores.accuracy:.4f}, primary among the gold labels "
         f"{scores.primary_in_gold:.4f}"
     )
