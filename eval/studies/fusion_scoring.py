@@ -164,6 +164,10 @@ def view_neighbours(
         members = np.argpartition(-row, size - 1)[:size]
         local = np.concatenate([[query], members])
         bonus = np.mean([_local_bonus(view, local, k) for view in views], axis=0)
-        most = weight if best_share is None else min(weight, best_share * row[members].max())
+        most = weight
+        if best_share is not None:
+            # A pool whose best score is negative (dense cosines can be) earns no bonus: a
+            # negative share would turn the bonus into a penalty for shared neighbours.
+            most = min(weight, best_share * max(float(row[members].max()), 0.0))
         out[row_number, members] = row[members] + most * bonus
     return out

@@ -38,6 +38,16 @@ def test_a_bonus_held_to_a_share_of_the_pools_best_score() -> None:
     assert not np.allclose(relative, pool_neighbours(full, queries, 3, 1.0, 6))
 
 
+def test_a_pool_whose_best_score_is_negative_gets_no_bonus_rather_than_a_penalty() -> None:
+    full = -_scores(5)  # every pair scores below 0 (the self score is set back to -inf)
+    np.fill_diagonal(full, -np.inf)
+    queries = np.asarray([0, 4])
+    held = pool_neighbours(full, queries, 3, 1.0, 6, best_share=0.5)
+    np.testing.assert_array_equal(held, full[queries])
+    # The plain bonus does move them: the equality above is not for want of neighbours.
+    assert not np.allclose(pool_neighbours(full, queries, 3, 0.2, 6), full[queries])
+
+
 TEXTS = [
     "Floods swept the river valley; rescuers reached the flooded villages by boat.",
     "Rescuers in boats searched the valley villages as the river flood receded.",
