@@ -7,8 +7,7 @@ product's own lexical side (hashed terms, `recommender.index.lexical`) and exhau
 - `parts`: the default (length-dependent blend plus the shared-neighbour bonus) against
   each of its parts alone and against nearby settings (bonus weight and k, the long-text
   dense weight, a bonus in proportion to the pool's best score or capped by it), nDCG@10
-  with a paired
-  t-test against the default;
+  with a paired t-test against the default;
 - `parity`: is the product's lexical side the TF-IDF baseline's (scikit-learn's vocabulary
   against hashed terms), and does the candidate pool (200 by dense cosine, 200 from the
   posting lists of the query's 25 strongest terms) hold what exhaustive scoring ranks?
