@@ -30,6 +30,7 @@ import argparse
 import gzip
 import json
 import os
+import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -180,12 +181,18 @@ def assemble(out_dir: Path, shared: Path = SHARED_DATA) -> dict[str, int]:
     return counts
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--shared", type=Path, default=SHARED_DATA)
-    arguments = parser.parse_args()
-    for name, count in assemble(arguments.out_dir, arguments.shared).items():
+    arguments = parser.parse_args(argv)
+    try:
+        counts = assemble(arguments.out_dir, arguments.shared)
+    except (OSError, ValueError) as error:
+        # No shared data here, or a label file out of step with it: one line, not a traceback.
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for name, count in counts.items():
         print(f"{name}: {count} articles -> {arguments.out_dir / (name + '.jsonl')}")
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from eval.quality.assembled_corpora import (
     WIKINEWS_LABELS_FILE,
+    main,
     read_jsonl,
     wikinews_labelled,
 )
@@ -114,3 +116,13 @@ def test_the_label_counts_seeds_readme_gives() -> None:
         "sport": 12,
         "business": 5,
     }
+
+
+def test_without_the_shared_data_the_script_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "out"), "--shared", str(tmp_path / "absent")])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "absent" in error and error.count("\n") == 1
