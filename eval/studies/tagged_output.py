@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -57,6 +58,20 @@ def score_primaries(
     return TaggedScores(len(first), float(macro), hits / len(first), in_gold / len(first))
 
 
+def _tagged_row(line: str) -> tuple[str, str] | None:
+    """(id, primary topic) of one output line; None when it is not a tagged row."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(row, dict):
+        return None
+    identifier, primary = row.get("id"), row.get("primary_topic")
+    if not isinstance(identifier, str) or not isinstance(primary, str):
+        return None
+    return identifier, primary
+
+
 def score_tagged_file(
     tagged: Path, corpus: Path, field: str, mapping: LabelMapping | None
 ) -> TaggedScores:
@@ -67,26 +82,38 @@ def score_tagged_file(
     }
     primary_by_id: dict[str, str] = {}  # by id: a row written twice is scored once
     with tagged.open(encoding="utf-8") as rows:
-        for line in rows:
-            row = json.loads(line)
-            if row["id"] in gold_by_id:
-                primary_by_id[row["id"]] = row["primary_topic"]
+        for line_number, line in enumerate(rows, start=1):
+            if not line.strip():
+                continue
+            row = _tagged_row(line)
+            if row is None:
+                raise ValueError(
+                    f"{tagged}, line {line_number}: not a row of `newsrec tag` output "
+                    "(a JSON object with string `id` and `primary_topic`)"
+                )
+            if row[0] in gold_by_id:
+                primary_by_id[row[0]] = row[1]
     if not primary_by_id:
-        raise SystemExit(f"{tagged}: no row is labelled in {corpus}")
+        raise ValueError(f"{tagged}: no row is labelled in {corpus}")
     gold = [gold_by_id[identifier] for identifier in primary_by_id]
     scores = score_primaries(list(primary_by_id.values()), gold, mapping)
     return replace(scores, not_tagged=len(gold_by_id) - len(primary_by_id))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tagged", type=Path)
     parser.add_argument("--gold", type=Path, required=True)
     parser.add_argument("--label-field", default=DEFAULT_LABEL_FIELD)
     parser.add_argument("--map", dest="mapping")
-    arguments = parser.parse_args()
-    mapping = load_label_mapping(arguments.mapping) if arguments.mapping else None
-    scores = score_tagged_file(arguments.tagged, arguments.gold, arguments.label_field, mapping)
+    arguments = parser.parse_args(argv)
+    try:
+        mapping = load_label_mapping(arguments.mapping) if arguments.mapping else None
+        scores = score_tagged_file(arguments.tagged, arguments.gold, arguments.label_field, mapping)
+    except (OSError, ValueError) as error:
+        # A wrong path, field or file (the library's input errors are ValueErrors): one line.
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     missing = f" ({scores.not_tagged} labelled rows not tagged)" if scores.not_tagged else ""
     print(
         f"{arguments.tagged}: {scores.rows} rows{missing}, macro-F1 {scores.macro_f1:.4f}, "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.studies.tagged_output import score_primaries, score_tagged_file
+from eval.studies.tagged_output import main, score_primaries, score_tagged_file
 
 
 def test_an_unmapped_primary_is_wrong_and_macro_f1_is_over_the_gold_classes() -> None:
@@ -59,8 +59,25 @@ def test_a_tagged_file_is_joined_with_its_corpus_by_id_and_a_missing_row_is_coun
     assert (scores.accuracy, scores.primary_in_gold) == (0.5, 0.5)
 
 
-def test_a_tagged_file_of_another_corpus_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("tagged_rows", "field", "message"),
+    [
+        ([{"id": "z", "primary_topic": "sport"}], "section", "no row is labelled in"),
+        ([{"id": "a", "title": "T"}], "section", "line 1: not a row of `newsrec tag` output"),
+        ([{"id": "a", "primary_topic": "sport"}], "desk", "no row has labels in field 'desk'"),
+    ],
+)
+def test_a_wrong_file_or_field_is_one_line_and_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tagged_rows: list[dict[str, object]],
+    field: str,
+    message: str,
+) -> None:
     corpus = _jsonl(tmp_path / "corpus.jsonl", [{"id": "a", "title": "T", "section": "sport"}])
-    tagged = _jsonl(tmp_path / "tagged.jsonl", [{"id": "z", "primary_topic": "sport"}])
-    with pytest.raises(SystemExit, match="no row is labelled"):
-        score_tagged_file(tagged, corpus, "section", None)
+    tagged = _jsonl(tmp_path / "tagged.jsonl", tagged_rows)
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tagged), "--gold", str(corpus), "--label-field", field])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error and error.count("\n") == 1
