@@ -14,6 +14,9 @@ from recommender.errors import InvalidInputError
 from recommender.ingest.loaders import load_articles
 
 DEFAULT_LABEL_FIELD = "topics"
+# Fields of the article model that hold one value per article (its text, id, date, address),
+# never a class: as a label field each article would be a class of its own.
+NOT_LABEL_FIELDS = ("id", "title", "body", "published", "url")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,11 @@ class LabelledArticles:
 
 def gold_labels(article: Article, field: str = DEFAULT_LABEL_FIELD) -> tuple[str, ...]:
     """The article's labels in `field`; () when absent. A non-string label is an error."""
+    if field in NOT_LABEL_FIELDS:
+        raise InvalidInputError(
+            f"field {field!r} is the article's own {field}, not a label; label fields: topics, "
+            "section, story, source or a field of your own"
+        )
     # A field the article model knows (`section`: a site's own desks) is an attribute, not extra.
     value = getattr(article, field) if field in KNOWN_FIELDS else article.extra.get(field)
     if value is None:

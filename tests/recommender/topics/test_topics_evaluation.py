@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recommender.errors import InvalidInputError
 from recommender.topics import (
     WCEP_MAPPING,
     InvalidLabelMappingError,
@@ -119,3 +120,14 @@ def test_gold_labels_read_a_field_the_article_model_knows(tmp_path: Path) -> Non
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     assert load_labelled(path, field="section").labels == [("sport",), ("politics",)]
     assert load_labelled(path, field="desk").labels == [("x",)]
+
+
+@pytest.mark.parametrize("field", ["title", "id", "body"])
+def test_an_articles_own_text_or_id_is_no_label_field(tmp_path: Path, field: str) -> None:
+    """Read as labels, every article would be a class of its own (293 classes on 293 rows)."""
+    from recommender.topics.labelled import load_labelled
+
+    path = tmp_path / "desks.jsonl"
+    path.write_text(json.dumps({"id": "a", "title": "Cup final", "body": "Goals."}) + "\n")
+    with pytest.raises(InvalidInputError, match=f"field '{field}' is the article's own"):
+        load_labelled(path, field=field)
