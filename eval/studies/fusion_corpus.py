@@ -1,9 +1,10 @@
-"""The corpora the fusion study scores (assembled JSONL files with their cached MiniLM
-vectors, or WCEP items with the vectors an index stored) and nDCG@10 of a score matrix
-against their stories."""
+"""The corpora the fusion studies score (assembled JSONL files with their cached MiniLM
+vectors, or WCEP items with the vectors an index stored), the command-line arguments that
+name them, and nDCG@10 of a score matrix against their stories."""
 
 from __future__ import annotations
 
+import argparse
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
@@ -63,6 +64,25 @@ def wcep_corpus(index_dir: Path, since: str) -> Corpus:
         vectors.append(np.frombuffer(blob, dtype=np.float32))
     connection.close()
     return Corpus(f"wcep-since-{since}", rows, np.vstack(vectors), _relevant(rows))
+
+
+def corpus_parser(description: str, wcep_since: str) -> argparse.ArgumentParser:
+    """The arguments every fusion study takes: JSONL corpora, the folder of their cached
+    vectors and a WCEP index to read items from; each study adds its own modes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("corpora", type=Path, nargs="*")
+    parser.add_argument("--vectors-dir", type=Path, default=Path("/tmp/relstudy"))
+    parser.add_argument("--wcep-index", type=Path)
+    parser.add_argument("--wcep-since", default=wcep_since)
+    return parser
+
+
+def named_corpora(arguments: argparse.Namespace, settings: Settings) -> list[Corpus]:
+    """The corpora `corpus_parser`'s arguments name, the WCEP slice (if any) last."""
+    corpora = [jsonl_corpus(path, arguments.vectors_dir, settings) for path in arguments.corpora]
+    if arguments.wcep_index:
+        corpora.append(wcep_corpus(arguments.wcep_index, arguments.wcep_since))
+    return corpora
 
 
 def ndcg(scores: np.ndarray, corpus: Corpus) -> np.ndarray:

@@ -18,14 +18,11 @@ product's own lexical side (hashed terms, `recommender.index.lexical`) and exhau
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import scipy.sparse as sparse
 from scipy.stats import ttest_rel
 
-from eval.studies.fusion_corpus import Corpus, jsonl_corpus, ndcg, wcep_corpus
+from eval.studies.fusion_corpus import Corpus, corpus_parser, named_corpora, ndcg
 from eval.studies.fusion_scoring import pool_neighbours, tfidf_rows
 from eval.studies.fusion_study import _compare, _cosines
 from eval.studies.relevance_study import _text
@@ -156,18 +153,10 @@ def parity_rows(corpus: Corpus) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpora", type=Path, nargs="*")
-    parser.add_argument("--vectors-dir", type=Path, default=Path("/tmp/relstudy"))
-    parser.add_argument("--wcep-index", type=Path)
-    parser.add_argument("--wcep-since", default="2019-06-01")
+    parser = corpus_parser(__doc__.splitlines()[0], wcep_since="2019-06-01")
     parser.add_argument("--parity", action="store_true", help="lexical side and pool reach")
     arguments = parser.parse_args()
-    settings = Settings()
-    corpora = [jsonl_corpus(path, arguments.vectors_dir, settings) for path in arguments.corpora]
-    if arguments.wcep_index:
-        corpora.append(wcep_corpus(arguments.wcep_index, arguments.wcep_since))
-    for corpus in corpora:
+    for corpus in named_corpora(arguments, Settings()):
         lines = parity_rows(corpus) if arguments.parity else part_rows(corpus)
         print("\n".join(lines), flush=True)
 

@@ -21,14 +21,11 @@ its neighbour bonus.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import scipy.sparse as sparse
 from scipy.stats import ttest_rel
 
-from eval.studies.fusion_corpus import Corpus, jsonl_corpus, ndcg, wcep_corpus
+from eval.studies.fusion_corpus import Corpus, corpus_parser, named_corpora, ndcg
 from eval.studies.fusion_scoring import (
     fusion_variants,
     lexical_variants,
@@ -223,11 +220,7 @@ def _side_rows(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpora", type=Path, nargs="*")
-    parser.add_argument("--vectors-dir", type=Path, default=Path("/tmp/relstudy"))
-    parser.add_argument("--wcep-index", type=Path)
-    parser.add_argument("--wcep-since", default="2018-01-01")
+    parser = corpus_parser(__doc__.splitlines()[0], wcep_since="2018-01-01")
     parser.add_argument("--neighbours-only", action="store_true", help="a finer neighbour grid")
     parser.add_argument("--long-weights", action="store_true", help="the long-text dense weight")
     parser.add_argument("--views", action="store_true", help="neighbour sets from each side")
@@ -235,10 +228,7 @@ def main() -> None:
         "--document-frequency", action="store_true", help="the lexical document-frequency cut-off"
     )
     arguments = parser.parse_args()
-    settings = Settings()
-    corpora = [jsonl_corpus(path, arguments.vectors_dir, settings) for path in arguments.corpora]
-    if arguments.wcep_index:
-        corpora.append(wcep_corpus(arguments.wcep_index, arguments.wcep_since))
+    corpora = named_corpora(arguments, Settings())
     if arguments.views:
         for corpus in corpora:
             print("\n".join(view_rows(corpus)), flush=True)
