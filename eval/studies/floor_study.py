@@ -35,7 +35,7 @@ import numpy as np
 from scipy.stats import ttest_rel
 
 from eval.quality.assembled_corpora import read_jsonl
-from eval.studies.relevance_study import ScoredCorpus, _text, scored_corpus
+from eval.studies.relevance_study import ScoredCorpus, article_text, scored_corpus
 from recommender import Settings
 from recommender.index.lexical import term_vectors
 from recommender.ranking.query import RelatedFilters
@@ -123,7 +123,7 @@ def study_corpus(
 ) -> Iterator[str]:
     corpus = scored_corpus(path, vectors_dir, ranking, settings)
     rows = list(read_jsonl(path))
-    terms = np.diff(term_vectors([_text(row) for row in rows]).indptr)
+    terms = np.diff(term_vectors([article_text(row) for row in rows]).indptr)
     bounds = length_bounds(ranking.short_text_terms, ranking.long_text_terms)
     classes = length_class(terms, bounds)
     # The product's sample (relevance_floor.null_sample) over the exhaustive scores.

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.quality.assembled_corpora import read_jsonl
-from eval.studies.relevance_study import _vectors
+from eval.studies.relevance_study import cached_vectors
 from recommender import Settings
 
 Row = dict[str, object]
@@ -46,7 +46,9 @@ def _relevant(rows: list[Row]) -> dict[int, set[int]]:
 
 def jsonl_corpus(path: Path, vectors_dir: Path, settings: Settings) -> Corpus:
     rows = list(read_jsonl(path))
-    return Corpus(path.stem, rows, _vectors(path, rows, vectors_dir, settings), _relevant(rows))
+    return Corpus(
+        path.stem, rows, cached_vectors(path, rows, vectors_dir, settings), _relevant(rows)
+    )
 
 
 def wcep_corpus(index_dir: Path, since: str) -> Corpus:

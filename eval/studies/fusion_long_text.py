@@ -24,8 +24,8 @@ from scipy.stats import ttest_rel
 
 from eval.studies.fusion_corpus import Corpus, corpus_parser, named_corpora, ndcg
 from eval.studies.fusion_scoring import pool_neighbours, tfidf_rows
-from eval.studies.fusion_study import _compare, _cosines
-from eval.studies.relevance_study import _text
+from eval.studies.fusion_study import comparison_line, query_cosines
+from eval.studies.relevance_study import article_text
 from recommender import Settings
 from recommender.index.lexical import (
     LexicalIndex,
@@ -38,7 +38,7 @@ from recommender.ranking.scoring import Ranking
 
 def _product_lexical(corpus: Corpus) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     """Term frequencies and unit TF-IDF rows as the product computes them (no cut-off)."""
-    frequencies = term_vectors([_text(row) for row in corpus.rows])
+    frequencies = term_vectors([article_text(row) for row in corpus.rows])
     document_frequency = np.bincount(frequencies.indices, minlength=frequencies.shape[1])
     idf = inverse_document_frequency(document_frequency, len(corpus.rows))
     return frequencies, weighted_rows(frequencies, idf)
@@ -60,7 +60,7 @@ def part_rows(corpus: Corpus) -> list[str]:
     queries = corpus.queries
     _, rows = _product_lexical(corpus)
     lengths = np.diff(rows.indptr)
-    lexical_all = _cosines(rows, np.arange(len(corpus.rows)))
+    lexical_all = query_cosines(rows, np.arange(len(corpus.rows)))
     default = Ranking()
     k, weight, pool = default.neighbour_count, default.neighbour_weight, default.neighbour_pool
     full = _blend(corpus, lexical_all, lengths, default)
@@ -69,15 +69,15 @@ def part_rows(corpus: Corpus) -> list[str]:
         f"{corpus.name}: {len(corpus.rows)} articles, {len(queries)} queries",
         f"  {'default (blend + shared neighbours)':40s} {base.mean():.4f}",
     ]
-    sklearn = tfidf_rows([_text(row) for row in corpus.rows])
+    sklearn = tfidf_rows([article_text(row) for row in corpus.rows])
     alone = {
-        "TF-IDF alone (scikit-learn, the baseline)": _cosines(sklearn, queries),
+        "TF-IDF alone (scikit-learn, the baseline)": query_cosines(sklearn, queries),
         "TF-IDF alone (the product's hashed terms)": lexical_all[queries],
         "dense alone": corpus.vectors[queries] @ corpus.vectors.T,
         "blend without the bonus": full[queries],
     }
     for label, scores in alone.items():
-        lines.append(_compare(label, base, ndcg(scores, corpus)))
+        lines.append(comparison_line(label, base, ndcg(scores, corpus)))
     for label, bonus_k, bonus_weight in (
         ("bonus weight 0.1", k, 0.1),
         ("bonus weight 0.15", k, 0.15),
@@ -85,19 +85,21 @@ def part_rows(corpus: Corpus) -> list[str]:
         ("bonus k = 6", 6, weight),
     ):
         found = pool_neighbours(full, queries, bonus_k, bonus_weight, pool)
-        lines.append(_compare(label, base, ndcg(found, corpus)))
+        lines.append(comparison_line(label, base, ndcg(found, corpus)))
     for long_weight in (0.0, 0.05, 0.2):
         other = _blend(corpus, lexical_all, lengths, Ranking(dense_weight_long=long_weight))
         found = pool_neighbours(other, queries, k, weight, pool)
-        lines.append(_compare(f"long-text dense weight {long_weight}", base, ndcg(found, corpus)))
+        lines.append(
+            comparison_line(f"long-text dense weight {long_weight}", base, ndcg(found, corpus))
+        )
     for share in (0.45, 0.5, 0.55):
         found = pool_neighbours(full, queries, k, 1.0, pool, best_share=share)
         label = f"bonus {share} x the pool's best score"
-        lines.append(_compare(label, base, ndcg(found, corpus)))
+        lines.append(comparison_line(label, base, ndcg(found, corpus)))
     for share in (0.4, 0.5, 0.6):
         found = pool_neighbours(full, queries, k, weight, pool, best_share=share)
         label = f"bonus {weight}, at most {share} x the best"
-        lines.append(_compare(label, base, ndcg(found, corpus)))
+        lines.append(comparison_line(label, base, ndcg(found, corpus)))
     return lines
 
 
@@ -105,14 +107,14 @@ def parity_rows(corpus: Corpus) -> list[str]:
     """The product's lexical side against scikit-learn's, and the candidate pool's reach."""
     queries = corpus.queries
     frequencies, rows = _product_lexical(corpus)
-    sklearn = tfidf_rows([_text(row) for row in corpus.rows])
-    product_scores, sklearn_scores = _cosines(rows, queries), _cosines(sklearn, queries)
+    sklearn = tfidf_rows([article_text(row) for row in corpus.rows])
+    product_scores, sklearn_scores = query_cosines(rows, queries), query_cosines(sklearn, queries)
     product_alone, sklearn_alone = ndcg(product_scores, corpus), ndcg(sklearn_scores, corpus)
     same = np.allclose(product_alone, sklearn_alone)
     pvalue = 1.0 if same else float(ttest_rel(product_alone, sklearn_alone).pvalue)
     ranking = Ranking()
     lengths = np.diff(rows.indptr)
-    full = _blend(corpus, _cosines(rows, np.arange(len(corpus.rows))), lengths, ranking)
+    full = _blend(corpus, query_cosines(rows, np.arange(len(corpus.rows))), lengths, ranking)
     default = pool_neighbours(
         full, queries, ranking.neighbour_count, ranking.neighbour_weight, ranking.neighbour_pool
     )

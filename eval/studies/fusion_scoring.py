@@ -12,7 +12,7 @@ import scipy.sparse as sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from eval.studies.fusion_corpus import Corpus, Row
-from eval.studies.relevance_study import _text
+from eval.studies.relevance_study import article_text
 from recommender.ranking.neighbourhood import shared_neighbour_bonus
 from recommender.ranking.scoring import Ranking
 
@@ -42,11 +42,11 @@ def bm25_rows(texts: list[str], k1: float = 1.2, b: float = 0.75) -> sparse.csr_
 
 
 def _title_twice(row: Row) -> str:
-    return f"{row['title']}\n{_text(row)}"
+    return f"{row['title']}\n{article_text(row)}"
 
 
 def lexical_variants(corpus: Corpus) -> dict[str, Callable[[], sparse.csr_matrix]]:
-    texts = [_text(row) for row in corpus.rows]
+    texts = [article_text(row) for row in corpus.rows]
     return {
         "shipped (unigrams, stop words)": lambda: tfidf_rows(texts),
         "+ bigrams": lambda: tfidf_rows(texts, ngram_range=(1, 2)),

@@ -34,17 +34,19 @@ from eval.studies.fusion_scoring import (
     tfidf_rows,
     view_neighbours,
 )
-from eval.studies.relevance_study import _text
+from eval.studies.relevance_study import article_text
 from recommender import Settings
 from recommender.index.lexical import inverse_document_frequency, term_vectors, weighted_rows
 from recommender.ranking.scoring import Ranking
 
 
-def _cosines(rows: sparse.csr_matrix, queries: np.ndarray) -> np.ndarray:
+def query_cosines(rows: sparse.csr_matrix, queries: np.ndarray) -> np.ndarray:
+    """(queries, n) cosines of each query's unit row with every row."""
     return np.asarray((rows[queries] @ rows.T).toarray(), dtype=np.float32)
 
 
-def _compare(label: str, base: np.ndarray, other: np.ndarray) -> str:
+def comparison_line(label: str, base: np.ndarray, other: np.ndarray) -> str:
+    """`other`'s mean nDCG against `base`'s: difference, paired t-test, wins/losses."""
     if np.allclose(base, other):
         return f"  {label:40s} {other.mean():.4f}  (same as shipped)"
     test = ttest_rel(other, base)
@@ -56,9 +58,9 @@ def _compare(label: str, base: np.ndarray, other: np.ndarray) -> str:
 
 def _sides(corpus: Corpus) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct terms per article, and the (n, n) dense and TF-IDF cosines of every pair."""
-    shipped = tfidf_rows([_text(row) for row in corpus.rows])
+    shipped = tfidf_rows([article_text(row) for row in corpus.rows])
     dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
-    return np.diff(shipped.indptr), dense_all, _cosines(shipped, np.arange(len(corpus.rows)))
+    return np.diff(shipped.indptr), dense_all, query_cosines(shipped, np.arange(len(corpus.rows)))
 
 
 def view_rows(corpus: Corpus) -> list[str]:
@@ -81,7 +83,7 @@ def view_rows(corpus: Corpus) -> list[str]:
         ("dense and lexical, weight x1.5", [dense_all, lexical_all], 1.5),
     ):
         found = ndcg(view_neighbours(full, views, queries, k, weight * scale), corpus)
-        lines.append(_compare(label, base, found))
+        lines.append(comparison_line(label, base, found))
     return lines
 
 
@@ -92,12 +94,12 @@ POOL_GRID = ((50, 7, 0.1), (50, 7, 0.15), (50, 7, 0.2), (50, 10, 0.15), (200, 7,
 def study(corpus: Corpus, *, neighbours_only: bool = False) -> list[str]:
     queries = corpus.queries
     lines = [f"{corpus.name}: {len(corpus.rows)} articles, {len(queries)} queries"]
-    texts = [_text(row) for row in corpus.rows]
+    texts = [article_text(row) for row in corpus.rows]
     shipped = tfidf_rows(texts)
     lengths = np.diff(shipped.indptr)[queries]
     dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
     dense = dense_all[queries]
-    lexical = _cosines(shipped, queries)
+    lexical = query_cosines(shipped, queries)
     fused = fusion_variants(dense, lexical, lengths, queries)
     base = ndcg(fused["shipped length-dependent weight"], corpus)
     if not neighbours_only:
@@ -106,7 +108,7 @@ def study(corpus: Corpus, *, neighbours_only: bool = False) -> list[str]:
     everything = np.arange(len(corpus.rows))
     all_lengths = np.diff(shipped.indptr)
     weight_all = np.asarray([Ranking().dense_weight_for(int(n)) for n in all_lengths])[:, None]
-    full = weight_all * dense_all + (1 - weight_all) * _cosines(shipped, everything)
+    full = weight_all * dense_all + (1 - weight_all) * query_cosines(shipped, everything)
     np.fill_diagonal(full, -np.inf)
     parts_grid = (
         ()
@@ -117,11 +119,13 @@ def study(corpus: Corpus, *, neighbours_only: bool = False) -> list[str]:
         for pool, k, weight in POOL_GRID:
             scores = pool_neighbours(full, queries, k, weight, pool)
             label = f"within pool {pool}, k={k}, weight {weight}"
-            lines.append(_compare(label, base, ndcg(scores, corpus)))
+            lines.append(comparison_line(label, base, ndcg(scores, corpus)))
     for parts, grid in parts_grid:
         for k, weight in grid:
             scores = shared_neighbours(full, queries, k, weight, parts)
-            lines.append(_compare(f"{parts}, k={k}, weight {weight}", base, ndcg(scores, corpus)))
+            lines.append(
+                comparison_line(f"{parts}, k={k}, weight {weight}", base, ndcg(scores, corpus))
+            )
     return lines
 
 
@@ -146,7 +150,7 @@ def long_weight_rows(corpus: Corpus) -> list[str]:
             base = found
             lines.append(f"  {label:40s} {found.mean():.4f}  (shipped)")
         else:
-            lines.append(_compare(label, base, found))
+            lines.append(comparison_line(label, base, found))
     return lines
 
 
@@ -159,7 +163,7 @@ def _product_blend(corpus: Corpus, rows: sparse.csr_matrix, lengths: np.ndarray)
     ranking = Ranking()
     weights = np.asarray([ranking.dense_weight_for(int(n)) for n in lengths])[:, None]
     dense_all = (corpus.vectors @ corpus.vectors.T).astype(np.float32)
-    full = weights * dense_all + (1 - weights) * _cosines(rows, np.arange(len(corpus.rows)))
+    full = weights * dense_all + (1 - weights) * query_cosines(rows, np.arange(len(corpus.rows)))
     np.fill_diagonal(full, -np.inf)
     return pool_neighbours(
         full, corpus.queries, ranking.neighbour_count, ranking.neighbour_weight, 50
@@ -172,7 +176,7 @@ def document_frequency_rows(corpus: Corpus) -> list[str]:
 
     The cut-off drops terms from an article's vector, so its count of distinct terms (which
     sets the dense weight) falls too; "lengths kept" counts the terms before the cut."""
-    frequencies = term_vectors([_text(row) for row in corpus.rows])
+    frequencies = term_vectors([article_text(row) for row in corpus.rows])
     document_frequency = np.bincount(frequencies.indices, minlength=frequencies.shape[1])
     documents = len(corpus.rows)
     shipped = weighted_rows(frequencies, inverse_document_frequency(document_frequency, documents))
@@ -187,10 +191,10 @@ def document_frequency_rows(corpus: Corpus) -> list[str]:
         rows = weighted_rows(frequencies, idf)
         label = f"max_df {max_df}, at least {floor} articles"
         found = ndcg(_product_blend(corpus, rows, np.diff(rows.indptr)), corpus)
-        lines.append(_compare(label, base, found))
+        lines.append(comparison_line(label, base, found))
         if (max_df, floor) == (0.05, 100):
             kept = ndcg(_product_blend(corpus, rows, all_lengths), corpus)
-            lines.append(_compare(f"{label}, lengths kept", base, kept))
+            lines.append(comparison_line(f"{label}, lengths kept", base, kept))
     return lines
 
 
@@ -207,15 +211,17 @@ def _side_rows(
     lexical_alone = ndcg(lexical, corpus)
     for name, build in lexical_variants(corpus).items():
         rows = build()
-        alone = _cosines(rows, queries)
+        alone = query_cosines(rows, queries)
         weight = np.asarray([Ranking().dense_weight_for(int(n)) for n in lengths])[:, None]
-        lines.append(_compare(f"{name} alone", lexical_alone, ndcg(alone, corpus)))
+        lines.append(comparison_line(f"{name} alone", lexical_alone, ndcg(alone, corpus)))
         lines.append(
-            _compare(f"{name} blended", base, ndcg(weight * dense + (1 - weight) * alone, corpus))
+            comparison_line(
+                f"{name} blended", base, ndcg(weight * dense + (1 - weight) * alone, corpus)
+            )
         )
     lines.append(" fusion (shipped lexical side):")
     for name, scores in fused.items():
-        lines.append(_compare(name, base, ndcg(scores, corpus)))
+        lines.append(comparison_line(name, base, ndcg(scores, corpus)))
     return lines
 
 

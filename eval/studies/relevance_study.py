@@ -55,15 +55,17 @@ class ScoredCorpus:
         return sorted(self.relevant)
 
 
-def _text(row: Row) -> str:
+def article_text(row: Row) -> str:
+    """Title and body as one text (the title alone when there is no body)."""
     return f"{row['title']}\n{row['body']}" if row.get("body") else str(row["title"])
 
 
-def _vectors(path: Path, rows: list[Row], cache_dir: Path, settings: Settings) -> np.ndarray:
+def cached_vectors(path: Path, rows: list[Row], cache_dir: Path, settings: Settings) -> np.ndarray:
+    """The embedder's vectors of `rows` (file order), from `cache_dir` if encoded before."""
     cache = cache_dir / f"{path.stem}-vectors.npy"
     if cache.exists():
         return np.load(cache)
-    vectors = build_embedder(settings).encode([_text(row) for row in rows])
+    vectors = build_embedder(settings).encode([article_text(row) for row in rows])
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(cache, vectors)
     return vectors
@@ -73,8 +75,8 @@ def scored_corpus(
     path: Path, cache_dir: Path, ranking: Ranking, settings: Settings
 ) -> ScoredCorpus:
     rows = list(read_jsonl(path))
-    vectors = _vectors(path, rows, cache_dir, settings)
-    frequencies = term_vectors([_text(row) for row in rows])
+    vectors = cached_vectors(path, rows, cache_dir, settings)
+    frequencies = term_vectors([article_text(row) for row in rows])
     # The product's own TF-IDF rows (idf over this corpus, unit length), stacked.
     lexical_index = LexicalIndex(np.arange(len(rows)), frequencies)
     weighted = sparse.vstack([lexical_index.query_of(row) for row in range(len(rows))])

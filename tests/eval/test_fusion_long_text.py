@@ -8,7 +8,7 @@ import numpy as np
 from eval.studies.fusion_corpus import Corpus
 from eval.studies.fusion_long_text import parity_rows, part_rows
 from eval.studies.fusion_scoring import pool_neighbours, tfidf_rows
-from eval.studies.fusion_study import _cosines
+from eval.studies.fusion_study import query_cosines
 from recommender.index.lexical import inverse_document_frequency, term_vectors, weighted_rows
 
 
@@ -76,7 +76,7 @@ def test_the_products_hashed_tfidf_is_scikit_learns() -> None:
     hashed = weighted_rows(frequencies, inverse_document_frequency(document_frequency, 5))
     everything = np.arange(len(TEXTS))
     np.testing.assert_allclose(
-        _cosines(hashed, everything), _cosines(tfidf_rows(TEXTS), everything), atol=1e-6
+        query_cosines(hashed, everything), query_cosines(tfidf_rows(TEXTS), everything), atol=1e-6
     )
 
 
