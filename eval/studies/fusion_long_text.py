@@ -11,9 +11,12 @@ product's own lexical side (hashed terms, `recommender.index.lexical`) and exhau
 - `parity`: is the product's lexical side the TF-IDF baseline's (scikit-learn's vocabulary
   against hashed terms), and does the candidate pool (200 by dense cosine, 200 from the
   posting lists of the query's 25 strongest terms) hold what exhaustive scoring ranks?
+- `by-story`: where the default's error is, the default and the TF-IDF baseline by gold
+  story (`--story-group TEXT` sums the stories whose name holds TEXT).
 
     python -m eval.studies.fusion_long_text /tmp/corpora/wikinews-labelled.jsonl \\
-        seeds/articles.jsonl /tmp/corpora/seeds-wikinews.jsonl [--wcep-index DIR] [--parity]
+        seeds/articles.jsonl /tmp/corpora/seeds-wikinews.jsonl [--wcep-index DIR] \\
+        [--parity | --by-story [--story-group TEXT]]
 """
 
 from __future__ import annotations
@@ -53,6 +56,20 @@ def _blend(
     full = (weights * dense_all + (1 - weights) * lexical_all).astype(np.float64)
     np.fill_diagonal(full, -np.inf)
     return full
+
+
+def _default_scores(corpus: Corpus, rows: sparse.csr_matrix) -> np.ndarray:
+    """(queries, n) scores of the shipped default, with the product's TF-IDF `rows`."""
+    ranking = Ranking()
+    lexical_all = query_cosines(rows, np.arange(len(corpus.rows)))
+    full = _blend(corpus, lexical_all, np.diff(rows.indptr), ranking)
+    return pool_neighbours(
+        full,
+        corpus.queries,
+        ranking.neighbour_count,
+        ranking.neighbour_weight,
+        ranking.neighbour_pool,
+    )
 
 
 def part_rows(corpus: Corpus) -> list[str]:
@@ -114,10 +131,7 @@ def parity_rows(corpus: Corpus) -> list[str]:
     pvalue = 1.0 if same else float(ttest_rel(product_alone, sklearn_alone).pvalue)
     ranking = Ranking()
     lengths = np.diff(rows.indptr)
-    full = _blend(corpus, query_cosines(rows, np.arange(len(corpus.rows))), lengths, ranking)
-    default = pool_neighbours(
-        full, queries, ranking.neighbour_count, ranking.neighbour_weight, ranking.neighbour_pool
-    )
+    default = _default_scores(corpus, rows)
     index = LexicalIndex(np.arange(len(corpus.rows)), frequencies)
     depth = ranking.pool_depth
     relevant_in_pool, top_in_pool, lexical_top_found = [], [], []
@@ -154,12 +168,62 @@ def parity_rows(corpus: Corpus) -> list[str]:
     ]
 
 
+def by_story_rows(corpus: Corpus, group: str | None = None) -> list[str]:
+    """The default's and TF-IDF's (the baseline's) nDCG@10 split by gold story, the story
+    with the largest share of the default's error (1 - nDCG@10 summed over its queries)
+    first; with `group`, a last line sums the stories whose name contains it."""
+    queries = corpus.queries
+    default = ndcg(_default_scores(corpus, _product_lexical(corpus)[1]), corpus)
+    sklearn = tfidf_rows([article_text(row) for row in corpus.rows])
+    tfidf = ndcg(query_cosines(sklearn, queries), corpus)
+    stories = np.asarray([str(corpus.rows[int(query)]["story"]) for query in queries])
+    error = 1.0 - default
+    total_error = max(float(error.sum()), 1e-12)  # a perfect default has no error to share
+
+    def line(label: str, members: np.ndarray) -> str:
+        return (
+            f"  {label[:44]:44s} {members.sum():7d} {default[members].mean():7.3f}"
+            f" {tfidf[members].mean():7.3f} {error[members].sum() / total_error:6.1%}"
+        )
+
+    names = sorted(set(stories.tolist()))
+    lines = [
+        f"{corpus.name}: {len(queries)} queries, default {default.mean():.4f},"
+        f" TF-IDF {tfidf.mean():.4f}; the default's error (1 - nDCG@10) {error.sum():.3f}",
+        f"  {'story':44s} {'queries':>7s} {'default':>7s} {'TF-IDF':>7s} {'error':>6s}",
+    ]
+    for story in sorted(names, key=lambda name: -error[stories == name].sum()):
+        lines.append(line(story, stories == story))
+    if group is not None:
+        chosen = [name for name in names if group in name]
+        if chosen:
+            label = f"the {len(chosen)} stories with '{group}' in their name"
+            lines.append(line(label, np.isin(stories, chosen)))
+        else:
+            lines.append(f"  no story has '{group}' in its name")
+    return lines
+
+
 def main() -> None:
     parser = corpus_parser(__doc__.splitlines()[0], wcep_since="2019-06-01")
-    parser.add_argument("--parity", action="store_true", help="lexical side and pool reach")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--parity", action="store_true", help="lexical side and pool reach")
+    mode.add_argument(
+        "--by-story", action="store_true", help="the default's and TF-IDF's nDCG@10 per story"
+    )
+    parser.add_argument(
+        "--story-group", metavar="TEXT", help="with --by-story: sum the stories named *TEXT*"
+    )
     arguments = parser.parse_args()
+    if arguments.story_group is not None and not arguments.by_story:
+        parser.error("--story-group is a part of --by-story's table: add --by-story")
     for corpus in named_corpora(arguments, Settings()):
-        lines = parity_rows(corpus) if arguments.parity else part_rows(corpus)
+        if arguments.parity:
+            lines = parity_rows(corpus)
+        elif arguments.by_story:
+            lines = by_story_rows(corpus, arguments.story_group)
+        else:
+            lines = part_rows(corpus)
         print("\n".join(lines), flush=True)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from eval.studies.fusion_corpus import Corpus
-from eval.studies.fusion_long_text import parity_rows, part_rows
+from eval.studies.fusion_long_text import by_story_rows, parity_rows, part_rows
 from eval.studies.fusion_scoring import pool_neighbours, tfidf_rows
 from eval.studies.fusion_study import query_cosines
 from recommender.index.lexical import inverse_document_frequency, term_vectors, weighted_rows
@@ -98,22 +98,23 @@ def test_the_study_reports_parity() -> None:
     assert "relevant 1.0000, the default's exhaustive top 10" in parity
 
 
-def _neighbour_corpus() -> Corpus:
+def _neighbour_corpus(outlier_story: str = "story-s") -> Corpus:
     """Two stories where only the shared-neighbour bonus ranks a story's outlier above a
     confuser. Each article's one word is its own, so the lexical side is 0 between any two
-    and the dense vectors decide. Story "s": six articles on one direction and an outlier
-    (cosine 0.6 with them) whose seven nearest are the story and the confuser; the confuser
-    (0.65 with story "s", 0.76 with its own story "c") has its seven nearest in story "c"."""
+    and the dense vectors decide. Story "story-s": six articles on one direction and an
+    outlier (cosine 0.6 with them) whose seven nearest are those six and the confuser; the
+    confuser (0.65 with the six, 0.76 with its own story "story-c") has its seven nearest in
+    story "story-c"."""
     story_s, outlier = np.array([1.0, 0.0, 0.0]), np.array([0.6, 0.0, 0.8])
     story_c, confuser = np.array([0.0, 1.0, 0.0]), np.array([0.65, 0.76, 0.0])
     vectors = np.vstack([story_s] * 6 + [outlier, confuser] + [story_c] * 7)
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    stories = ["s"] * 7 + ["c"] * 8
+    stories = ["story-s"] * 6 + [outlier_story] + ["story-c"] * 8
     rows: list[dict[str, object]] = [
         {"id": str(i), "title": f"article{i}", "body": "", "story": story}
         for i, story in enumerate(stories)
     ]
-    members = {name: {i for i, story in enumerate(stories) if story == name} for name in "sc"}
+    members = {name: {i for i, story in enumerate(stories) if story == name} for name in stories}
     relevant = {i: members[story] - {i} for i, story in enumerate(stories)}
     return Corpus("two stories", rows, vectors, relevant)
 
@@ -126,12 +127,27 @@ def _mean_of(parts: list[str], label: str) -> float:
 def test_the_study_reports_the_default_against_its_parts() -> None:
     parts = part_rows(_neighbour_corpus())
     # Without the bonus the confuser ranks 6th in the lists of the six articles on story
-    # "s"'s direction, and their last relevant one (the outlier) 7th. The bonus lifts the
-    # outlier (its neighbours are theirs, and they are its) and not the confuser (its
-    # neighbours are story "c"): all 15 lists are then perfect.
+    # "story-s"'s direction, and their last relevant one (the outlier) 7th. The bonus lifts
+    # the outlier (its neighbours are theirs, and they are its) and not the confuser (its
+    # neighbours are story "story-c"): all 15 lists are then perfect.
     discounts = 1 / np.log2(np.arange(2, 9))
     outlier_7th = (discounts[:5].sum() + discounts[6]) / discounts[:6].sum()
     assert _mean_of(parts, "default (blend + shared neighbours)") == 1.0
     assert _mean_of(parts, "blend without the bonus") == round((9 + 6 * outlier_7th) / 15, 4)
     [without] = [line for line in parts if "blend without the bonus" in line]
     assert "wins/losses 0/6" in without
+
+
+def test_the_study_splits_the_defaults_error_by_story() -> None:
+    # With the outlier labelled "story-c", its own list (story "story-s" first) and the
+    # lists of "story-c" that miss it are the default's whole error: "story-c" comes first.
+    header, _, first, second, group = by_story_rows(_neighbour_corpus("story-c"), "story")
+    default, tfidf = (float(header.split(f"{name} ")[1][:6]) for name in ("default", "TF-IDF"))
+    assert first.split()[:2] == ["story-c", "9"] and float(first.split()[2]) < 1.0
+    assert first.endswith("100.0%")
+    assert second.split()[:3] == ["story-s", "6", "1.000"] and second.endswith(" 0.0%")
+    # The two stories together are the whole corpus: its means, all of its error.
+    assert group.startswith("  the 2 stories with 'story' in their name")
+    assert group.split()[-4:] == ["15", f"{default:.3f}", f"{tfidf:.3f}", "100.0%"]
+    unmatched = by_story_rows(_neighbour_corpus("story-c"), "nowhere")[-1]
+    assert unmatched == "  no story has 'nowhere' in its name"
