@@ -11,7 +11,8 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from eval.quality.slots import floor_rates, strategy_rates
+from eval.quality.slot_floors import floor_rates
+from eval.quality.slots import strategy_rates
 from eval.quality.story_index import candidate_neighbours, date_order, writable_copy
 from eval.quality.story_scores import UNLABELLED, gold_story_id
 from recommender import Settings, load_articles
@@ -26,11 +27,13 @@ def compare_on_corpus(
     queries: int | None,
     settings: Settings,
     floors: bool = False,
+    rules: Sequence[str] = (),
 ) -> dict[str, dict[str, dict[str, float]]]:
     """The slot strategies over `corpus` clustered at the configured thresholds, and over
     its gold stories: `newsrec eval stories` without the sweep and the baselines (all of
     WCEP in minutes rather than hours). `floors`: instead, the default strategy under each
-    rule of the related fallback's floor (`FLOOR_RULES`), over the clustered stories."""
+    rule of the related fallback's floor (`FLOOR_RULES`; `rules`: those whose label holds one
+    of these, beside the default), over the clustered stories."""
     articles = load_articles([corpus]).articles
     gold_of = {a.id: a.story for a in articles}
     found = {}
@@ -45,8 +48,10 @@ def compare_on_corpus(
         for label, stories in (("clustered", clustered), ("gold", gold))[: 1 if floors else 2]:
             index.clear_stories(editorial=True)
             index.write_stories(stories, {}, [])
-            rates = floor_rates if floors else strategy_rates
-            found[label] = rates(recommender, articles, queries)
+            if floors:
+                found[label] = floor_rates(recommender, articles, queries, only=rules)
+            else:
+                found[label] = strategy_rates(recommender, articles, queries)
     return found
 
 
@@ -62,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--floors", action="store_true", help="compare the related fallback's floor rules"
     )
+    parser.add_argument(
+        "--rules",
+        default="",
+        help="with --floors: only the rules whose label holds one of these (comma-separated)",
+    )
     options = parser.parse_args(argv)
     found = compare_on_corpus(
         options.corpus,
@@ -69,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         queries=options.queries,
         settings=Settings(),
         floors=options.floors,
+        rules=[part for part in options.rules.split(",") if part],
     )
     for label, rates in found.items():
         what = "floor rules of the default strategy" if options.floors else "strategies"

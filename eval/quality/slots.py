@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from math import nan
 from typing import Any, Protocol
 
@@ -21,7 +20,7 @@ import numpy as np
 from eval.quality.datasets import LabelledCorpus
 from eval.quality.systems import Ranked
 from recommender import Article, Recommender
-from recommender.ranking.slots import SLOT_FLOOR_BONUS_CAP, SLOT_STRATEGIES
+from recommender.ranking.slots import SLOT_STRATEGIES
 
 SlotPair = tuple[str | None, str | None]
 """(previous id, next id); None for an empty slot."""
@@ -166,101 +165,6 @@ def strategy_rates(
         )
         found[label] = slot_rates(live, articles, limit, advance)
     return found
-
-
-# -- the related fallback's floor, side by side ------------------------------------------
-
-
-@dataclass(frozen=True)
-class FloorRule:
-    """How a slot's related fallback (`Recommender._related_slot`) decides that the side's
-    most related article is plausibly related. `bonus_cap`: the most its shared-neighbour
-    bonus counts toward the slot floor (None: all of it, the rule before the cap);
-    `by_blend`: the side's candidates taken in blended order, bonus ignored, rather than
-    the related list's; `calibrated`: its blended score must also clear the index's
-    calibrated relevance floor (recommender/ranking/relevance_floor.py, 1 in 1,000 random pairs)
-    for the query's length; `slot_floor` and `neighbour_weight`: instead of the
-    recommender's."""
-
-    label: str
-    bonus_cap: float | None = SLOT_FLOOR_BONUS_CAP
-    by_blend: bool = False
-    calibrated: bool = False
-    slot_floor: float | None = None
-    neighbour_weight: float | None = None
-
-
-FLOOR_RULES = (
-    FloorRule("bonus counted whole (before)", bonus_cap=None),
-    FloorRule("bonus not counted, blended order", bonus_cap=0.0, by_blend=True),
-    FloorRule("bonus not counted", bonus_cap=0.0),
-    FloorRule("bonus counted up to 0.05", bonus_cap=0.05),
-    FloorRule("bonus counted up to 0.09", bonus_cap=0.09),
-    FloorRule("bonus counted up to 0.11", bonus_cap=0.11),
-    FloorRule(f"bonus counted up to {SLOT_FLOOR_BONUS_CAP} (default)"),
-    FloorRule("bonus counted up to 0.15", bonus_cap=0.15),
-    FloorRule("bonus whole, blended >= calibrated", bonus_cap=None, calibrated=True),
-    FloorRule("bonus whole, slot floor 0.40", bonus_cap=None, slot_floor=0.40),
-    FloorRule("bonus whole, slot floor 0.45", bonus_cap=None, slot_floor=0.45),
-    FloorRule("bonus weight 0.1, counted whole", bonus_cap=None, neighbour_weight=0.1),
-    FloorRule(f"bonus weight 0.1, up to {SLOT_FLOOR_BONUS_CAP}", neighbour_weight=0.1),
-)
-
-
-class FloorRuleSlots(Recommender):
-    """A live recommender whose slots' related fallback follows `rule`: the product's
-    `_related_slot` with the rule's floor test and candidate order."""
-
-    def __init__(self, recommender: Recommender, rule: FloorRule) -> None:
-        ranking = recommender.ranking
-        if rule.neighbour_weight is not None:
-            ranking = replace(ranking, neighbour_weight=rule.neighbour_weight)
-        super().__init__(
-            recommender.index,
-            ranking,
-            list_depth=0,
-            slot_floor=recommender.slot_floor if rule.slot_floor is None else rule.slot_floor,
-            slot_strategy=recommender.slot_strategy,
-        )
-        self.rule = rule
-
-    def _related_slot(
-        self,
-        query: Any,
-        pool: list[tuple[int, float]],
-        in_pool: np.ndarray,
-        on_side: np.ndarray,
-        bound: Any,
-    ) -> tuple[int, float] | None:
-        if self.rule.by_blend and pool:
-            rows = np.asarray([row_id for row_id, _ in pool], dtype=np.int64)
-            blended = self._fused(query, rows)
-            order = np.argsort(-blended, kind="stable")
-            pool = [(int(rows[i]), float(blended[i])) for i in order]
-            in_pool = in_pool[order]
-        return super()._related_slot(query, pool, in_pool, on_side, bound)
-
-    def _clears_slot_floor(self, query: Any, hit: tuple[int, float]) -> bool:
-        rule = self.rule
-        blended = float(self._fused(query, np.asarray([hit[0]], dtype=np.int64))[0])
-        if rule.calibrated and blended < self.relevance_floor().floor_for(query.terms.nnz):
-            return False
-        bonus = hit[1] - blended
-        counted = bonus if rule.bonus_cap is None else min(bonus, rule.bonus_cap)
-        return blended + counted >= self.slot_floor
-
-
-def floor_rates(
-    recommender: Recommender,
-    articles: Sequence[Article],
-    limit: int | None,
-    advance: Progress | None = None,
-) -> dict[str, dict[str, float]]:
-    """`slot_rates` of the recommender's slot strategy under every `FLOOR_RULES` rule."""
-    return {
-        rule.label: slot_rates(FloorRuleSlots(recommender, rule), articles, limit, advance)
-        for rule in FLOOR_RULES
-    }
 
 
 def _on_side(other: Any, moment: Any, side: int) -> bool:
