@@ -56,7 +56,9 @@ class Rescue:
       query's length (recommender/ranking/relevance_floor.py);
     - `vouched`: its (clustered) story holds another pool hit that clears the slot floor;
     - `linked`: it scores at least this (blended, from the member's side) with another
-      member of the query's (clustered) story."""
+      member of the query's (clustered) story;
+    - `continues`: its (clustered) story lies wholly on that side of the query's date (a
+      story the clustering split in time, not one running beside the query's)."""
 
     mutual: int | None = None
     best_overall: bool = False
@@ -66,6 +68,7 @@ class Rescue:
     depth: int = 1
     vouched: bool = False
     linked: float | None = None
+    continues: bool = False
 
 
 FLOOR_RULES = (
@@ -109,6 +112,15 @@ FLOOR_RULES = (
     FloorRule("below floor: linked to its story >= 0.25", rescue=Rescue(linked=0.25)),
     FloorRule(
         "below floor: first 3 linked to its story >= 0.35", rescue=Rescue(depth=3, linked=0.35)
+    ),
+    FloorRule("below floor: story continues", rescue=Rescue(continues=True)),
+    FloorRule(
+        "below floor: first 3, story continues, vouched",
+        rescue=Rescue(depth=3, vouched=True, continues=True),
+    ),
+    FloorRule(
+        "below floor: first 3, story continues, calibrated",
+        rescue=Rescue(depth=3, continues=True, calibrated=True),
     ),
     FloorRule(
         "below floor: first 3, story vouched, calibrated",
@@ -181,7 +193,21 @@ class FloorRuleSlots(Recommender):
             return False
         if rescue.linked is not None and self._link(query, hit[0]) < rescue.linked:
             return False
+        if rescue.continues and not self._continues(query, hit[0]):
+            return False
         return rescue.mutual is None or self._mutual(query, pool, hit[0], rescue.mutual)
+
+    def _continues(self, query: Any, row: int) -> bool:
+        """Whether every dated member of `row`'s story is on `row`'s side of the query."""
+        stories = self.index.stories
+        story = stories.stories_of([row]).get(row)
+        members = np.asarray(stories.member_rows(story) if story else [row], dtype=np.int64)
+        starts = self.index.starts_of(members)
+        starts = starts[~np.isnan(starts)]
+        moment = query.published.start
+        if float(self.index.starts_of(np.asarray([row]))[0]) < moment:
+            return bool((starts < moment).all())
+        return bool((starts > moment).all())
 
     def _link(self, query: Any, row: int) -> float:
         """The best blended score of `row` from the side of another member of the query's
