@@ -15,6 +15,7 @@ from recommender.ranking.scoring import Ranking
 from recommender.settings import Settings
 from recommender.stories.assigner import StoryAssigner
 from recommender.stories.clustering import StoryClustering
+from recommender.stories.profile import TUNED_STORY_SETTINGS, load_story_profile
 from recommender.topics import TopicTagger, build_tagger, configured_model_dir
 from recommender.topics.prompt_cache import PromptVectorCache
 
@@ -108,20 +109,26 @@ def open_index(
     return index
 
 
-def build_story_assigner(settings: Settings, index: ArticleIndex) -> StoryAssigner:
-    """Assigns written articles to stories, with the ranking's score (see `stories.py`)."""
+def build_story_assigner(
+    settings: Settings, index: ArticleIndex, *, use_profile: bool = True
+) -> StoryAssigner:
+    """Assigns written articles to stories, with the ranking's score (see `stories.py`).
+    The index's story profile (`newsrec stories tune`) stands in for every story setting
+    the settings do not name explicitly; `use_profile=False`: the settings alone (what
+    tuning must beat)."""
+    values = {name: getattr(settings, name) for name in TUNED_STORY_SETTINGS}
+    profile = load_story_profile(index.directory) if use_profile else None
+    if profile is not None:
+        explicit = settings.model_fields_set
+        values |= {k: v for k, v in profile.settings.items() if k not in explicit}
     return StoryAssigner(
         build_recommender(settings, index),
         StoryClustering(
-            dense_threshold=settings.story_dense_threshold,
-            lexical_threshold=settings.story_lexical_threshold,
-            merge_margin=settings.story_merge_margin,
             support=settings.story_support,
             support_from_size=settings.story_support_from_size,
             centroid_floor=settings.story_centroid_floor,
             centroid_from_size=settings.story_centroid_from_size,
-            time_boost=settings.story_time_boost,
-            time_decay_days=settings.story_time_decay_days,
+            **{TUNED_STORY_SETTINGS[name]: value for name, value in values.items()},
         ),
     )
 
