@@ -63,6 +63,9 @@ class StoryTuningResult:
     held_out_default: float  # BCubed F1 over the held-out labelled articles, pooled
     held_out_tuned: float
     p_value: float
+    # The mean of the held-out articles' own BCubed F1: what the t-test compares.
+    article_f1_default: float
+    article_f1_tuned: float
     labelled: int  # labelled articles in the index
     stories: int  # gold stories among them
     skipped_labels: int  # labelled ids not in the index
@@ -216,6 +219,8 @@ def tune_stories(
         held_out_default=bcubed_f1(baseline),
         held_out_tuned=bcubed_f1(tuned),
         p_value=p_value,
+        article_f1_default=float(_f1_each(baseline).mean()),
+        article_f1_tuned=float(_f1_each(tuned).mean()),
         labelled=len(labelled_rows),
         stories=stories,
         skipped_labels=skipped,

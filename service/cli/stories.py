@@ -3,10 +3,13 @@
     newsrec story ID [--json]                 # the article's story, its articles in time order
     newsrec stories [--json] [--min-size N]   # every story, largest first, with its articles
     newsrec stories recluster                 # forget the clustered stories, assign afresh
+    newsrec stories tune LABELLED.jsonl [--folds 5] [--dry-run] [--reset]
+                                              # learn the clustering from the site's labels
 
 With `--json` each story is one line: {"story": ID, "articles": [{"id", "title",
 "published", "source"}, ...]}, articles oldest first (undated last). All logic is in
-recommender/stories/clustering.py; this module only renders.
+recommender/stories/clustering.py (tuning: recommender/stories/tuning.py); this module
+only renders.
 """
 
 from __future__ import annotations
@@ -14,15 +17,23 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from recommender import ArticleIndex, build_recommender, open_index
+from recommender import ArticleIndex, Settings, build_recommender, open_index
+from recommender.errors import InvalidInputError
 from recommender.stories.lookup import story_members, story_of
+from recommender.stories.profile import (
+    TUNED_STORY_SETTINGS,
+    remove_story_profile,
+    save_story_profile,
+)
 from recommender.stories.store import StoryMember
+from recommender.stories.tuning import StoryTuningResult, read_story_labels, tune_stories
 from recommender.system import build_story_assigner
 from service.cli import output
 from service.cli.command_settings import command_settings
@@ -79,17 +90,117 @@ def recluster(context: typer.Context, index_dir: IndexDir = None) -> None:
     (editorial stories, from the input's `story`, stay as they are)."""
     started = time.perf_counter()
     settings = command_settings(context, index_dir)
-    with open_index(settings, writable=True) as article_index:
-        assigner = build_story_assigner(settings, article_index)
-        with output.progress_bar("assigning", len(article_index)) as advance:
-            assigned = assigner.recluster(progress=advance)
-        article_index.save()  # a new store generation: readers reload
-        total = article_index.stories.count()
+    assigned, total = _recluster(settings)
     output.line(
         f"{assigned:,} articles assigned; {total:,} stories "
         f"({time.perf_counter() - started:.1f}s); stored lists whose slots changed are "
         "ranked again by `newsrec precompute`"
     )
+
+
+@stories_app.command("tune")
+def tune(
+    context: typer.Context,
+    labels_file: Annotated[
+        Path | None,
+        typer.Argument(
+            help='JSONL of {"id", "story"} lines (a corpus file with `story` fields will do).',
+            show_default=False,
+        ),
+    ] = None,
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds.")] = 5,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report only; write no profile.")
+    ] = False,
+    reset: Annotated[
+        bool,
+        typer.Option("--reset", help="Remove the index's story profile (back to the default)."),
+    ] = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Learn the story clustering from the site's story labels; keep it (story-profile.json)
+    only if it beats the default on held-out stories, then recluster."""
+    started = time.perf_counter()
+    settings = command_settings(context, index_dir)
+    if reset:
+        removed = remove_story_profile(settings.index_dir)
+        output.line("story profile removed" if removed else "no story profile to remove")
+        if removed:
+            assigned, total = _recluster(settings)
+            output.line(f"reclustered: {assigned:,} articles in {total:,} stories")
+        return
+    if labels_file is None:
+        raise InvalidInputError("give a labels file (or --reset)")
+    labels = read_story_labels(labels_file)  # before the index opens: a bad file costs nothing
+    with open_index(settings) as article_index, output.phased_progress() as start:
+        # Compared with the shipped default (and any setting given explicitly), not with an
+        # earlier profile: a profile must earn its place against what ships.
+        assigner = build_story_assigner(settings, article_index, use_profile=False)
+        result = tune_stories(
+            article_index, assigner, labels, folds=folds, on_progress=_stages(start)
+        )
+    _report(result)
+    if not result.accepted:
+        raise InvalidInputError(
+            "the tuned clustering does not beat the default on held-out stories "
+            "(a positive gain with p < 0.05); no story profile written"
+        )
+    if dry_run:
+        output.line("dry run: no story profile written")
+        return
+    path = save_story_profile(settings.index_dir, result.profile())
+    output.line(f"story profile written to {path}")
+    assigned, total = _recluster(settings)
+    output.line(
+        f"reclustered: {assigned:,} articles in {total:,} stories "
+        f"({time.perf_counter() - started:.1f}s); stored lists whose slots changed are "
+        "ranked again by `newsrec precompute`"
+    )
+
+
+def _report(result: StoryTuningResult) -> None:
+    output.line(
+        f"{result.labelled:,} labelled articles in {result.stories:,} stories "
+        f"({result.skipped_labels:,} labels not indexed), {result.folds} folds by story, "
+        f"{result.points} settings tried"
+    )
+    output.line(
+        f"held-out BCubed F1: default {result.held_out_default:.4f}, tuned "
+        f"{result.held_out_tuned:.4f}; mean of each article's: default "
+        f"{result.article_f1_default:.4f}, tuned {result.article_f1_tuned:.4f} "
+        f"(paired t-test p = {result.p_value:.2g})"
+    )
+    chosen = ", ".join(
+        f"{name}={getattr(result.tuned, attribute):g}"
+        for name, attribute in TUNED_STORY_SETTINGS.items()
+    )
+    output.line(f"best on all labels: {chosen}")
+
+
+def _stages(
+    start: Callable[[str, int], Callable[[int], None]],
+) -> Callable[[str, int, int], None]:
+    """The tuning's (stage, done, total) as one bar per stage."""
+    bars: dict[str, tuple[Callable[[int], None], list[int]]] = {}
+
+    def advance(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = (start(stage, total), [0])
+        step, seen = bars[stage]
+        step(done - seen[0])
+        seen[0] = done
+
+    return advance
+
+
+def _recluster(settings: Settings) -> tuple[int, int]:
+    """What `newsrec stories recluster` does: (articles assigned, stories)."""
+    with open_index(settings, writable=True) as article_index:
+        assigner = build_story_assigner(settings, article_index)
+        with output.progress_bar("assigning", len(article_index)) as advance:
+            assigned = assigner.recluster(progress=advance)
+        article_index.save()  # a new store generation: readers reload
+        return assigned, article_index.stories.count()
 
 
 @contextmanager
