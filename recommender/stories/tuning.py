@@ -28,6 +28,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -71,6 +72,7 @@ class StoryTuningResult:
     skipped_labels: int  # labelled ids not in the index
     folds: int
     points: int  # grid points tried
+    fold_choices: tuple[StoryClustering, ...] = ()  # the point each fold's training chose
 
     @property
     def accepted(self) -> bool:
@@ -121,7 +123,8 @@ def read_story_labels(path: Path) -> dict[str, str]:
 
 
 def story_grid(default: StoryClustering) -> list[StoryClustering]:
-    """The default first, then every point (the decay is moot without a boost: once)."""
+    """The default first, then every point. The decay is moot without a boost: those
+    points are tried once, with the default's decay (a profile never claims one learned)."""
     points = [default]
     for boost, days, margin, dense, lexical in itertools.product(
         TIME_BOOSTS, TIME_DECAY_DAYS, MERGE_MARGINS, DENSE_THRESHOLDS, LEXICAL_THRESHOLDS
@@ -131,7 +134,7 @@ def story_grid(default: StoryClustering) -> list[StoryClustering]:
         point = replace(
             default,
             time_boost=boost,
-            time_decay_days=days,
+            time_decay_days=days if boost else default.time_decay_days,
             merge_margin=margin,
             dense_threshold=dense,
             lexical_threshold=lexical,
@@ -146,13 +149,7 @@ def bcubed_per_article(gold: Sequence[str], predicted: Sequence[str]) -> np.ndar
     predicted story that is of its gold story; recall: the share of its gold story that is
     in its predicted story (both counting the given articles only)."""
     pairs = list(zip(gold, predicted, strict=True))
-    both: dict[tuple[str, str], int] = {}
-    gold_sizes: dict[str, int] = {}
-    predicted_sizes: dict[str, int] = {}
-    for g, p in pairs:
-        both[(g, p)] = both.get((g, p), 0) + 1
-        gold_sizes[g] = gold_sizes.get(g, 0) + 1
-        predicted_sizes[p] = predicted_sizes.get(p, 0) + 1
+    both, gold_sizes, predicted_sizes = Counter(pairs), Counter(gold), Counter(predicted)
     return np.asarray(
         [(both[(g, p)] / predicted_sizes[p], both[(g, p)] / gold_sizes[g]) for g, p in pairs],
         dtype=np.float64,
@@ -194,22 +191,26 @@ def tune_stories(
     unscaled, days = _unscaled_candidates(index, assigner, rows, names, advance)
     vectors_of = _read_vectors(index, rows)
     grid = story_grid(default)
-    scaled: dict[tuple[float, float], dict[int, Neighbours]] = {}
+    # The grid runs through one time factor after another: only the current one's scaled
+    # candidates are held (each is as large as the candidates themselves).
+    scaled_key, scaled = (0.0, 0.0), unscaled
     per_point = np.empty((len(grid), len(labelled_rows), 2))
     for number, point in enumerate(grid):
         key = (point.time_boost, point.time_decay_days if point.time_boost else 0.0)
-        if key not in scaled:
-            scaled[key] = _with_time_factor(unscaled, days, *key)
-        assigned = cluster_stream(rows, names, scaled[key], point, vectors_of)
+        if key != scaled_key:
+            scaled_key, scaled = key, _with_time_factor(unscaled, days, *key)
+        assigned = cluster_stream(rows, names, scaled, point, vectors_of)
         per_point[number] = bcubed_per_article(gold, [assigned[row] for row in labelled_rows])
         advance("grid", number + 1, len(grid))
     folds = max(2, min(folds, stories))
     fold_of = _fold_of_stories(gold, folds)
     tuned = np.empty((len(labelled_rows), 2))
+    choices = []
     for fold in range(folds):
         train, test = fold_of != fold, fold_of == fold
         best = int(np.argmax([bcubed_f1(scores[train]) for scores in per_point]))
         tuned[test] = per_point[best, test]
+        choices.append(grid[best])
     baseline = per_point[0]
     p_value = _paired_p(_f1_each(tuned), _f1_each(baseline))
     chosen = grid[int(np.argmax([bcubed_f1(scores) for scores in per_point]))]
@@ -226,6 +227,7 @@ def tune_stories(
         skipped_labels=skipped,
         folds=folds,
         points=len(grid),
+        fold_choices=tuple(choices),
     )
 
 
@@ -297,9 +299,7 @@ def _fold_of_stories(gold: Sequence[str], folds: int) -> np.ndarray:
     """A deterministic fold per article, a gold story's articles always together; the
     stories of several articles and the singletons are each dealt round the folds, so
     every fold holds both."""
-    sizes: dict[str, int] = {}
-    for story in gold:
-        sizes[story] = sizes.get(story, 0) + 1
+    sizes = Counter(gold)
     rng = np.random.default_rng(0)
     fold_by_story: dict[str, int] = {}
     position = 0

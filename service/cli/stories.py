@@ -175,6 +175,11 @@ def _report(result: StoryTuningResult) -> None:
         for name, attribute in TUNED_STORY_SETTINGS.items()
     )
     output.line(f"best on all labels: {chosen}")
+    each = "; ".join(
+        " ".join(f"{getattr(point, attribute):g}" for attribute in TUNED_STORY_SETTINGS.values())
+        for point in result.fold_choices
+    )
+    output.line(f"each fold's choice (same order): {each}")
 
 
 def _stages(

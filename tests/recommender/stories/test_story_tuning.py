@@ -104,6 +104,7 @@ def test_a_long_running_story_is_learned_and_the_profile_joins_it(
     assert result.held_out_tuned > result.held_out_default
     assert result.p_value < 0.05
     assert result.labelled == 4 * STORIES and result.stories == STORIES
+    assert len(result.fold_choices) == result.folds == 5
     # A year apart still reads as one story under the chosen point.
     tuned = result.tuned
     factor = (1 + tuned.time_boost * np.exp(-365 / tuned.time_decay_days)) / (1 + tuned.time_boost)
@@ -198,6 +199,8 @@ def test_the_grid_holds_the_default_first_and_each_point_once(settings: Settings
     grid = story_grid(default)
     assert grid[0] == default
     assert len(grid) == len(set(grid)) == 1 + 9 * 4 * 3 * 4 - 1  # the default once
+    # Without a boost the decay is moot: tried once, at the default's.
+    assert {p.time_decay_days for p in grid if p.time_boost == 0} == {default.time_decay_days}
 
 
 def test_too_few_labels_is_an_error(
