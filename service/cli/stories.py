@@ -168,7 +168,7 @@ def _report(result: StoryTuningResult) -> None:
         f"held-out BCubed F1: default {result.held_out_default:.4f}, tuned "
         f"{result.held_out_tuned:.4f}; mean of each article's: default "
         f"{result.article_f1_default:.4f}, tuned {result.article_f1_tuned:.4f} "
-        f"(paired t-test p = {result.p_value:.2g})"
+        f"(paired t-test p = {result.p_value:.2g}; over stories p = {result.story_p_value:.2g})"
     )
     chosen = ", ".join(
         f"{name}={getattr(result.tuned, attribute):g}"

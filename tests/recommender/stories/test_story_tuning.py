@@ -102,7 +102,7 @@ def test_a_long_running_story_is_learned_and_the_profile_joins_it(
     result = tune_stories(index, build_story_assigner(settings, index), labels)
     assert result.accepted
     assert result.held_out_tuned > result.held_out_default
-    assert result.p_value < 0.05
+    assert result.p_value < 0.05 and result.story_p_value < 0.05  # every story gains
     assert result.labelled == 4 * STORIES and result.stories == STORIES
     assert len(result.fold_choices) == result.folds == 5
     # A year apart still reads as one story under the chosen point.
