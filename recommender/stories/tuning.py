@@ -76,6 +76,9 @@ class StoryTuningResult:
     folds: int
     points: int  # grid points tried
     fold_choices: tuple[StoryClustering, ...] = ()  # the point each fold's training chose
+    # Labelled articles whose stored story is an editor's (the input's `story`): tuning
+    # clusters them like any other, but a recluster leaves them where the editor put them.
+    editorial_labelled: int = 0
 
     @property
     def accepted(self) -> bool:
@@ -235,7 +238,14 @@ def tune_stories(
         folds=folds,
         points=len(grid),
         fold_choices=tuple(choices),
+        editorial_labelled=_editorial(index, labelled_rows),
     )
+
+
+def _editorial(index: ArticleIndex, rows: list[int]) -> int:
+    """How many of these rows an editor placed (not those that joined an editor's story)."""
+    placed = {row for row, (_, editorial) in index.stories.all_rows().items() if editorial}
+    return len(placed.intersection(rows))
 
 
 def _date_order(index: ArticleIndex) -> list[int]:

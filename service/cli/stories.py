@@ -180,6 +180,12 @@ def _report(result: StoryTuningResult) -> None:
         for point in result.fold_choices
     )
     output.line(f"each fold's choice (same order): {each}")
+    if result.editorial_labelled:
+        output.line(
+            f"note: {result.editorial_labelled:,} labelled articles hold an editorial story "
+            "(indexed with a `story` field): a recluster leaves them there; index the corpus "
+            "without its stories to let the clustering place them"
+        )
 
 
 def _stages(

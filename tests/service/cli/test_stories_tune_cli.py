@@ -125,6 +125,26 @@ def test_a_malformed_profile_is_one_line_and_exit_2(
     assert load_story_profile(cli.index_dir) is not None
 
 
+def test_tune_says_when_labelled_articles_hold_editorial_stories(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    articles, labels = year_apart_corpus(one_story_per_topic=True)
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": a.id, "title": a.title, "body": a.body, "published": a.published})
+            + "\n"
+            for a in articles
+        ).replace('"published"', '"story": "desk", "published"', 3),
+        encoding="utf-8",
+    )
+    assert cli("index", str(corpus)).code == 0
+    result = cli("stories", "tune", str(write_labels(tmp_path / "l.jsonl", labels)), "--dry-run")
+    assert result.code == 0, result.err
+    assert "note: 3 labelled articles hold an editorial story" in result.out
+
+
 def test_bad_label_files_are_one_line(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
     missing = cli("stories", "tune", str(tmp_path / "missing.jsonl"))
     assert missing.code == 2 and len(missing.err_lines) == 1
