@@ -143,7 +143,7 @@ def tune(
     if not result.accepted:
         raise InvalidInputError(
             "the tuned clustering does not beat the default on held-out stories "
-            "(a positive gain with p < 0.05); no story profile written"
+            "(a positive gain with p < 0.05 over stories); no story profile written"
         )
     if dry_run:
         output.line("dry run: no story profile written")
@@ -168,7 +168,8 @@ def _report(result: StoryTuningResult) -> None:
         f"held-out BCubed F1: default {result.held_out_default:.4f}, tuned "
         f"{result.held_out_tuned:.4f}; mean of each article's: default "
         f"{result.article_f1_default:.4f}, tuned {result.article_f1_tuned:.4f} "
-        f"(paired t-test p = {result.p_value:.2g}; over stories p = {result.story_p_value:.2g})"
+        f"(paired t-test over stories p = {result.story_p_value:.2g}; over articles "
+        f"p = {result.p_value:.2g})"
     )
     chosen = ", ".join(
         f"{name}={getattr(result.tuned, attribute):g}"

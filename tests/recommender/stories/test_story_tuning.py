@@ -16,7 +16,7 @@ import pytest
 from eval.quality.story_scores import clustering_scores
 from recommender import Article, ArticleIndex, InvalidInputError, Settings, open_index
 from recommender.stories.assigner import StoryAssigner
-from recommender.stories.clustering import cluster_stream
+from recommender.stories.clustering import StoryClustering, cluster_stream
 from recommender.stories.profile import (
     StoryProfile,
     load_story_profile,
@@ -24,6 +24,8 @@ from recommender.stories.profile import (
     story_profile_path,
 )
 from recommender.stories.tuning import (
+    ONE_OFF,
+    StoryTuningResult,
     _date_order,
     _fold_of_stories,
     _read_vectors,
@@ -216,8 +218,10 @@ def test_label_files_are_read_and_refused_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
     path.write_text(
         '{"id": "a", "story": "x", "title": "A"}\n\n{"id": "b"}\n{"id": "c", "story": "x"}\n'
+        '{"id": "d", "story": null}\n{"id": "e", "story": null}\n'
     )
-    assert read_story_labels(path) == {"a": "x", "c": "x"}
+    # No `story` key: nothing known ("b"); null: a one-off, a story of its own each.
+    assert read_story_labels(path) == {"a": "x", "c": "x", "d": ONE_OFF + "d", "e": ONE_OFF + "e"}
     path.write_text('{"id": "a", "story": 3}\n')
     with pytest.raises(InvalidInputError, match="must be a string"):
         read_story_labels(path)
@@ -244,3 +248,27 @@ def test_a_damaged_profile_is_an_error_not_the_default(
     with pytest.raises(InvalidInputError, match=message) as raised:
         load_story_profile(tmp_path)
     assert "\n" not in str(raised.value)
+
+
+def test_acceptance_asks_the_stories_not_the_articles(settings: Settings) -> None:
+    """One story's articles rise and fall together: a gain that is significant over
+    articles but not over stories (one long story merged) is not accepted."""
+    default = StoryClustering()
+    result = StoryTuningResult(
+        default=default,
+        tuned=replace(default, merge_margin=0.0),
+        held_out_default=0.75,
+        held_out_tuned=0.86,
+        p_value=3e-7,
+        story_p_value=0.61,
+        article_f1_default=0.7,
+        article_f1_tuned=0.8,
+        labelled=99,
+        stories=24,
+        skipped_labels=0,
+        folds=5,
+        points=432,
+    )
+    assert not result.accepted
+    assert replace(result, story_p_value=0.01).accepted
+    assert result.profile().held_out["p_value"] == 0.61
