@@ -31,6 +31,7 @@ from recommender.stories.profile import (
     TUNED_STORY_SETTINGS,
     remove_story_profile,
     save_story_profile,
+    story_profile_path,
 )
 from recommender.stories.store import StoryMember
 from recommender.stories.tuning import StoryTuningResult, read_story_labels, tune_stories
@@ -123,11 +124,15 @@ def tune(
     started = time.perf_counter()
     settings = command_settings(context, index_dir)
     if reset:
-        removed = remove_story_profile(settings.index_dir)
-        output.line("story profile removed" if removed else "no story profile to remove")
-        if removed:
-            assigned, total = _recluster(settings)
-            output.line(f"reclustered: {assigned:,} articles in {total:,} stories")
+        if not story_profile_path(settings.index_dir).exists():
+            output.line("no story profile to remove")
+            return
+        assigned, total = _recluster(
+            settings, first=lambda: remove_story_profile(settings.index_dir)
+        )
+        output.line(
+            f"story profile removed; reclustered: {assigned:,} articles in {total:,} stories"
+        )
         return
     if labels_file is None:
         raise InvalidInputError("give a labels file (or --reset)")
@@ -148,10 +153,11 @@ def tune(
     if dry_run:
         output.line("dry run: no story profile written")
         return
-    path = save_story_profile(settings.index_dir, result.profile())
-    output.line(f"story profile written to {path}")
-    assigned, total = _recluster(settings)
+    assigned, total = _recluster(
+        settings, first=lambda: save_story_profile(settings.index_dir, result.profile())
+    )
     output.line(
+        f"story profile written to {story_profile_path(settings.index_dir)}; "
         f"reclustered: {assigned:,} articles in {total:,} stories "
         f"({time.perf_counter() - started:.1f}s); stored lists whose slots changed are "
         "ranked again by `newsrec precompute`"
@@ -205,9 +211,18 @@ def _stages(
     return advance
 
 
-def _recluster(settings: Settings) -> tuple[int, int]:
-    """What `newsrec stories recluster` does: (articles assigned, stories)."""
-    with open_index(settings, writable=True) as article_index:
+def _recluster(settings: Settings, *, first: Callable[[], object] | None = None) -> tuple[int, int]:
+    """What `newsrec stories recluster` does: (articles assigned, stories). `first` (a story
+    profile written or removed) runs once the write lock is held, so a running writer (the
+    service) refuses the command before the profile changes, not between the two; a
+    recluster cut short leaves the new profile and the articles not reached pending
+    (`stories recluster` redoes it)."""
+    # Opened without the writes' assigner: it would read the profile before `first` changes
+    # it (and refuse a damaged one that --reset is there to remove).
+    unassigned = settings.model_copy(update={"assign_stories": False})
+    with open_index(unassigned, writable=True) as article_index:
+        if first is not None:
+            first()
         assigner = build_story_assigner(settings, article_index)
         with output.progress_bar("assigning", len(article_index)) as advance:
             assigned = assigner.recluster(progress=advance)

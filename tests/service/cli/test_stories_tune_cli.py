@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from recommender import Settings, open_index
+from recommender.index.files import acquire_write_lock
 from recommender.stories.profile import (
     TUNED_STORY_SETTINGS,
     load_story_profile,
@@ -153,3 +154,31 @@ def test_bad_label_files_are_one_line(cli: Cli, tmp_path: Path) -> None:  # noqa
     result = cli("stories", "tune", str(bad))
     assert result.code == 2 and "'story' must be a string" in result.err
     assert cli("stories", "tune").code == 2  # neither labels nor --reset
+
+
+def test_a_running_writer_refuses_tune_before_the_profile_changes(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The recluster needs the write lock: while another process (the service) holds it,
+    tune and --reset fail in one line and leave the profile as it was, never a profile
+    the stored stories were not clustered with."""
+    labels = _indexed(cli, tmp_path, one_story_per_topic=True)
+    lock = acquire_write_lock(cli.index_dir)
+    try:
+        refused = cli("stories", "tune", str(labels))
+        assert refused.code == 2
+        assert "being written by another process" in refused.err_lines[-1]
+        assert _error_lines(refused.err) == [refused.err_lines[-1]]
+        assert not story_profile_path(cli.index_dir).exists()
+    finally:
+        lock.close()
+    assert cli("stories", "tune", str(labels)).code == 0
+    written = story_profile_path(cli.index_dir).read_text(encoding="utf-8")
+    lock = acquire_write_lock(cli.index_dir)
+    try:
+        assert cli("stories", "tune", "--reset").code == 2
+        assert story_profile_path(cli.index_dir).read_text(encoding="utf-8") == written
+    finally:
+        lock.close()
+    assert _same_story(cli.index_dir, "topic5x-1", "topic5x-2")  # still clustered under it
