@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recommender.errors import InvalidInputError
+from recommender.index.publish import write_json_atomically
 from recommender.stories.clustering import StoryClustering
 
 STORY_PROFILE_FILE = "story-profile.json"
@@ -99,15 +98,7 @@ def load_story_profile(index_dir: Path) -> StoryProfile | None:
 def save_story_profile(index_dir: Path, profile: StoryProfile) -> Path:
     """Write the profile atomically (a reader sees the old one or the new one, whole)."""
     path = story_profile_path(index_dir)
-    content = {"version": STORY_PROFILE_VERSION, **asdict(profile)}
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=index_dir, prefix=".story-profile-", delete=False
-    ) as out:
-        json.dump(content, out, indent=2, sort_keys=True)
-        out.write("\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(out.name, path)
+    write_json_atomically(path, {"version": STORY_PROFILE_VERSION, **asdict(profile)})
     return path
 
 

@@ -202,9 +202,11 @@ def tune_stories(
     skipped = sum(1 for article_id in labels if article_id not in indexed)
     stories = len(set(gold))
     if len(labelled_rows) < MIN_LABELLED or stories < 2 or stories == len(gold):
+        # The labels not indexed are named: all of them usually means the wrong index.
         raise InvalidInputError(
-            f"{len(labelled_rows)} labelled articles in the index, in {stories} stories; story "
-            f"tuning needs at least {MIN_LABELLED}, in at least 2 stories, one of them shared"
+            f"{len(labelled_rows)} labelled articles in the index ({skipped} labels name ids "
+            f"not indexed), in {stories} stories; story tuning needs at least {MIN_LABELLED}, "
+            "in at least 2 stories, one of them shared"
         )
     unscaled, days = _unscaled_candidates(index, assigner, rows, names, advance)
     vectors_of = _read_vectors(index, rows)

@@ -124,6 +124,8 @@ def tune(
     started = time.perf_counter()
     settings = command_settings(context, index_dir)
     if reset:
+        if labels_file is not None or dry_run:
+            raise InvalidInputError("--reset takes no labels file and no --dry-run")
         if not story_profile_path(settings.index_dir).exists():
             output.line("no story profile to remove")
             return

@@ -212,6 +212,14 @@ def test_too_few_labels_is_an_error(
     few = dict(list(labels.items())[:6])
     with pytest.raises(InvalidInputError, match="at least"):
         tune_stories(index, build_story_assigner(settings, index), few)
+    # All one-offs: no shared story to learn a merge from.
+    alone = {article_id: ONE_OFF + article_id for article_id in labels}
+    with pytest.raises(InvalidInputError, match=r"in 48 stories; .* one of them shared"):
+        tune_stories(index, build_story_assigner(settings, index), alone)
+    # Labels of another index: the message says none of them is indexed.
+    elsewhere = {f"other-{article_id}": story for article_id, story in labels.items()}
+    with pytest.raises(InvalidInputError, match=r"^0 labelled .*\(48 labels name ids not"):
+        tune_stories(index, build_story_assigner(settings, index), elsewhere)
 
 
 def test_label_files_are_read_and_refused_in_one_line(tmp_path: Path) -> None:

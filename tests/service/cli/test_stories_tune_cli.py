@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender import Settings, open_index
+from recommender import Article, Settings, open_index
 from recommender.index.files import acquire_write_lock
 from recommender.stories.profile import (
     TUNED_STORY_SETTINGS,
@@ -23,18 +23,20 @@ def _indexed(cli: Cli, tmp_path: Path, *, one_story_per_topic: bool) -> Path:  #
     """The corpus indexed without its stories (an editorial story would be the answer);
     returns its labels file."""
     articles, labels = year_apart_corpus(one_story_per_topic=one_story_per_topic)
-    corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text(
-        "".join(
-            json.dumps({"id": a.id, "title": a.title, "body": a.body, "published": a.published})
-            + "\n"
-            for a in articles
-        ),
-        encoding="utf-8",
-    )
-    result = cli("index", str(corpus))
+    result = cli("index", str(_write_corpus(tmp_path / "corpus.jsonl", articles)))
     assert result.code == 0, result.err
     return write_labels(tmp_path / "labels.jsonl", labels)
+
+
+def _write_corpus(path: Path, articles: list[Article], editorial: int = 0) -> Path:
+    """The articles as a JSONL corpus; the first `editorial` carry a `story` (an editor's)."""
+    rows = [
+        {"id": a.id, "title": a.title, "body": a.body, "published": a.published}
+        | ({"story": "desk"} if number < editorial else {})
+        for number, a in enumerate(articles)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
 
 
 def _error_lines(err: str) -> list[str]:
@@ -131,16 +133,7 @@ def test_tune_says_when_labelled_articles_hold_editorial_stories(
     tmp_path: Path,
 ) -> None:
     articles, labels = year_apart_corpus(one_story_per_topic=True)
-    corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text(
-        "".join(
-            json.dumps({"id": a.id, "title": a.title, "body": a.body, "published": a.published})
-            + "\n"
-            for a in articles
-        ).replace('"published"', '"story": "desk", "published"', 3),
-        encoding="utf-8",
-    )
-    assert cli("index", str(corpus)).code == 0
+    assert cli("index", str(_write_corpus(tmp_path / "corpus.jsonl", articles, 3))).code == 0
     result = cli("stories", "tune", str(write_labels(tmp_path / "l.jsonl", labels)), "--dry-run")
     assert result.code == 0, result.err
     assert "note: 3 labelled articles hold an editorial story" in result.out
@@ -154,6 +147,19 @@ def test_bad_label_files_are_one_line(cli: Cli, tmp_path: Path) -> None:  # noqa
     result = cli("stories", "tune", str(bad))
     assert result.code == 2 and "'story' must be a string" in result.err
     assert cli("stories", "tune").code == 2  # neither labels nor --reset
+
+
+def test_reset_refuses_a_labels_file_or_dry_run_and_keeps_the_profile(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    labels = _indexed(cli, tmp_path, one_story_per_topic=True)
+    assert cli("stories", "tune", str(labels)).code == 0
+    for args in (("--reset", "--dry-run"), ("--reset", str(labels))):
+        result = cli("stories", "tune", *args)
+        assert result.code == 2, args
+        assert result.err_lines == ["error: --reset takes no labels file and no --dry-run"]
+        assert story_profile_path(cli.index_dir).exists()  # a dry run removes nothing
 
 
 def test_a_running_writer_refuses_tune_before_the_profile_changes(
