@@ -280,3 +280,26 @@ def test_acceptance_asks_the_stories_not_the_articles(settings: Settings) -> Non
     assert not result.accepted
     assert replace(result, story_p_value=0.01).accepted
     assert result.profile().held_out["p_value"] == 0.61
+
+
+def test_the_grid_clusters_undated_articles_as_recluster_does(settings: Settings) -> None:
+    """An undated article has no time closeness (factor 1 / (1 + boost)) and is met last:
+    the sweep must do the same as the assigner, on an index with a third undated."""
+    articles, _ = year_apart_corpus(one_story_per_topic=True)
+    undated = [
+        Article(id=a.id, title=a.title, body=a.body, published=None if n % 3 == 0 else a.published)
+        for n, a in enumerate(articles)
+    ]
+    with open_index(settings, writable=True) as index:
+        index.upsert(undated)
+        default = build_story_assigner(settings, index)
+        rows = _date_order(index)
+        names = {row: s.id for row, s in index.summaries_by_row_id(rows).items()}
+        assert names[rows[-1]] in {a.id for a in undated if a.published is None}
+        unscaled, days = _unscaled_candidates(index, default, rows, names, lambda *_: None)
+        point = replace(default.clustering, time_boost=1.0, time_decay_days=90.0)
+        scaled = _with_time_factor(unscaled, days, point.time_boost, point.time_decay_days)
+        swept = cluster_stream(rows, names, scaled, point, _read_vectors(index, rows))
+        StoryAssigner(default.recommender, point).recluster(editorial=False)
+        assert _partition(swept, names) == _partition(index.stories.stories_of(rows), names)
+        assert len(set(swept.values())) < len(rows)  # some joined: a partition that could differ
